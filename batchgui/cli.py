@@ -1,0 +1,268 @@
+"""The command line: `batchgui convert ...` drives the very same core.run as the window.
+
+Exit codes: 0 every input became an MP3 (or was skipped as asked), 1 any input
+failed or was rejected, 2 usage error, 130 cancelled with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TextIO
+
+from batchgui.core import media
+from batchgui.core.models import (
+    ConflictPolicy,
+    FileStatus,
+    Quality,
+    RunResult,
+    RunSnapshot,
+    RunSpec,
+)
+from batchgui.core.run import Run
+from batchgui.core.store import RunStore, atomic_write_text
+from batchgui.targets import registry
+from batchgui.targets.base import CancelToken, TargetError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _quality(text: str) -> Quality:
+    try:
+        q = Quality.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if q.vbr_level is None:
+        raise argparse.ArgumentTypeError("use --bitrate for a constant bitrate")
+    return q
+
+
+def _bitrate(text: str) -> Quality:
+    t = text.strip().lower()
+    if not t.endswith("k"):
+        t += "k"
+    try:
+        q = Quality.parse(t)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if q.cbr_kbps is None or not 128 <= q.cbr_kbps <= 320:
+        raise argparse.ArgumentTypeError("bitrate goes from 128k to 320k")
+    return q
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batchgui",
+        description="Turn video files into MP3s, on this computer or on Azure Batch. "
+        "Run without arguments to open the window.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    conv = sub.add_parser("convert", help="convert files and folders to MP3")
+    conv.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders")
+    conv.add_argument("--output", "-o", required=True, type=Path, metavar="DIR")
+    conv.add_argument("--target", default="local",
+                      help="'local' (this computer, default), 'azure' (from AZURE_* variables) "
+                      "or the name of an account")
+    conv.add_argument("--parallel", type=int, metavar="N",
+                      help="conversions at once on this computer (default: CPU cores)")
+    q = conv.add_mutually_exclusive_group()
+    q.add_argument("--quality", type=_quality, metavar="V0..V9",
+                   help="variable bitrate level, V0 best .. V9 smallest (default V2)")
+    q.add_argument("--bitrate", type=_bitrate, metavar="128k..320k", help="constant bitrate")
+    conv.add_argument("--on-conflict", choices=[p.value for p in ConflictPolicy],
+                      default="rename", help="when the MP3 exists already (default: rename)")
+    conv.add_argument("--mirror-folders", action="store_true",
+                      help="keep the folder structure of dropped folders in the output")
+    conv.add_argument("--report", type=Path, metavar="FILE.json",
+                      help="write one JSON object per input to this file")
+    registry.add_target_arguments(conv)
+
+    registry.add_other_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "convert":
+        if args.parallel is not None and args.parallel < 1:
+            parser.error("--parallel must be 1 or more")
+        return convert(args)
+    if args.command is not None:
+        return registry.run_other_command(args)
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def convert(args: argparse.Namespace) -> int:
+    out: TextIO = sys.stdout
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    for p in missing:
+        print(f"batchgui: {p}: no such file or folder", file=sys.stderr)
+    try:
+        target = registry.make_target(args.target, args)
+    except TargetError as exc:
+        print(f"batchgui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    quality = args.quality or args.bitrate or Quality()
+    cancel = CancelToken()
+    view = TerminalView(out) if out.isatty() else PlainView(out)
+
+    async def go() -> RunResult:
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, _on_interrupt, cancel, view)
+        except (NotImplementedError, RuntimeError):  # Windows
+            pass
+        with ThreadPoolExecutor(max_workers=target.parallelism + 8) as executor:
+            found = await loop.run_in_executor(executor, media.find_inputs, args.paths)
+            inputs = list(
+                await asyncio.gather(
+                    *(loop.run_in_executor(executor, media.probe, p, root) for p, root in found)
+                )
+            )
+            if not inputs:
+                view.line("No video files found.")
+            spec = RunSpec(
+                inputs=tuple(inputs),
+                output_dir=args.output.expanduser().absolute(),
+                quality=quality,
+                on_conflict=ConflictPolicy(args.on_conflict),
+                mirror_folders=args.mirror_folders,
+                target_name=args.target,
+            )
+            run = Run(spec, target, executor, cancel=cancel, on_snapshot=view.snapshot,
+                      on_log=view.log, store=RunStore())
+            return await run.execute()
+
+    result = asyncio.run(go())
+    view.close()
+    _print_summary(result, out, missing)
+    if args.report:
+        report = [o.to_json() for o in result.outcomes]
+        report += [
+            {"input": str(p), "output": None, "status": "rejected",
+             "reason": "no such file or folder", "duration_s": None}
+            for p in missing
+        ]
+        atomic_write_text(args.report, json.dumps(report, indent=2, ensure_ascii=False))
+    if result.cancelled:
+        return EXIT_CANCELLED
+    if result.error and not result.outcomes:
+        return EXIT_FAILED
+    return EXIT_OK if result.all_converted and result.outcomes and not missing else EXIT_FAILED
+
+
+def _on_interrupt(cancel: CancelToken, view: PlainView) -> None:
+    if cancel.cancelled:  # a second Ctrl-C: the user really wants out
+        os._exit(EXIT_CANCELLED)
+    view.log("Cancelling: stopping ffmpeg and removing temporary files (Ctrl-C again to force)")
+    cancel.cancel()
+
+
+def _print_summary(result: RunResult, out: TextIO, missing: list[str]) -> None:
+    done = [o for o in result.outcomes if o.status is FileStatus.DONE]
+    bad = [o for o in result.outcomes if o.status not in (FileStatus.DONE, FileStatus.SKIPPED)]
+    skipped = [o for o in result.outcomes if o.status is FileStatus.SKIPPED]
+    print(
+        f"{len(done)} converted, {len(bad) + len(missing)} not converted, {len(skipped)} skipped",
+        file=out,
+    )
+    for o in bad:
+        print(f"  {o.status.value}: {o.input.name}: {o.reason}", file=out)
+    if result.error:
+        print(f"Run stopped: {result.error}", file=out)
+    if result.cancelled and done:
+        print("Done before cancelling: " + ", ".join(o.input.name for o in done), file=out)
+
+
+class PlainView:
+    """For a pipe or a log file: one plain line per event, no cursor tricks."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def log(self, text: str) -> None:
+        self.line(text)
+
+    def snapshot(self, snapshot: RunSnapshot) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class TerminalView(PlainView):
+    """For a terminal: events scroll by, and one status line at the bottom redraws in place."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(out)
+        self._status = ""
+        self._last = 0.0
+
+    def line(self, text: str) -> None:
+        self._clear()
+        print(text, file=self.out, flush=True)
+        self._draw()
+
+    def snapshot(self, snapshot: RunSnapshot) -> None:
+        running = [t for t in snapshot.tasks if t.status is FileStatus.CONVERTING]
+        parts = [
+            f"{snapshot.files_done}/{snapshot.files_total} done",
+            f"{snapshot.fraction * 100:3.0f}%",
+        ]
+        if snapshot.files_failed:
+            parts.insert(1, f"{snapshot.files_failed} failed")
+        if snapshot.rate:
+            parts.append(snapshot.rate)
+        if snapshot.eta_s is not None:
+            parts.append("ETA " + _clock(snapshot.eta_s))
+        files = ", ".join(f"{t.name[:24]} {t.progress * 100:.0f}%" for t in running[:4])
+        if len(running) > 4:
+            files += f" +{len(running) - 4}"
+        self._status = " · ".join(parts) + (f" · {files}" if files else "")
+        now = time.monotonic()
+        if now - self._last > 0.1:
+            self._last = now
+            self._clear()
+            self._draw()
+
+    def _clear(self) -> None:
+        if self._status:
+            self.out.write("\r\x1b[2K")
+
+    def _draw(self) -> None:
+        if self._status:
+            width = _terminal_width()
+            self.out.write(self._status[: width - 1])
+            self.out.flush()
+
+    def close(self) -> None:
+        self._clear()
+        self._status = ""
+        self.out.flush()
+
+
+def _terminal_width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 100
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,136 @@
+"""Find the inputs (files, folders, recursively) and probe them before any work.
+
+Probing reads the container's index with mutagen (pure Python, no process per
+file), so thousands of files are checked in seconds and a file with no audio,
+no bytes or a broken container is turned away with a plain reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4, Atoms
+
+from batchgui.core.models import InputFile
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
+
+# Box types an MP4/QuickTime file may start with.
+_MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"uuid"}
+
+
+def is_hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def is_video_name(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def find_inputs(paths: Iterable[Path | str]) -> list[tuple[Path, Path | None]]:
+    """Expand files and folders into (file, root folder or None), in a stable order.
+
+    Folders are walked recursively for .mp4/.m4v/.mov in any letter case; hidden
+    files and folders are skipped. A file named directly is kept whatever its
+    name, so probing can tell the user why it is not a video. Duplicates go.
+    """
+    seen: set[str] = set()
+    found: list[tuple[Path, Path | None]] = []
+
+    def add(path: Path, root: Path | None) -> None:
+        key = os.path.normcase(os.path.realpath(path))
+        if key not in seen:
+            seen.add(key)
+            found.append((path, root))
+
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            root = path.absolute()
+            for file in _walk(root):
+                add(file, root)
+        else:
+            add(path.absolute(), None)
+    return found
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames, key=str.casefold):
+            file = Path(dirpath) / name
+            if not is_hidden(file) and is_video_name(file):
+                yield file
+
+
+def probe(path: Path, root: Path | None = None) -> InputFile:
+    """Size, duration and whether it can be converted; never raises for a bad file."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return InputFile(path, 0, None, "the file is gone (moved or deleted?)", root)
+    except OSError as exc:
+        return InputFile(path, 0, None, f"the file can't be read: {exc.strerror}", root)
+    if not path.is_file():
+        return InputFile(path, 0, None, "not a file", root)
+    if size == 0:
+        return InputFile(path, 0, None, "the file is empty (0 bytes)", root)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8 or head[4:8] not in _MP4_FIRST_BOXES:
+                return InputFile(path, size, None, "not an MP4 or MOV video", root)
+            fh.seek(0)
+            has_audio = _has_audio_track(fh)
+        if has_audio is None:
+            return InputFile(
+                path, size, None, "the video is damaged: its index is missing or cut off", root
+            )
+        if not has_audio:
+            return InputFile(path, size, None, "the video has no audio track", root)
+        info = MP4(path).info
+        duration = float(info.length) if info is not None else 0.0
+    except PermissionError:
+        return InputFile(path, size, None, "no permission to read the file", root)
+    except Exception:  # mutagen raises several error types for broken containers
+        return InputFile(
+            path, size, None, "the video is damaged: its index is missing or cut off", root
+        )
+    if duration <= 0:
+        return InputFile(path, size, None, "the audio track is empty (0 seconds)", root)
+    return InputFile(path, size, duration, None, root)
+
+
+def _has_audio_track(fh) -> bool | None:  # type: ignore[no-untyped-def]
+    """True/False from the handler types of the tracks; None if there is no readable index."""
+    try:
+        atoms = Atoms(fh)
+        moov = atoms.path(b"moov")[-1]
+    except Exception:
+        return None
+    for trak in moov.findall(b"trak"):
+        try:
+            hdlr = trak[b"mdia", b"hdlr"]
+        except KeyError:
+            continue
+        fh.seek(hdlr.offset)
+        data = fh.read(hdlr.length)
+        if data[16:20] == b"soun":
+            return True
+    return False
+
+
+def probe_all(paths: Iterable[Path | str]) -> list[InputFile]:
+    return [probe(path, root) for path, root in find_inputs(paths)]
+
+
+def mp3_duration(path: Path) -> float | None:
+    """Duration of an MP3 we wrote, or None if it is not a readable MP3."""
+    try:
+        info = MP3(path).info
+        return float(info.length) if info is not None else None
+    except Exception:
+        return None

@@ -1,0 +1,1 @@
+"""Where the work happens: one Target interface, one implementation per place."""

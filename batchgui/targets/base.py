@@ -1,0 +1,143 @@
+"""The Target interface: what the run asks of "This computer" and of Azure Batch alike.
+
+The run (core.run) drives a target through prepare -> submit -> poll* -> fetch* ->
+cleanup. A target does its blocking work through `ctx.blocking`, on the executor the
+caller passed in, so the same code serves the CLI (a thread pool) and the window
+(Qt worker threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from batchgui.core.models import InputFile, Quality, Stage, TargetStatus
+
+T = TypeVar("T")
+
+
+class RunCancelled(Exception):
+    """Raised between steps once the user asked to stop."""
+
+
+class TargetError(Exception):
+    """A problem that stops the whole run, in plain words: what happened, what to do."""
+
+
+class CancelToken:
+    """Set once by the user (Cancel button, Ctrl-C); checked between calls."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from whichever thread cancels) when cancelled; at once if already."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise RunCancelled()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One file to convert: the input, its task id, and where the MP3 goes."""
+
+    task_id: str
+    input: InputFile
+    output: Path  # the final name in the output folder
+    part_path: Path  # hidden temporary file beside it; renamed into place when checked
+    quality: Quality
+
+
+class RunContext:
+    """What a target may use during a run: executor, cancel token, and ways to report."""
+
+    def __init__(
+        self,
+        run_id: str,
+        executor: Executor,
+        cancel: CancelToken,
+        *,
+        log: Callable[[str], None] = lambda message: None,
+        set_stage: Callable[[Stage, str], None] = lambda stage, message: None,
+        report_transfer: Callable[[str, int, int], None] = lambda task_id, done, total: None,
+    ) -> None:
+        self.run_id = run_id
+        self.executor = executor
+        self.cancel = cancel
+        self.log = log
+        self.set_stage = set_stage
+        self.report_transfer = report_transfer
+
+    async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking call on the executor and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+
+class Target(ABC):
+    """A place where files get converted."""
+
+    #: what the target selector and logs call it
+    display_name: str = "target"
+    #: how many conversions can run at once (the executor must have at least this many threads)
+    parallelism: int = 1
+
+    async def prepare(self, items: Sequence[WorkItem], ctx: RunContext) -> None:  # noqa: B027
+        """Get ready: upload inputs, find or create nodes. Default: nothing to do."""
+
+    @abstractmethod
+    async def submit(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
+        """Start converting these items (they become tasks with item.task_id)."""
+
+    @abstractmethod
+    async def poll(self, ctx: RunContext) -> TargetStatus:
+        """The current state of nodes and tasks; cheap enough to call every poll_interval."""
+
+    def poll_interval(self, changed: bool) -> float:
+        """Seconds until the next poll; `changed` says whether the last poll saw news."""
+        return 0.25
+
+    async def fetch(self, item: WorkItem, ctx: RunContext) -> None:  # noqa: B027
+        """Make item.part_path hold the finished MP3 (download it; local: already there)."""
+
+    async def release(self, item: WorkItem, ctx: RunContext) -> None:  # noqa: B027
+        """The item's MP3 is safely in place: its remote input/output may go."""
+
+    @abstractmethod
+    async def cleanup(self, ctx: RunContext, cancelled: bool) -> None:
+        """Stop whatever still runs and remove what the run left behind (per user's choices)."""
+
+    def record(self) -> dict[str, object]:
+        """Non-secret facts for the run record (job id, pool id …), so a run can be resumed."""
+        return {}

@@ -1,0 +1,33 @@
+"""Shared test setup: offscreen Qt, private config/data folders, generated media.
+
+Every test session gets its own XDG folders so nothing touches the user's real
+settings, run records or keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="batchgui-tests-"))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["XDG_CONFIG_HOME"] = str(_SESSION_HOME / "config")
+os.environ["XDG_DATA_HOME"] = str(_SESSION_HOME / "data")
+os.environ["XDG_CACHE_HOME"] = str(_SESSION_HOME / "cache")
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+
+from tests.media import MediaCache  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No tests collected is a failure here, never a silent pass."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> MediaCache:
+    return MediaCache(tmp_path_factory.mktemp("media-cache"))
