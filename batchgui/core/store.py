@@ -55,7 +55,9 @@ class RunStore:
     def list_runs(self) -> list[str]:
         if not self.folder.is_dir():
             return []
-        return sorted(p.stem for p in self.folder.glob("run-*.json"))
+        """Run ids, oldest first."""
+        paths = sorted(self.folder.glob("run-*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+        return [p.stem for p in paths]
 
     def unfinished(self) -> list[dict[str, Any]]:
         """Records of runs that did not reach an end (closed app, crash): candidates to resume."""

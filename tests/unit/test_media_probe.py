@@ -1,0 +1,27 @@
+from pathlib import Path
+
+from batchgui.core.media import find_inputs, probe
+
+
+def test_probe_gives_plain_reasons(media, tmp_path: Path) -> None:
+    good = probe(media.good(tmp_path / "good.mp4", 3.0))
+    assert good.ok and abs(good.duration_s - 3.0) < 0.2
+    assert probe(media.empty(tmp_path / "e.mp4")).problem == "the file is empty (0 bytes)"
+    assert probe(media.not_video(tmp_path / "t.mp4")).problem == "not an MP4 or MOV video"
+    assert "damaged" in probe(media.corrupt(tmp_path / "c.mp4")).problem
+    assert probe(media.no_audio(tmp_path / "n.mp4")).problem == "the video has no audio track"
+    assert "gone" in probe(tmp_path / "missing.mp4").problem
+
+
+def test_find_inputs_walks_folders(tmp_path: Path) -> None:
+    for name in ["a.mp4", "B.MP4", "c.m4v", "d.Mov", "notes.txt", ".hidden.mp4",
+                 "sub/e.mp4", ".git/f.mp4", "sub/deeper/g.mov"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    loose = tmp_path / "loose.avi"
+    found = find_inputs([tmp_path, tmp_path / "a.mp4", loose])
+    names = [p.relative_to(tmp_path).as_posix() for p, _ in found]
+    assert names == ["a.mp4", "B.MP4", "c.m4v", "d.Mov", "sub/e.mp4", "sub/deeper/g.mov",
+                     "loose.avi"]
+    roots = {p.name: r for p, r in found}
+    assert roots["e.mp4"] == tmp_path and roots["loose.avi"] is None
