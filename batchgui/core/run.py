@@ -226,7 +226,10 @@ class Run:
             log=self.log,
             set_stage=self._set_stage,
             report_transfer=self._on_transfer,
+            notify=self._notify,
         )
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -240,6 +243,11 @@ class Run:
         if message:
             self.log(message)
         self._emit(force=True)
+
+    def _notify(self) -> None:
+        """Wake the monitor loop now; safe to call from any thread."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def _on_transfer(self, task_id: str, done: int, total: int) -> None:
         file = self._by_task.get(task_id)
@@ -345,6 +353,8 @@ class Run:
     async def execute(self) -> RunResult:
         """Convert everything that can be converted; never raises for a file's problem."""
         items: list[WorkItem] = []
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         try:
             items = await self._plan()
             await self._save(force=True)
@@ -435,7 +445,12 @@ class Run:
             await self._save()
             if all(f.status.is_final for f in self._files) and not pending_finishes:
                 return
-            await asyncio.sleep(self.target.poll_interval(changed))
+            assert self._wake is not None
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.target.poll_interval(changed))
+            except TimeoutError:
+                pass
+            self._wake.clear()
 
     def _apply(self, status: TargetStatus) -> bool:
         changed = status.nodes != self._nodes
@@ -501,6 +516,7 @@ class Run:
                     await self.ctx.blocking(_remove, item.part_path)
                 f.view = None
                 self._emit()
+                self._notify()
 
     async def _finish_run(self, items: list[WorkItem]) -> None:
         final_stage = self._stage

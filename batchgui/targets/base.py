@@ -91,6 +91,7 @@ class RunContext:
         log: Callable[[str], None] = lambda message: None,
         set_stage: Callable[[Stage, str], None] = lambda stage, message: None,
         report_transfer: Callable[[str, int, int], None] = lambda task_id, done, total: None,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self.run_id = run_id
         self.executor = executor
@@ -98,6 +99,9 @@ class RunContext:
         self.log = log
         self.set_stage = set_stage
         self.report_transfer = report_transfer
+        self.notify = notify
+        """Tell the run "something changed, poll me now" (from any thread), instead of
+        letting it wait for the next poll interval."""
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking call on the executor and await its result."""

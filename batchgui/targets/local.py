@@ -124,6 +124,7 @@ class LocalTarget(Target):
                     failure=failure,
                     stderr_tail=tail,
                 )
+            ctx.notify()
 
     def _convert(self, item: WorkItem, slot: int, ffmpeg: str, started: float) -> tuple[int, str]:
         """Run one ffmpeg to the end (on an executor thread); returns (exit code, stderr tail)."""

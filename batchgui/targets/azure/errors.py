@@ -1,0 +1,258 @@
+"""Azure errors a user can meet, turned into one plain sentence: what happened, what to do.
+
+The SDKs raise a handful of exception types whose useful part (the service's error
+code, the host that did not answer) is buried in different places; `error_code` digs
+it out, `plain_error` writes the sentence, `is_transient` says whether waiting helps.
+Secrets never reach these messages: only codes, host names and the service's own text.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from urllib.parse import urlparse
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+#: service error codes that mean "try again later" rather than "something is wrong"
+TRANSIENT_CODES = {
+    "ServerBusy",
+    "OperationTimedOut",
+    "InternalError",
+    "ServiceUnavailable",
+    "TooManyRequests",
+}
+
+QUOTA_CODES = {
+    "AccountCoreQuotaReached",
+    "AccountLowPriorityCoreQuotaReached",
+    "AccountSpotCoreQuotaReached",
+    "AccountVMSeriesCoreQuotaReached",
+    "AccountQuotaExceeded",
+    "PoolQuotaReached",
+    "ActiveJobAndScheduleQuotaReached",
+    "CoreQuotaReached",
+}
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The service's error code (e.g. 'AuthenticationFailed'), wherever the SDK put it."""
+    for holder in (getattr(exc, "model", None), getattr(exc, "error", None)):
+        code = getattr(holder, "code", None)
+        if code:
+            return str(code)
+    code = getattr(exc, "error_code", None)
+    if code:
+        return str(code)
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    header = response.headers.get("x-ms-error-code") if response.headers else None
+    if header:
+        return str(header)
+    try:
+        body = json.loads(response.text() or "{}")
+    except Exception:
+        return None
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("code"):
+            return str(inner["code"])
+    return None
+
+
+def status_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "status_code", None)
+    if code is None:
+        response = getattr(exc, "response", None)
+        code = getattr(response, "status_code", None)
+    return int(code) if code is not None else None
+
+
+def _service_text(exc: BaseException) -> str:
+    """Everything the service said, for spotting phrases such as 'Request date header too old'."""
+    parts = [str(getattr(exc, "message", "") or ""), str(exc)]
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            parts.append(response.text() or "")
+        except Exception:
+            pass
+    return "\n".join(parts)
+
+
+def first_line(text: str) -> str:
+    """The service's message without its RequestId/Time trailer."""
+    for line in str(text).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("RequestId:", "Time:")):
+            return line.rstrip(".") + "."
+    return ""
+
+
+def is_clock_skew(exc: BaseException) -> bool:
+    text = _service_text(exc).lower()
+    return "date header too old" in text or "time skew" in text or "clock skew" in text or (
+        "requesttimeskew" in text
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when waiting and asking again can help (network blips, 5xx, throttling)."""
+    if isinstance(exc, ServiceResponseError):
+        return True  # the connection broke after the request was sent
+    if isinstance(exc, ServiceRequestError):
+        return not _is_dns_failure(exc)
+    if isinstance(exc, HttpResponseError):
+        status = status_code(exc)
+        if status is not None and (status >= 500 or status in (408, 429)):
+            return True
+        return error_code(exc) in TRANSIENT_CODES
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    text = repr(exc).lower() + str(getattr(exc, "inner_exception", "")).lower()
+    return any(
+        phrase in text
+        for phrase in (
+            "name or service not known",
+            "nodename nor servname",
+            "getaddrinfo failed",
+            "temporary failure in name resolution",
+            "no address associated",
+            "name resolution",
+        )
+    )
+
+
+def _host(url: str | None) -> str:
+    if not url:
+        return "the server"
+    return urlparse(url if "://" in url else "https://" + url).netloc or url
+
+
+def plain_error(exc: BaseException, service: str, url: str | None = None) -> str:
+    """One sentence for a user: `service` is 'batch' or 'storage', `url` the endpoint used."""
+    what = "Azure Batch" if service == "batch" else "Azure Storage"
+    host = _host(url)
+    key_name = "Batch account key" if service == "batch" else "storage account key"
+    where = (
+        "Batch account > Keys in the Azure portal"
+        if service == "batch"
+        else "Storage account > Access keys in the Azure portal"
+    )
+    code = error_code(exc)
+    status = status_code(exc)
+
+    if isinstance(exc, (binascii.Error, ValueError)) and not isinstance(exc, AzureError):
+        return (
+            f"The {key_name} is not valid (it should be the long key ending in '=='). "
+            f"Copy it again from {where}."
+        )
+    if isinstance(exc, ServiceRequestError) and not isinstance(exc, ServiceResponseError):
+        if _is_dns_failure(exc):
+            return (
+                f"The {what} address {host} was not found. Check the account URL "
+                "(copy it from the Azure portal) and your internet connection."
+            )
+        return (
+            f"Could not connect to {what} at {host}. Check the account URL and your "
+            "internet connection, then try again."
+        )
+    if isinstance(exc, ServiceResponseError):
+        return (
+            f"{what} at {host} did not answer properly (the connection broke). "
+            "Try again in a few minutes."
+        )
+    if is_clock_skew(exc):
+        return (
+            f"{what} refused the request because this computer's clock is wrong. "
+            "Turn on automatic date and time in your system settings, then try again."
+        )
+    if code == "KeyBasedAuthenticationNotPermitted":
+        return (
+            "The storage account does not allow access with account keys. Turn on "
+            "'Allow storage account key access' (Storage account > Configuration) "
+            "or use a storage account that allows it."
+        )
+    if code in ("AuthenticationFailed", "InvalidAuthenticationInfo") or isinstance(
+        exc, ClientAuthenticationError
+    ) or status in (401, 403) and code in (None, "AuthorizationFailure"):
+        if status == 403 and code == "AuthorizationFailure":
+            return (
+                f"{what} at {host} refused access: the account's firewall or network "
+                "rules block this computer. Allow this network in the Azure portal."
+            )
+        return (
+            f"{what} did not accept the {key_name}. Copy the key again from {where} "
+            "(it may have been regenerated) and check the account name."
+        )
+    if code == "AccountIsDisabled" or code == "AccountDisabled":
+        return f"The {what} account is disabled. Enable it in the Azure portal."
+    if code in QUOTA_CODES:
+        return (
+            f"The Batch account has reached a quota ({code}). Ask for a higher quota "
+            "(Batch account > Quotas in the Azure portal), use fewer or smaller nodes, "
+            "or delete pools you no longer need."
+        )
+    if code in ("ContainerBeingDeleted",):
+        return "The storage container is being deleted. Wait a minute and try again."
+    if status == 404 and code in (None, "ResourceNotFound", "AccountNotFound"):
+        return (
+            f"{what} at {host} answered 'not found'. Check the account URL and name "
+            "in the Azure portal."
+        )
+    if status is not None and (status >= 500 or status == 429):
+        return f"{what} is having trouble right now ({code or status}). Try again in a few minutes."
+    detail = first_line(getattr(exc, "message", None) or str(exc))
+    if code:
+        return f"{what} refused the request ({code}): {detail}".rstrip(": ")
+    return f"{what} failed: {detail or type(exc).__name__}"
+
+
+#: resize error codes and what to tell the user
+_RESIZE_ADVICE = {
+    "AccountCoreQuotaReached": (
+        "the Batch account's dedicated core quota is used up. Ask for more cores "
+        "(Batch account > Quotas), or choose fewer or smaller nodes"
+    ),
+    "AccountLowPriorityCoreQuotaReached": (
+        "the Batch account's Spot core quota is used up. Ask for more Spot cores "
+        "(Batch account > Quotas), or use dedicated nodes"
+    ),
+    "AccountSpotCoreQuotaReached": (
+        "the Batch account's Spot core quota is used up. Ask for more Spot cores "
+        "(Batch account > Quotas), or use dedicated nodes"
+    ),
+    "AccountVMSeriesCoreQuotaReached": (
+        "the Batch account's quota for this VM series is used up. Ask for more "
+        "(Batch account > Quotas), or choose another VM size"
+    ),
+    "AllocationFailed": (
+        "Azure has no capacity for this VM size in the region right now. Try another "
+        "VM size, dedicated instead of Spot nodes, or try again later"
+    ),
+    "AllocationTimedout": (
+        "Azure could not find the nodes in time. Try again, or choose another VM size"
+    ),
+    "OverconstrainedAllocationRequest": (
+        "Azure has no capacity for this VM size in the region right now. Try another "
+        "VM size or try again later"
+    ),
+}
+
+
+def resize_error_sentence(code: str | None, message: str | None) -> str:
+    """A pool resize error (quota, no Spot capacity) in plain words."""
+    advice = _RESIZE_ADVICE.get(code or "")
+    if advice:
+        return f"The pool could not get its nodes: {advice}."
+    detail = first_line(message or "") or "no details given"
+    return f"The pool could not get its nodes ({code or 'unknown error'}): {detail}"

@@ -1,0 +1,1 @@
+"""The window: Qt widgets and models only; it talks to the core through one RunController."""

@@ -1,0 +1,134 @@
+"""Set up a private environment for BatchGUI and open the app, or run the tests.
+
+    python3 packaging/bootstrap.py app     # set up, then open the window (This computer)
+    python3 packaging/bootstrap.py test    # set up, then run the whole test suite
+
+Only the standard library is used here, so it runs on a machine that has nothing
+but Python 3.11+. It creates `.venv` beside pyproject.toml, installs BatchGUI into
+it (with the test extra for `test`), and on Linux installs the few system
+libraries Qt's window plugin needs when they are missing and it may (root + apt).
+Extra arguments after `test` go to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+# Debian/Ubuntu packages behind the libraries Qt's xcb (X11) plugin loads.
+XCB_PACKAGES = [
+    "libxcb-icccm4", "libxcb-keysyms1", "libxcb-cursor0", "libxcb-image0", "libxcb-randr0",
+    "libxcb-render-util0", "libxcb-shape0", "libxcb-xfixes0", "libxcb-xkb1", "libxkbcommon-x11-0",
+    "libxkbcommon0", "libegl1", "libgl1", "libfontconfig1", "libdbus-1-3", "fonts-dejavu-core",
+]
+# What the offscreen plugin (tests) needs.
+OFFSCREEN_PACKAGES = ["libegl1", "libgl1", "libxkbcommon0", "libfontconfig1", "libdbus-1-3",
+                      "libglib2.0-0"]
+
+
+def say(text: str) -> None:
+    print(f"[batchgui setup] {text}", flush=True)
+
+
+def run(argv: list[str], **kwargs: object) -> None:
+    subprocess.run(argv, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def ensure_venv(extra: str) -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script may run on an old python3)
+        sys.exit("BatchGUI needs Python 3.11 or newer: run this with python3.11.")
+    if not PYTHON.exists():
+        say(f"creating {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed{extra}"
+    pyproject = ROOT / "pyproject.toml"
+    if stamp.exists() and stamp.stat().st_mtime >= pyproject.stat().st_mtime:
+        return
+    say("installing BatchGUI and its libraries (first time only)")
+    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}{extra}"])
+    stamp.touch()
+
+
+def missing_qt_libraries(plugin: str) -> list[str]:
+    """Shared libraries a Qt platform plugin needs that this Linux system lacks."""
+    if not sys.platform.startswith("linux") or not shutil.which("ldd"):
+        return []
+    found = subprocess.run(
+        [str(PYTHON), "-c",
+         "import PySide6, pathlib; print(pathlib.Path(PySide6.__file__).parent)"],
+        capture_output=True, text=True,
+    ).stdout.strip()
+    if not found:
+        return []
+    plugin_path = Path(found) / "Qt" / "plugins" / "platforms" / f"libq{plugin}.so"
+    if not plugin_path.exists():
+        return []
+    out = subprocess.run(["ldd", str(plugin_path)], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if "not found" in line]
+
+
+def ensure_system_libraries(plugin: str, packages: list[str]) -> None:
+    missing = missing_qt_libraries(plugin)
+    if not missing:
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("installing system libraries Qt needs: " + ", ".join(missing))
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env=env)
+        return
+    say("Qt needs these system libraries, which are missing: " + ", ".join(missing))
+    say("install them with your package manager (on Debian/Ubuntu: sudo apt-get install "
+        + " ".join(packages) + ")")
+
+
+def app(args: list[str]) -> int:
+    ensure_venv("")
+    ensure_system_libraries("xcb", XCB_PACKAGES)
+    argv = [str(BIN / "batchgui"), *args]
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if headless:
+        if shutil.which("xvfb-run"):
+            say("no screen found: showing the window on a virtual screen (Xvfb)")
+            argv = ["xvfb-run", "-a", *argv]
+        else:
+            say("no screen found (DISPLAY is not set). Start this from a desktop session, "
+                "or install xvfb to run it on a virtual screen.")
+            return 1
+    say("opening BatchGUI")
+    return subprocess.call(argv)
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("[test]")
+    ensure_system_libraries("offscreen", OFFSCREEN_PACKAGES)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
+    if code == 5:  # pytest found no tests: that must never look like a pass
+        say("pytest collected no tests")
+        return 1
+    return code
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("app", "test"):
+        print(__doc__)
+        return 2
+    command, rest = sys.argv[1], sys.argv[2:]
+    return app(rest) if command == "app" else test(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
