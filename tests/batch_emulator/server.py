@@ -694,7 +694,8 @@ class Handler(BaseHTTPRequestHandler):
     def list_tasks(self, query: dict[str, str], body: Any, jobId: str) -> Response:
         with self.world.lock:
             job = self._job(jobId)
-            items = [t.to_json(self.base) for t in sorted(job.tasks.values(), key=lambda t: t.seq)]
+            # Listed in id order (the service's table order); scheduling follows creation order.
+            items = [t.to_json(self.base) for t in sorted(job.tasks.values(), key=lambda t: t.id)]
         return self._page(f"/jobs/{jobId}/tasks", query, items, "tasks")
 
     @route("GET", "/jobs/{jobId}/tasks/{taskId}")

