@@ -117,8 +117,24 @@ def parse_clock(text: str) -> float | None:
     return max(0.0, hours * 3600 + minutes * 60 + seconds)
 
 
+# ffmpeg messages a user can meet, in plain words (checked in this order)
+_PLAIN_REASONS = [
+    ("No space left on device",
+     "the disk with the output folder is full; free some space and press Retry failed"),
+    ("Disk quota exceeded", "your disk quota is used up; free some space and press Retry failed"),
+    ("Permission denied", "no permission to read the video or to write in the output folder"),
+    ("Read-only file system", "the output folder is read-only; choose another folder"),
+    ("Invalid data found when processing input", "the video is damaged: ffmpeg could not read it"),
+    ("does not contain any stream", "the video has no audio track"),
+    ("matches no streams", "the video has no audio track"),
+]
+
+
 def stderr_reason(stderr_tail: str) -> str | None:
-    """The last meaningful line ffmpeg wrote, to show as the reason a file failed."""
+    """A plain reason for a failed conversion, from the tail of ffmpeg's stderr."""
+    for needle, reason in _PLAIN_REASONS:
+        if needle in stderr_tail:
+            return reason
     for line in reversed(stderr_tail.strip().splitlines()):
         line = line.strip()
         if line and not line.startswith("Conversion failed"):

@@ -188,3 +188,30 @@ def test_ctrl_c_stops_ffmpeg_and_leaves_no_partial_file(media, tmp_path: Path) -
     # no ffmpeg is left running
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(out) not in ps
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 200 KiB file system, to fill up for real (needs root and mount; skipped otherwise)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_full_disk_fails_that_file_plainly_and_others_go_on(media, tmp_path, tiny_disk) -> None:
+    small = [media.good(tmp_path / "in" / f"small{i}.mp4", 2.0) for i in range(2)]
+    big = media.good(tmp_path / "in" / "big.mp4", 60.0)
+    report = tmp_path / "r.json"
+    code = main(["convert", *map(str, small), str(big), "-o", str(tiny_disk), "--parallel", "1",
+                 "--report", str(report)])
+    assert code == 1
+    rows = {Path(r["input"]).name: r for r in json.loads(report.read_text())}
+    assert rows["small0.mp4"]["status"] == rows["small1.mp4"]["status"] == "converted"
+    assert rows["big.mp4"]["status"] == "failed"
+    assert rows["big.mp4"]["reason"].startswith("the disk with the output folder is full")
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["small0.mp3", "small1.mp3"]
