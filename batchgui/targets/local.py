@@ -36,13 +36,17 @@ def default_slots() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def local_label(slots: int) -> str:
+    return f"This computer ({slots} slot{'' if slots == 1 else 's'})"
+
+
 class LocalTarget(Target):
     """Converts with ffmpeg subprocesses on this computer."""
 
     def __init__(self, slots: int | None = None, ffmpeg: str | None = None) -> None:
         self.slots = max(1, slots or default_slots())
         self.parallelism = self.slots
-        self.display_name = f"This computer ({self.slots} slots)"
+        self.display_name = local_label(self.slots)
         self._ffmpeg = ffmpeg
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskStatus] = {}

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from batchgui.targets.base import Target, TargetError
-from batchgui.targets.local import LocalTarget, default_slots
+from batchgui.targets.local import LocalTarget, default_slots, local_label
 
 LOCAL = "local"
 
@@ -30,7 +30,7 @@ def run_other_command(args: argparse.Namespace) -> int:
 
 def available_targets() -> list[tuple[str, str]]:
     """(name, label) for every target that exists right now, for the window's selector."""
-    return [(LOCAL, f"This computer ({default_slots()} slots)")]
+    return [(LOCAL, local_label(default_slots()))]
 
 
 def make_target(name: str, options: argparse.Namespace | None = None) -> Target:
