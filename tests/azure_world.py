@@ -159,6 +159,7 @@ def start_azurite(location: str | None = None, timeout_s: float = 60) -> Azurite
     launcher = ensure_azurite()
     own = location is None
     location = location or tempfile.mkdtemp(prefix="azurite-")
+    os.makedirs(location, exist_ok=True)
     host = "127.0.0.1"
     last_error: Exception | None = None
     for _attempt in range(3):  # a free port can be taken between choosing and binding
