@@ -1,0 +1,328 @@
+"""The run's blobs in the user's storage account: inputs up, MP3s and task logs down.
+
+Everything is blocking (azure-storage-blob's sync client) and meant to run on the
+executor. Each run keeps its blobs under `<run_id>/` in one container, with opaque
+names from core.naming; nothing here ever sees a user's file name except as a local
+path to read from or write to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerSasPermissions,
+    ContentSettings,
+    generate_blob_sas,
+    generate_container_sas,
+)
+
+from batchgui.targets.azure.config import AzureAccount
+
+#: one container for all of BatchGUI's runs; each run lives under its own prefix
+CONTAINER = "batchgui"
+
+#: Azurite's well-known development account (UseDevelopmentStorage=true)
+_DEV_ACCOUNT = "devstoreaccount1"
+_DEV_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+#: files up to this size go in one request; larger ones in blocks, several at once
+SINGLE_PUT_BYTES = 16 * 1024 * 1024
+BLOCK_BYTES = 8 * 1024 * 1024
+#: blocks of one large file in flight at once
+BLOCK_CONCURRENCY = 8
+#: how often (seconds) a file's progress is reported while it moves
+PROGRESS_EVERY_S = 0.1
+
+Progress = Callable[[int, int], None]
+
+
+class TransferAborted(Exception):
+    """The run was cancelled (or failed elsewhere) while a transfer was under way."""
+
+
+class StorageSettingsError(Exception):
+    """The storage settings can't work (e.g. no account key to sign SAS URLs with)."""
+
+
+@dataclass(frozen=True)
+class StorageKey:
+    """What SAS signing needs: the account name and its key (repr hides the key)."""
+
+    account_name: str
+    account_key: str
+    blob_endpoint: str
+
+    def __repr__(self) -> str:
+        return f"StorageKey({self.account_name!r}, {self.blob_endpoint!r})"
+
+
+def parse_connection_string(text: str) -> dict[str, str]:
+    """`A=1;B=x==` -> {'A': '1', 'B': 'x=='}: keys are case-insensitive, values keep their '='."""
+    out: dict[str, str] = {}
+    for part in text.strip().split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if sep:
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+def storage_key(account: AzureAccount) -> StorageKey:
+    """The account name, key and blob endpoint, from the connection string or the fields."""
+    if account.storage_connection_string:
+        parts = parse_connection_string(account.storage_connection_string)
+        if parts.get("usedevelopmentstorage", "").lower() == "true":
+            return StorageKey(_DEV_ACCOUNT, _DEV_KEY, f"http://127.0.0.1:10000/{_DEV_ACCOUNT}")
+        name = parts.get("accountname")
+        key = parts.get("accountkey")
+        if not name or not key:
+            raise StorageSettingsError(
+                "The storage connection string has no account key. Use the connection "
+                "string with 'AccountKey=' from Storage account > Access keys in the Azure portal."
+            )
+        endpoint = parts.get("blobendpoint")
+        if not endpoint:
+            protocol = parts.get("defaultendpointsprotocol", "https")
+            suffix = parts.get("endpointsuffix", "core.windows.net")
+            endpoint = f"{protocol}://{name}.blob.{suffix}"
+        return StorageKey(name, key, endpoint.rstrip("/"))
+    if account.storage_account and account.storage_key:
+        endpoint = account.blob_endpoint or f"https://{account.storage_account}.blob.core.windows.net"
+        return StorageKey(account.storage_account, account.storage_key, endpoint.rstrip("/"))
+    raise StorageSettingsError(
+        "No storage account is set up. Add the storage account's connection string "
+        "(Storage account > Access keys in the Azure portal)."
+    )
+
+
+def client_options() -> dict[str, object]:
+    """Short, bounded retries so a wrong address fails in seconds, not minutes."""
+    return {
+        "retry_total": 4,
+        "retry_connect": 2,
+        "retry_read": 3,
+        "retry_status": 4,
+        "retry_backoff_factor": 0.5,
+        "retry_backoff_max": 8,
+        "connection_timeout": 15,
+        "read_timeout": 120,
+        "max_single_put_size": SINGLE_PUT_BYTES,
+        "max_block_size": BLOCK_BYTES,
+        "max_single_get_size": SINGLE_PUT_BYTES,
+        "max_chunk_get_size": BLOCK_BYTES,
+    }
+
+
+def file_md5(path: Path, chunk: int = 4 * 1024 * 1024) -> bytes:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.digest()
+
+
+class RunStorage:
+    """The storage side of one run: upload, SAS URLs, download, delete."""
+
+    def __init__(self, account: AzureAccount, container: str = CONTAINER) -> None:
+        self.key = storage_key(account)
+        self.container = container
+        self.service = BlobServiceClient(
+            self.key.blob_endpoint,
+            credential={"account_name": self.key.account_name, "account_key": self.key.account_key},
+            **client_options(),  # type: ignore[arg-type]
+        )
+        self.container_client = self.service.get_container_client(container)
+
+    @property
+    def endpoint(self) -> str:
+        return self.key.blob_endpoint
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def ensure_container(self) -> None:
+        try:
+            self.container_client.create_container()
+        except ResourceExistsError:
+            pass
+
+    def check(self) -> None:
+        """One cheap authenticated call, for 'Test connection'."""
+        next(iter(self.service.list_containers(results_per_page=1).by_page()), None)
+
+    # -- upload ----------------------------------------------------------------------------
+
+    def upload(
+        self,
+        path: Path,
+        blob_name: str,
+        *,
+        progress: Progress | None = None,
+        abort: threading.Event | None = None,
+        block_concurrency: int = BLOCK_CONCURRENCY,
+    ) -> bool:
+        """Upload `path` as `blob_name`; False when an identical blob (size + MD5) is there."""
+        size = path.stat().st_size
+        md5 = file_md5(path)
+        blob = self.container_client.get_blob_client(blob_name)
+        try:
+            props = blob.get_blob_properties()
+        except ResourceNotFoundError:
+            props = None
+        if props is not None and props.size == size:
+            remote_md5 = props.content_settings.content_md5
+            if remote_md5 is not None and bytes(remote_md5) == md5:
+                if progress:
+                    progress(size, size)
+                return False
+        hook = _Throttled(progress, size, abort)
+        with open(path, "rb") as fh:
+            blob.upload_blob(
+                fh,
+                length=size,
+                overwrite=True,
+                max_concurrency=block_concurrency,
+                content_settings=ContentSettings(
+                    content_type="video/mp4", content_md5=bytearray(md5)
+                ),
+                progress_hook=hook,
+            )
+        hook.finish()
+        return True
+
+    # -- SAS URLs --------------------------------------------------------------------------
+
+    def blob_url(self, blob_name: str) -> str:
+        return f"{self.endpoint}/{self.container}/{quote(blob_name)}"
+
+    def read_sas_url(self, blob_name: str, expiry: datetime) -> str:
+        """A URL that can read this one blob and nothing else, until `expiry`."""
+        sas = generate_blob_sas(
+            self.key.account_name,
+            self.container,
+            blob_name,
+            account_key=self.key.account_key,
+            permission=BlobSasPermissions(read=True),
+            expiry=expiry,
+            start=_sas_start(),
+        )
+        return f"{self.blob_url(blob_name)}?{sas}"
+
+    def write_sas_url(self, expiry: datetime) -> str:
+        """A container URL that can create and write blobs (not read, list or delete them)."""
+        sas = generate_container_sas(
+            self.key.account_name,
+            self.container,
+            account_key=self.key.account_key,
+            permission=ContainerSasPermissions(create=True, write=True),
+            expiry=expiry,
+            start=_sas_start(),
+        )
+        return f"{self.endpoint}/{self.container}?{sas}"
+
+    # -- download and logs -----------------------------------------------------------------
+
+    def download(
+        self,
+        blob_name: str,
+        dest: Path,
+        *,
+        progress: Progress | None = None,
+        abort: threading.Event | None = None,
+    ) -> int:
+        """Write the blob into `dest`; raises ResourceNotFoundError when it is not there."""
+        blob = self.container_client.get_blob_client(blob_name)
+        stream = blob.download_blob(max_concurrency=4)
+        total = stream.size
+        hook = _Throttled(progress, total, abort)
+        written = 0
+        with open(dest, "wb") as fh:
+            for chunk in stream.chunks():
+                fh.write(chunk)
+                written += len(chunk)
+                hook(written, total)
+        hook.finish()
+        return written
+
+    def read_tail(self, blob_name: str, max_bytes: int = 4000) -> str | None:
+        """The last `max_bytes` of a text blob (e.g. a task's stderr.txt); None if missing."""
+        blob = self.container_client.get_blob_client(blob_name)
+        try:
+            size = blob.get_blob_properties().size
+            if size == 0:
+                return ""
+            offset = max(0, size - max_bytes)
+            data = blob.download_blob(offset=offset, length=size - offset).readall()
+        except ResourceNotFoundError:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def exists(self, blob_name: str) -> bool:
+        return bool(self.container_client.get_blob_client(blob_name).exists())
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def delete(self, blob_names: list[str]) -> None:
+        for name in blob_names:
+            try:
+                self.container_client.delete_blob(name, delete_snapshots="include")
+            except ResourceNotFoundError:
+                pass
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every blob under `prefix` (the run's folder); returns how many went."""
+        names = [b.name for b in self.container_client.list_blobs(name_starts_with=prefix)]
+        self.delete(names)
+        return len(names)
+
+    def list_names(self, prefix: str) -> list[str]:
+        return [b.name for b in self.container_client.list_blobs(name_starts_with=prefix)]
+
+
+def _sas_start() -> datetime:
+    """A little in the past, so a node whose clock is slightly behind can use it at once."""
+    return datetime.now(UTC) - timedelta(minutes=15)
+
+
+class _Throttled:
+    """The SDK's progress hook (called on its worker threads): throttled, and able to abort."""
+
+    def __init__(self, progress: Progress | None, total: int, abort: threading.Event | None):
+        self.progress = progress
+        self.total = total
+        self.abort = abort
+        self.last = 0.0
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, current: int, total: int | None) -> None:
+        if self.abort is not None and self.abort.is_set():
+            raise TransferAborted()
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        with self.lock:
+            self.done = max(self.done, current)
+            if now - self.last < PROGRESS_EVERY_S:
+                return
+            self.last = now
+            done = self.done
+        self.progress(done, total or self.total)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(self.total, self.total)
