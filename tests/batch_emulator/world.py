@@ -72,6 +72,14 @@ def not_found(kind: str) -> BatchApiError:
 # Entities
 
 
+def _echo_rest(out: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The service echoes the properties it was created with; so do we, for the ones the
+    emulator does not compute itself (e.g. userAccounts, certificateReferences)."""
+    for k, v in spec.items():
+        if k not in out and not k.startswith("_") and v is not None:
+            out[k] = v
+
+
 @dataclass
 class Node:
     id: str
@@ -236,6 +244,7 @@ class Pool:
         if self.resize_errors:
             out["resizeErrors"] = self.resize_errors
         out["currentNodeCommunicationMode"] = "simplified"
+        _echo_rest(out, s)
         return out
 
 
@@ -319,6 +328,7 @@ class Task:
         out["executionInfo"] = {k: v for k, v in self.exec_info.items() if v is not None}
         if self.node_info:
             out["nodeInfo"] = dict(self.node_info)
+        _echo_rest(out, self.spec)
         return out
 
 
@@ -379,6 +389,7 @@ class Job:
         out["executionInfo"] = dict(self.exec_info)
         out["onAllTasksComplete"] = str(s.get("onAllTasksComplete", "noaction")).lower()
         out["onTaskFailure"] = str(s.get("onTaskFailure", "noaction")).lower()
+        _echo_rest(out, s)
         return out
 
 
