@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from azure.batch import BatchClient
 from azure.batch import models as bm
@@ -28,12 +29,15 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
 )
+from azure.core.rest import HttpRequest
 
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.errors import error_code, is_transient
 
 log = logging.getLogger(__name__)
 
+#: the Batch REST version this module is written against (azure-batch 15.1.0's default)
+API_VERSION = "2025-06-01"
 #: addtaskcollection takes at most 100 tasks per call
 TASKS_PER_CALL = 100
 #: the metadata that marks a pool as BatchGUI's own (only those are ever deleted)
@@ -75,7 +79,8 @@ def make_batch_client(account: AzureAccount) -> BatchClient:
         if not account.batch_key:
             raise ValueError("no Batch account key")
         credential = AzureNamedKeyCredential(account.batch_account, account.batch_key)
-    return BatchClient(account.batch_url, credential, **batch_client_options())
+    return BatchClient(account.batch_url, credential, api_version=API_VERSION,
+                       **batch_client_options())
 
 
 # -- images and pools ----------------------------------------------------------------------
@@ -363,11 +368,36 @@ class BatchService:
                 health.warnings.append(resize)
         return health
 
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> None:
+        """One plain REST call, for the "fire and forget" operations.
+
+        The SDK's begin_delete_pool / begin_delete_job / begin_terminate_job start a
+        poller thread that keeps asking until the pool or job is gone (minutes); the
+        run does not need to wait for that, so it sends the request itself.
+        """
+        request = HttpRequest(
+            method,
+            f"{self.account.batch_url}{path}",
+            params={"api-version": API_VERSION},
+            json=body,
+            headers={"content-type": "application/json; odata=minimalmetadata"}
+            if body is not None else None,
+        )
+        response = self.client.send_request(request)
+        if response.status_code >= 400:
+            error = HttpResponseError(response=response)
+            if response.status_code == 404:
+                raise ResourceNotFoundError(response=response)
+            raise error
+
     def delete_pool(self, pool_id: str) -> None:
         try:
-            self.client.begin_delete_pool(pool_id)  # the request goes now; we don't wait
+            self._send("DELETE", f"/pools/{quote(pool_id, safe='')}")
         except ResourceNotFoundError:
             pass
+        except HttpResponseError as exc:
+            if error_code(exc) != "PoolBeingDeleted":
+                raise
 
     # -- job and tasks ---------------------------------------------------------------------
 
@@ -447,11 +477,11 @@ class BatchService:
         return data.decode("utf-8", errors="replace")[-max_bytes:]
 
     def terminate_job(self, job_id: str, reason: str) -> None:
+        """Stop the job's running tasks (the body is what begin_terminate_job needs options for)."""
         try:
-            self.client.begin_terminate_job(
-                job_id, bm._models.BatchJobTerminateOptions(termination_reason=reason)
-            )
-        except (ResourceNotFoundError, ResourceExistsError):
+            self._send("POST", f"/jobs/{quote(job_id, safe='')}/terminate",
+                       {"terminateReason": reason})
+        except ResourceNotFoundError:
             pass
         except HttpResponseError as exc:
             if error_code(exc) not in ("JobCompleted", "JobBeingDeleted", "JobBeingTerminated"):
@@ -459,7 +489,7 @@ class BatchService:
 
     def delete_job(self, job_id: str) -> None:
         try:
-            self.client.begin_delete_job(job_id)  # the request goes now; we don't wait
+            self._send("DELETE", f"/jobs/{quote(job_id, safe='')}")
         except ResourceNotFoundError:
             pass
         except HttpResponseError as exc:

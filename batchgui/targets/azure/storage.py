@@ -289,6 +289,9 @@ class RunStorage:
         self.delete(names)
         return len(names)
 
+    def close(self) -> None:
+        self.service.close()
+
     def list_names(self, prefix: str) -> list[str]:
         return [b.name for b in self.container_client.list_blobs(name_starts_with=prefix)]
 

@@ -648,6 +648,18 @@ class AzureBatchTarget(Target):
             except Exception as exc:
                 service = "storage" if "storage" in what else "batch"
                 ctx.log(f"Could not {what}: {plain_error(exc, service)}")
+        await ctx.blocking(self._close)
+
+    def _close(self) -> None:
+        """Close the clients' connections (the target is done; a new run makes new ones)."""
+        for closer in (self._batch.close if self._batch else None,
+                       self._storage.close if self._storage else None):
+            if closer is not None:
+                try:
+                    closer()
+                except Exception:  # closing never fails a run
+                    log.debug("closing a client failed", exc_info=True)
+        self._batch = self._storage = None
 
     def record(self) -> dict[str, object]:
         return {
@@ -683,3 +695,46 @@ def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
     if message:
         return message
     return said or "the conversion failed on the node"
+
+
+def test_connection(account: AzureAccount) -> dict[str, str]:
+    """Check both sides of an account with one cheap call each (blocking: use a worker thread).
+
+    Returns {"batch": "ok" or a sentence, "storage": "ok" or a sentence}.
+    """
+    results: dict[str, str] = {}
+    try:
+        batch = BatchService(account)
+        try:
+            batch.check()
+        finally:
+            batch.close()
+        results["batch"] = "ok"
+    except (AzureError, ValueError) as exc:
+        results["batch"] = plain_error(exc, "batch", account.batch_url)
+    try:
+        storage = RunStorage(account)
+        try:
+            storage.check()
+        finally:
+            storage.service.close()
+        results["storage"] = "ok"
+    except StorageSettingsError as exc:
+        results["storage"] = str(exc)
+    except (AzureError, ValueError) as exc:
+        endpoint = None
+        try:
+            endpoint = storage_endpoint(account)
+        except StorageSettingsError:
+            pass
+        results["storage"] = plain_error(exc, "storage", endpoint)
+    return results
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def storage_endpoint(account: AzureAccount) -> str:
+    from batchgui.targets.azure.storage import storage_key
+
+    return storage_key(account).blob_endpoint
