@@ -1,0 +1,202 @@
+"""`batchgui accounts add|list|remove|test`: account profiles from the command line.
+
+Keys are never arguments (argv is visible to every user of the computer): they come
+from a hidden prompt on a terminal, or from stdin when it is a pipe (first line the
+Batch key, second line the storage key or connection string).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import Any, TextIO
+
+from batchgui import accounts
+from batchgui.targets.azure.config import PoolSettings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_commands(sub: Any) -> None:
+    parser = sub.add_parser(
+        "accounts",
+        help="set up Azure Batch accounts (keys go to the system keyring)",
+        description="Azure Batch account profiles. Keys are kept in the system keyring and "
+        "read from a hidden prompt, or from stdin when it is not a terminal "
+        "(first line the Batch key, second line the storage key or connection string).",
+    )
+    acc = parser.add_subparsers(dest="accounts_command", metavar="COMMAND")
+    acc.required = True
+
+    add = acc.add_parser("add", help="add an account profile")
+    add.add_argument("name", metavar="NAME", help="profile name, e.g. 'work'")
+    add.add_argument("--batch-url", required=True, metavar="URL",
+                     help="https://<account>.<region>.batch.azure.com")
+    add.add_argument("--batch-account", required=True, metavar="A", help="Batch account name")
+    storage = add.add_mutually_exclusive_group(required=True)
+    storage.add_argument("--storage-account", metavar="S", help="storage account name")
+    storage.add_argument("--storage-connection-string-stdin", action="store_true",
+                         help="read the storage connection string (instead of a storage "
+                         "account key) from the prompt or stdin")
+    add.add_argument("--blob-endpoint", metavar="URL", default="",
+                     help="blob endpoint when it is not https://<S>.blob.core.windows.net")
+    add.add_argument("--auth", choices=accounts.AUTH_METHODS, default=accounts.AUTH_SHARED_KEY,
+                     help="account keys (default) or Microsoft Entra ID sign-in")
+    add.add_argument("--tenant-id", default="", metavar="ID",
+                     help="Entra ID tenant (default: your home tenant)")
+    defaults = PoolSettings()
+    add.add_argument("--pool-id", default=defaults.pool_id, metavar="ID")
+    add.add_argument("--vm-size", default=defaults.vm_size, metavar="SIZE")
+    add.add_argument("--dedicated-nodes", type=int, default=defaults.dedicated_nodes, metavar="N")
+    add.add_argument("--spot-nodes", type=int, default=defaults.spot_nodes, metavar="N")
+    add.add_argument("--slots-per-node", type=int, default=defaults.slots_per_node, metavar="N")
+    add.add_argument("--keep-pool", action="store_true",
+                     help="keep the pool after a run (faster next time, costs money while idle)")
+    add.add_argument("--replace", action="store_true", help="replace a profile of this name")
+
+    lst = acc.add_parser("list", help="list the account profiles")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rm = acc.add_parser("remove", help="remove a profile and its keys")
+    rm.add_argument("name", metavar="NAME")
+
+    test = acc.add_parser("test", help="check that Batch and Storage accept the profile")
+    test.add_argument("name", metavar="NAME")
+
+
+def run(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None,
+        err: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    err = err or sys.stderr
+    command = args.accounts_command
+    try:
+        if command == "add":
+            return _add(args, stdin, out, err)
+        if command == "list":
+            return _list(args, out)
+        if command == "remove":
+            accounts.remove_profile(args.name)
+            print(f"Removed the profile '{args.name}' and its keys.", file=out)
+            return EXIT_OK
+        if command == "test":
+            return _test(args.name, out)
+    except accounts.KeyringUnavailable as exc:
+        print(f"batchgui: {exc}", file=err)
+        print("batchgui: (for a one-off run without a keyring, use --target azure with the "
+              "AZURE_BATCH_* and AZURE_STORAGE_CONNECTION_STRING variables)", file=err)
+        return EXIT_FAILED
+    except (accounts.InvalidProfile, accounts.ProfileExists) as exc:
+        print(f"batchgui: {exc}", file=err)
+        return EXIT_USAGE
+    except accounts.AccountsError as exc:
+        print(f"batchgui: {exc}", file=err)
+        return EXIT_FAILED
+    print(f"batchgui: unknown accounts command {command!r}", file=err)
+    return EXIT_USAGE
+
+
+def _add(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    profile = accounts.Profile(
+        name=args.name,
+        batch_url=accounts.normalize_url(args.batch_url),
+        batch_account=args.batch_account.strip(),
+        storage_account=(args.storage_account or "").strip(),
+        blob_endpoint=accounts.normalize_url(args.blob_endpoint) if args.blob_endpoint else "",
+        storage_auth=(
+            accounts.STORAGE_BY_CONNECTION_STRING
+            if args.storage_connection_string_stdin
+            else accounts.STORAGE_BY_KEY
+        ),
+        auth=args.auth,
+        tenant_id=args.tenant_id.strip(),
+        pool=PoolSettings(
+            pool_id=args.pool_id,
+            vm_size=args.vm_size,
+            dedicated_nodes=args.dedicated_nodes,
+            spot_nodes=args.spot_nodes,
+            slots_per_node=args.slots_per_node,
+            keep_pool=args.keep_pool,
+        ),
+    )
+    problems = profile.problems()
+    if problems:
+        for sentence in problems.values():
+            print(f"batchgui: {sentence}", file=err)
+        return EXIT_USAGE
+    exists = accounts.has_profile(profile.name)
+    if exists and not args.replace:
+        print(f"batchgui: There is already a profile called '{profile.name}'. "
+              "Remove it first, or add --replace.", file=err)
+        return EXIT_USAGE
+    keys = accounts.Secrets()
+    if profile.uses_keys:
+        keys = _read_keys(profile, stdin, err)
+        problems = profile.check_secrets(keys)
+        if problems:
+            for sentence in problems.values():
+                print(f"batchgui: {sentence}", file=err)
+            return EXIT_USAGE
+    accounts.save_profile(profile, keys, old_name=profile.name if exists else None)
+    where = "the system keyring" if profile.uses_keys else "nowhere (Entra ID sign-in)"
+    print(f"Saved the profile '{profile.name}'; its keys are in {where}. "
+          f"Check it with: batchgui accounts test {profile.name}", file=out)
+    return EXIT_OK
+
+
+def _read_keys(profile: accounts.Profile, stdin: TextIO, err: TextIO) -> accounts.Secrets:
+    by_string = profile.storage_auth == accounts.STORAGE_BY_CONNECTION_STRING
+    storage_prompt = "Storage connection string" if by_string else "Storage account key"
+    if _is_terminal(stdin):
+        batch_key = getpass.getpass("Batch account key (hidden): ", stream=err)
+        storage = getpass.getpass(f"{storage_prompt} (hidden): ", stream=err)
+    else:
+        lines = stdin.read().splitlines()
+        batch_key = lines[0] if lines else ""
+        storage = lines[1] if len(lines) > 1 else ""
+    batch_key, storage = batch_key.strip(), storage.strip()
+    if by_string:
+        return accounts.Secrets(batch_key=batch_key, storage_connection_string=storage)
+    return accounts.Secrets(batch_key=batch_key, storage_key=storage)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _list(args: argparse.Namespace, out: TextIO) -> int:
+    profiles = accounts.load_profiles()
+    if args.json:
+        print(json.dumps([p.to_json() for p in profiles], indent=1), file=out)
+        return EXIT_OK
+    if not profiles:
+        print("No account profiles yet. Add one with: batchgui accounts add NAME ...", file=out)
+        return EXIT_OK
+    for p in profiles:
+        storage = p.storage_account or accounts.blob_endpoint_for(p) or "connection string"
+        auth = "Entra ID" if p.auth == accounts.AUTH_ENTRA else "account keys"
+        print(f"{p.name}\tBatch {p.batch_account} ({p.batch_url})\tStorage {storage}\t{auth}\t"
+              f"pool {p.pool.pool_id}: {p.pool.dedicated_nodes} dedicated + "
+              f"{p.pool.spot_nodes} Spot x {p.pool.vm_size}", file=out)
+    return EXIT_OK
+
+
+def connection_results(account: Any) -> tuple[str, str]:
+    """(batch, storage): each "ok" or one plain sentence."""
+    from batchgui.targets import registry
+
+    results = registry.test_connection(account)
+    return str(results.get("batch", "")), str(results.get("storage", ""))
+
+
+def _test(name: str, out: TextIO) -> int:
+    account, _pool = accounts.load_account(name)
+    batch, storage = connection_results(account)
+    print(f"Batch: {'OK' if batch == 'ok' else batch}", file=out)
+    print(f"Storage: {'OK' if storage == 'ok' else storage}", file=out)
+    return EXIT_OK if batch == "ok" and storage == "ok" else EXIT_FAILED
