@@ -16,8 +16,103 @@ from batchgui.targets.local import LocalTarget, default_slots, local_label
 LOCAL = "local"
 
 
+AZURE = "azure"
+
+
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the non-local targets (pool settings for Azure Batch)."""
+    """Options of the non-local targets (pool settings for Azure Batch).
+
+    Each option's dest is the PoolSettings field it sets; None means "not given", so
+    the pool's defaults (or an account profile's) stay.
+    """
+    pool = parser.add_argument_group("Azure Batch pool (with --target azure or an account)")
+    pool.add_argument("--pool-id", dest="pool_id", metavar="ID",
+                      help="the pool to use or create (default: batchgui-pool)")
+    pool.add_argument("--vm-size", dest="vm_size", metavar="SIZE",
+                      help="VM size of the pool's nodes (default: standard_d2s_v3)")
+    pool.add_argument("--dedicated", dest="dedicated_nodes", type=_count, metavar="N",
+                      help="dedicated nodes (default: 1)")
+    pool.add_argument("--spot", dest="spot_nodes", type=_count, metavar="N",
+                      help="Spot nodes: cheaper, but Azure may take them back (default: 0)")
+    pool.add_argument("--slots-per-node", dest="slots_per_node", type=_count, metavar="N",
+                      help="files converted at once on each node (default: 2)")
+    pool.add_argument("--start-task", dest="start_task", metavar="CMD",
+                      help="command each node runs once to get ffmpeg (default: install it "
+                      "with apt-get)")
+    keep = pool.add_mutually_exclusive_group()
+    keep.add_argument("--keep-pool", dest="keep_pool", action="store_const", const=True,
+                      help="keep the pool for the next run (faster, but it costs money while "
+                      "idle)")
+    keep.add_argument("--delete-pool", dest="keep_pool", action="store_const", const=False,
+                      help="delete the pool when the run ends (default)")
+    parser.set_defaults(keep_pool=None)
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("use 0 or more")
+    return n
+
+
+def pool_settings_from(options: argparse.Namespace | None, base: Any = None) -> Any:
+    """PoolSettings with whatever pool options were given on the command line."""
+    import dataclasses
+
+    from batchgui.targets.azure.config import PoolSettings
+
+    pool = base if base is not None else PoolSettings()
+    overrides = {
+        f.name: getattr(options, f.name)
+        for f in dataclasses.fields(pool)
+        if getattr(options, f.name, None) is not None
+    }
+    return dataclasses.replace(pool, **overrides) if overrides else pool
+
+
+def make_azure_target(account: Any, pool: Any = None) -> Target:
+    """The Azure Batch target for an account (config.AzureAccount) and pool (PoolSettings)."""
+    from batchgui.targets.azure.config import PoolSettings
+    from batchgui.targets.azure.target import AzureBatchTarget
+
+    if pool is None:
+        pool = PoolSettings()
+    if pool.dedicated_nodes + pool.spot_nodes < 1:
+        raise TargetError("The pool needs at least one node: use --dedicated 1 or --spot 1.")
+    if pool.slots_per_node < 1:
+        raise TargetError("Each node must convert at least one file at a time (--slots-per-node).")
+    return AzureBatchTarget(account, pool)
+
+
+def test_connection(account: Any) -> dict[str, str]:
+    """Check an account's Batch and Storage sides: {"batch": ..., "storage": ...}.
+
+    Each value is "ok" or one plain sentence saying what is wrong and what to do.
+    Blocking (network calls, a few seconds at most): call it on a worker thread.
+    """
+    from batchgui.targets.azure.target import test_connection as check
+
+    return check(account)
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # a check, not a pytest test
+
+
+def _azure_from_environment(options: argparse.Namespace | None) -> Target:
+    from batchgui.targets.azure.config import AzureAccount
+
+    try:
+        account = AzureAccount.from_environment()
+    except KeyError as exc:
+        raise TargetError(
+            f"--target azure needs these environment variables: {exc.args[0]}. Set them to "
+            "your Batch account's URL, name and key and your storage connection string "
+            "(the Azure CLI uses the same names), or set up an account in the app."
+        ) from None
+    return make_azure_target(account, pool_settings_from(options))
 
 
 def add_other_commands(sub: Any) -> None:
@@ -37,6 +132,8 @@ def make_target(name: str, options: argparse.Namespace | None = None) -> Target:
     if name in (LOCAL, "this-computer"):
         parallel = getattr(options, "parallel", None) if options is not None else None
         return LocalTarget(slots=parallel)
+    if name == AZURE:
+        return _azure_from_environment(options)
     raise TargetError(
         f"There is no target called {name!r}. Use 'local' for this computer."
     )
