@@ -41,9 +41,7 @@ AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
 
 # Azurite's well-known development account (public, documented by Microsoft).
 DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 # A made-up Batch account for the emulator (any base64 key works).
 BATCH_ACCOUNT = "emulatedbatch"
@@ -391,7 +389,9 @@ def make_test_mp4(path: str | os.PathLike[str], seconds: float = 3) -> str:
     return str(path)
 
 
-def wait_for(predicate: Any, timeout_s: float = 10, interval_s: float = 0.05, what: str = "") -> Any:
+def wait_for(
+    predicate: Any, timeout_s: float = 10, interval_s: float = 0.05, what: str = ""
+) -> Any:
     """Poll predicate() until it returns something truthy; TimeoutError after timeout_s."""
     deadline = time.monotonic() + timeout_s
     while True:

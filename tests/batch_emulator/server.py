@@ -11,8 +11,9 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from . import auth
 from .util import FilterError, compile_filter, iso, new_etag, rfc1123, select, utcnow
@@ -29,6 +30,7 @@ from .world import (
 )
 
 JSON_TYPE = "application/json; odata=minimalmetadata"
+BAD_QUERY = "Value for one of the query parameters specified in the request URI is invalid."
 MAX_TASKS_PER_COLLECTION = 100
 
 Route = tuple[str, re.Pattern[str], str]
@@ -87,7 +89,9 @@ class Handler(BaseHTTPRequestHandler):
         raw_path, _, raw_query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
         body_bytes = self.rfile.read(length) if length else b""
-        query = {k: v[0] for k, v in urllib.parse.parse_qs(raw_query, keep_blank_values=True).items()}
+        query = {
+            k: v[0] for k, v in urllib.parse.parse_qs(raw_query, keep_blank_values=True).items()
+        }
         self.request_id = str(uuid.uuid4())
 
         if raw_path.startswith("/_emulator/"):
@@ -140,7 +144,12 @@ class Handler(BaseHTTPRequestHandler):
                 )
             try:
                 auth.verify(
-                    self.command, raw_path, raw_query, dict(self.headers.items()), srv.account, srv.key
+                    self.command,
+                    raw_path,
+                    raw_query,
+                    dict(self.headers.items()),
+                    srv.account,
+                    srv.key,
                 )
             except auth.AuthError as exc:
                 raise BatchApiError(
@@ -156,7 +165,9 @@ class Handler(BaseHTTPRequestHandler):
                     body = json.loads(body_bytes)
                 except ValueError:
                     raise BatchApiError(
-                        400, "InvalidRequestBody", "The specified Request Body is not syntactically valid."
+                        400,
+                        "InvalidRequestBody",
+                        "The specified Request Body is not syntactically valid.",
                     ) from None
             resp = self._dispatch(raw_path, query, body)
         except BatchApiError as exc:
@@ -307,7 +318,13 @@ class Handler(BaseHTTPRequestHandler):
             headers["Location"] = url
         return Response(status, headers=headers)
 
-    def _accepted(self, path: str | None = None, etag: str | None = None, modified: Any = None, status: int = 202) -> Response:
+    def _accepted(
+        self,
+        path: str | None = None,
+        etag: str | None = None,
+        modified: Any = None,
+        status: int = 202,
+    ) -> Response:
         headers: dict[str, str] = {}
         if path:
             headers["DataServiceId"] = f"{self.base}{path}"
@@ -317,7 +334,9 @@ class Handler(BaseHTTPRequestHandler):
             headers["Last-Modified"] = rfc1123(modified)
         return Response(status, headers=headers)
 
-    def _page(self, path: str, query: dict[str, str], items: list[dict[str, Any]], meta: str) -> Response:
+    def _page(
+        self, path: str, query: dict[str, str], items: list[dict[str, Any]], meta: str
+    ) -> Response:
         try:
             pred = compile_filter(query.get("$filter"))
         except FilterError as exc:
@@ -325,7 +344,11 @@ class Handler(BaseHTTPRequestHandler):
                 400,
                 "InvalidQueryParameterValue",
                 "Value for one of the query parameters specified in the request URI is invalid.",
-                [("QueryParameterName", "$filter"), ("QueryParameterValue", query["$filter"]), ("Reason", str(exc))],
+                [
+                    ("QueryParameterName", "$filter"),
+                    ("QueryParameterValue", query["$filter"]),
+                    ("Reason", str(exc)),
+                ],
             ) from None
         items = [i for i in items if pred(i)]
         size = self.world.knobs.max_page_size
@@ -338,7 +361,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise BatchApiError(
                     400,
                     "InvalidQueryParameterValue",
-                    "Value for one of the query parameters specified in the request URI is invalid.",
+                    BAD_QUERY,
                     [
                         ("QueryParameterName", "maxresults"),
                         ("QueryParameterValue", query["maxresults"]),
@@ -355,7 +378,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise BatchApiError(
                     400,
                     "InvalidQueryParameterValue",
-                    "Value for one of the query parameters specified in the request URI is invalid.",
+                    BAD_QUERY,
                     [("QueryParameterName", "$skiptoken"), ("QueryParameterValue", token)],
                 ) from None
         chunk = items[start : start + size]
@@ -367,13 +390,14 @@ class Handler(BaseHTTPRequestHandler):
             params = {k: v for k, v in query.items() if k not in ("$skiptoken",)}
             params["maxresults"] = str(size)
             params["$skiptoken"] = f"EMU:{start + size}"
-            out["odata.nextLink"] = (
-                f"{self.base}{path}?"
-                + urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$',:")
+            out["odata.nextLink"] = f"{self.base}{path}?" + urllib.parse.urlencode(
+                params, quote_via=urllib.parse.quote, safe="$',:"
             )
         return Response(200, out)
 
-    def _one(self, obj: dict[str, Any], meta: str, query: dict[str, str], etag: str, modified: Any) -> Response:
+    def _one(
+        self, obj: dict[str, Any], meta: str, query: dict[str, str], etag: str, modified: Any
+    ) -> Response:
         body = {"odata.metadata": self._meta(meta)}
         body.update(select(obj, query.get("$select")))
         return Response(200, body, {"ETag": etag, "Last-Modified": rfc1123(modified)})
@@ -398,7 +422,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _require(self, body: Any, *names: str) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise BatchApiError(400, "InvalidRequestBody", "The specified Request Body is not syntactically valid.")
+            raise BatchApiError(
+                400, "InvalidRequestBody", "The specified Request Body is not syntactically valid."
+            )
         for n in names:
             if body.get(n) in (None, ""):
                 raise BatchApiError(
@@ -413,7 +439,9 @@ class Handler(BaseHTTPRequestHandler):
 
     @route("GET", "/supportedimages")
     def list_supported_images(self, query: dict[str, str], body: Any) -> Response:
-        return self._page("/supportedimages", query, [dict(i) for i in SUPPORTED_IMAGES], "supportedimages")
+        return self._page(
+            "/supportedimages", query, [dict(i) for i in SUPPORTED_IMAGES], "supportedimages"
+        )
 
     @route("GET", "/poolusagemetrics")
     def list_usage(self, query: dict[str, str], body: Any) -> Response:
@@ -433,7 +461,10 @@ class Handler(BaseHTTPRequestHandler):
                     400,
                     "InvalidPropertyValue",
                     "The value provided for one of the properties in the request body is invalid.",
-                    [("PropertyName", "enableAutoScale"), ("Reason", "The emulator does not autoscale")],
+                    [
+                        ("PropertyName", "enableAutoScale"),
+                        ("Reason", "The emulator does not autoscale"),
+                    ],
                 )
             pool = Pool(id=spec["id"], spec=dict(spec), root=os.path.join(w.root, spec["id"]))
             w.pools[pool.id] = pool
@@ -450,13 +481,17 @@ class Handler(BaseHTTPRequestHandler):
     def pool_exists(self, query: dict[str, str], body: Any, poolId: str) -> Response:
         with self.world.lock:
             pool = self._pool(poolId)
-            return Response(200, headers={"ETag": pool.etag, "Last-Modified": rfc1123(pool.modified)})
+            return Response(
+                200, headers={"ETag": pool.etag, "Last-Modified": rfc1123(pool.modified)}
+            )
 
     @route("GET", "/pools/{poolId}")
     def get_pool(self, query: dict[str, str], body: Any, poolId: str) -> Response:
         with self.world.lock:
             pool = self._pool(poolId)
-            return self._one(pool.to_json(self.base), "pools/@Element", query, pool.etag, pool.modified)
+            return self._one(
+                pool.to_json(self.base), "pools/@Element", query, pool.etag, pool.modified
+            )
 
     @route("DELETE", "/pools/{poolId}")
     def delete_pool(self, query: dict[str, str], body: Any, poolId: str) -> Response:
@@ -470,7 +505,15 @@ class Handler(BaseHTTPRequestHandler):
         body = self._require(body)
         with self.world.lock:
             pool = self._pool(poolId)
-            for k in ("startTask", "metadata", "applicationPackageReferences", "displayName", "vmSize", "taskSlotsPerNode", "taskSchedulingPolicy"):
+            for k in (
+                "startTask",
+                "metadata",
+                "applicationPackageReferences",
+                "displayName",
+                "vmSize",
+                "taskSlotsPerNode",
+                "taskSchedulingPolicy",
+            ):
                 if k in body:
                     pool.spec[k] = body[k]
             pool.touch()
@@ -487,7 +530,9 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     pool.spec[k] = body[k]
             pool.touch()
-            return self._accepted(f"/pools/{poolId}/updateproperties", pool.etag, pool.modified, status=204)
+            return self._accepted(
+                f"/pools/{poolId}/updateproperties", pool.etag, pool.modified, status=204
+            )
 
     @route("POST", "/pools/{poolId}/resize")
     def resize_pool(self, query: dict[str, str], body: Any, poolId: str) -> Response:
@@ -495,7 +540,11 @@ class Handler(BaseHTTPRequestHandler):
         with self.world.lock:
             pool = self._pool(poolId)
             if pool.state == "deleting":
-                raise BatchApiError(409, "PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed.")
+                raise BatchApiError(
+                    409,
+                    "PoolBeingDeleted",
+                    "The specified pool has been marked for deletion and is being reclaimed.",
+                )
             for k in ("targetDedicatedNodes", "targetLowPriorityNodes", "resizeTimeout"):
                 if k in body and body[k] is not None:
                     pool.spec[k] = body[k]
@@ -533,18 +582,26 @@ class Handler(BaseHTTPRequestHandler):
             return Response(200, body_)
 
     @route("GET", "/pools/{poolId}/nodes/{nodeId}/files")
-    def list_node_files(self, query: dict[str, str], body: Any, poolId: str, nodeId: str) -> Response:
+    def list_node_files(
+        self, query: dict[str, str], body: Any, poolId: str, nodeId: str
+    ) -> Response:
         with self.world.lock:
             node = self.world.find_node(poolId, nodeId)
             root = node.root
         url = f"{self.base}/pools/{poolId}/nodes/{nodeId}/files"
-        return self._page(f"/pools/{poolId}/nodes/{nodeId}/files", query, _list_files(root, url, query), "files")
+        return self._page(
+            f"/pools/{poolId}/nodes/{nodeId}/files", query, _list_files(root, url, query), "files"
+        )
 
-    def node_file(self, query: dict[str, str], body: Any, poolId: str, nodeId: str, path: str) -> Response:
+    def node_file(
+        self, query: dict[str, str], body: Any, poolId: str, nodeId: str, path: str
+    ) -> Response:
         with self.world.lock:
             node = self.world.find_node(poolId, nodeId)
             root = node.root
-        return self._file(root, path, f"{self.base}/pools/{poolId}/nodes/{nodeId}/files/{path}", query)
+        return self._file(
+            root, path, f"{self.base}/pools/{poolId}/nodes/{nodeId}/files/{path}", query
+        )
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -595,7 +652,15 @@ class Handler(BaseHTTPRequestHandler):
         body = self._require(body, "poolInfo")
         with self.world.lock:
             job = self._job(jobId)
-            for k in ("priority", "constraints", "poolInfo", "metadata", "onAllTasksComplete", "maxParallelTasks", "allowTaskPreemption"):
+            for k in (
+                "priority",
+                "constraints",
+                "poolInfo",
+                "metadata",
+                "onAllTasksComplete",
+                "maxParallelTasks",
+                "allowTaskPreemption",
+            ):
                 if k in body:
                     job.spec[k] = body[k]
                 else:
@@ -608,7 +673,9 @@ class Handler(BaseHTTPRequestHandler):
         with self.world.lock:
             job = self._job(jobId)
             if job.state == "completed":
-                raise BatchApiError(409, "JobCompleted", "The specified job is already in a completed state.")
+                raise BatchApiError(
+                    409, "JobCompleted", "The specified job is already in a completed state."
+                )
             self.world.terminate_job(job, (body or {}).get("terminateReason"))
             return self._accepted(f"/jobs/{jobId}/terminate", job.etag, job.modified)
 
@@ -639,9 +706,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _add_task(self, job: Job, spec: dict[str, Any]) -> Task:
         if job.state in ("completed", "terminating"):
-            raise BatchApiError(409, "JobCompleted", "The specified job is already in a completed state.")
+            raise BatchApiError(
+                409, "JobCompleted", "The specified job is already in a completed state."
+            )
         if job.state == "deleting":
-            raise BatchApiError(409, "JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected.")
+            raise BatchApiError(
+                409,
+                "JobBeingDeleted",
+                "The specified job has been marked for deletion and is being garbage collected.",
+            )
         if spec["id"] in job.tasks:
             raise BatchApiError(409, "TaskExists", "The specified task already exists.")
         job.task_seq += 1
@@ -665,7 +738,10 @@ class Handler(BaseHTTPRequestHandler):
                 400,
                 "InvalidPropertyValue",
                 "The value provided for one of the properties in the request body is invalid.",
-                [("PropertyName", "value"), ("Reason", f"At most {MAX_TASKS_PER_COLLECTION} tasks can be added at once")],
+                [
+                    ("PropertyName", "value"),
+                    ("Reason", f"At most {MAX_TASKS_PER_COLLECTION} tasks can be added at once"),
+                ],
             )
         results = []
         with self.world.lock:
@@ -677,7 +753,9 @@ class Handler(BaseHTTPRequestHandler):
                 except BatchApiError as exc:
                     err = self._error_response(exc).body
                     err.pop("odata.metadata", None)
-                    results.append({"status": "ClientError", "taskId": spec.get("id"), "error": err})
+                    results.append(
+                        {"status": "ClientError", "taskId": spec.get("id"), "error": err}
+                    )
                     continue
                 results.append(
                     {
@@ -702,7 +780,9 @@ class Handler(BaseHTTPRequestHandler):
     def get_task(self, query: dict[str, str], body: Any, jobId: str, taskId: str) -> Response:
         with self.world.lock:
             task = self._task(jobId, taskId)
-            return self._one(task.to_json(self.base), "tasks/@Element", query, task.etag, task.modified)
+            return self._one(
+                task.to_json(self.base), "tasks/@Element", query, task.etag, task.modified
+            )
 
     @route("DELETE", "/jobs/{jobId}/tasks/{taskId}")
     def delete_task(self, query: dict[str, str], body: Any, jobId: str, taskId: str) -> Response:
@@ -721,29 +801,46 @@ class Handler(BaseHTTPRequestHandler):
             if "constraints" in body:
                 task.spec["constraints"] = body["constraints"]
             task.etag, task.modified = new_etag(), utcnow()
-            return self._created(f"/jobs/{jobId}/tasks/{taskId}", task.etag, task.modified, status=200)
+            return self._created(
+                f"/jobs/{jobId}/tasks/{taskId}", task.etag, task.modified, status=200
+            )
 
     @route("POST", "/jobs/{jobId}/tasks/{taskId}/terminate")
     def terminate_task(self, query: dict[str, str], body: Any, jobId: str, taskId: str) -> Response:
         with self.world.lock:
             task = self._task(jobId, taskId)
             self.world.terminate_task(task)
-            return self._accepted(f"/jobs/{jobId}/tasks/{taskId}/terminate", task.etag, task.modified, status=204)
+            return self._accepted(
+                f"/jobs/{jobId}/tasks/{taskId}/terminate", task.etag, task.modified, status=204
+            )
 
     @route("POST", "/jobs/{jobId}/tasks/{taskId}/reactivate")
-    def reactivate_task(self, query: dict[str, str], body: Any, jobId: str, taskId: str) -> Response:
+    def reactivate_task(
+        self, query: dict[str, str], body: Any, jobId: str, taskId: str
+    ) -> Response:
         with self.world.lock:
             task = self._task(jobId, taskId)
             if task.state != "completed" or task.exec_info.get("result") != "failure":
-                raise BatchApiError(409, "TaskNotFailed", "The specified task cannot be reactivated because it did not fail.")
+                raise BatchApiError(
+                    409,
+                    "TaskNotFailed",
+                    "The specified task cannot be reactivated because it did not fail.",
+                )
             task.run = None
             task.node_info = None
-            task.exec_info = {"retryCount": 0, "requeueCount": task.exec_info.get("requeueCount", 0)}
+            task.exec_info = {
+                "retryCount": 0,
+                "requeueCount": task.exec_info.get("requeueCount", 0),
+            }
             task.set_state("active")
-            return self._accepted(f"/jobs/{jobId}/tasks/{taskId}/reactivate", task.etag, task.modified, status=204)
+            return self._accepted(
+                f"/jobs/{jobId}/tasks/{taskId}/reactivate", task.etag, task.modified, status=204
+            )
 
     @route("GET", "/jobs/{jobId}/tasks/{taskId}/files")
-    def list_task_files(self, query: dict[str, str], body: Any, jobId: str, taskId: str) -> Response:
+    def list_task_files(
+        self, query: dict[str, str], body: Any, jobId: str, taskId: str
+    ) -> Response:
         with self.world.lock:
             task = self._task(jobId, taskId)
             root = task.task_dir
@@ -751,17 +848,23 @@ class Handler(BaseHTTPRequestHandler):
         items = _list_files(root, url, query) if root else []
         return self._page(f"/jobs/{jobId}/tasks/{taskId}/files", query, items, "files")
 
-    def task_file(self, query: dict[str, str], body: Any, jobId: str, taskId: str, path: str) -> Response:
+    def task_file(
+        self, query: dict[str, str], body: Any, jobId: str, taskId: str, path: str
+    ) -> Response:
         with self.world.lock:
             task = self._task(jobId, taskId)
             root = task.task_dir
         if not root:
             raise BatchApiError(404, "FileNotFound", "The specified file does not exist.")
-        return self._file(root, path, f"{self.base}/jobs/{jobId}/tasks/{taskId}/files/{path}", query)
+        return self._file(
+            root, path, f"{self.base}/jobs/{jobId}/tasks/{taskId}/files/{path}", query
+        )
 
     def _file(self, root: str, rel: str, url: str, query: dict[str, str]) -> Response:
         full = os.path.normpath(os.path.join(root, rel))
-        if not (full == root or full.startswith(root.rstrip(os.sep) + os.sep)) or not os.path.exists(full):
+        if not (
+            full == root or full.startswith(root.rstrip(os.sep) + os.sep)
+        ) or not os.path.exists(full):
             raise BatchApiError(404, "FileNotFound", "The specified file does not exist.")
         if self.command == "DELETE":
             if os.path.isdir(full):
@@ -808,7 +911,7 @@ def _unq(d: dict[str, str]) -> dict[str, str]:
 def _dt_from_ts(ts: float) -> Any:
     import datetime as _dt
 
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC)
 
 
 def _content_type(path: str) -> str:
@@ -832,7 +935,11 @@ def _list_files(root: str, url: str, query: dict[str, str]) -> list[dict[str, An
     for rel in sorted(entries):
         full = os.path.join(root, rel)
         name = rel.replace(os.sep, "/")
-        item: dict[str, Any] = {"name": name, "url": f"{url}/{name}", "isDirectory": os.path.isdir(full)}
+        item: dict[str, Any] = {
+            "name": name,
+            "url": f"{url}/{name}",
+            "isDirectory": os.path.isdir(full),
+        }
         if not item["isDirectory"]:
             st = os.stat(full)
             item["properties"] = {
@@ -863,6 +970,15 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return self.world.base_url
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (timeouts, dropped connections) is not an emulator bug."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def make_server(

@@ -15,18 +15,18 @@ _etag_counter = itertools.count()
 
 
 def utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def iso(t: _dt.datetime | None) -> str | None:
     """Batch writes times like 2025-09-04T21:42:36.476262Z."""
     if t is None:
         return None
-    return t.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def rfc1123(t: _dt.datetime) -> str:
-    return format_datetime(t.astimezone(_dt.timezone.utc), usegmt=True)
+    return format_datetime(t.astimezone(_dt.UTC), usegmt=True)
 
 
 def new_etag() -> str:

@@ -225,7 +225,12 @@ class Pool:
             st.setdefault("maxTaskRetryCount", 0)
             st.setdefault("waitForSuccess", True)
             out["startTask"] = st
-        for key in ("userAccounts", "metadata", "applicationPackageReferences", "mountConfiguration"):
+        for key in (
+            "userAccounts",
+            "metadata",
+            "applicationPackageReferences",
+            "mountConfiguration",
+        ):
             if s.get(key):
                 out[key] = s[key]
         out["taskSlotsPerNode"] = self.slots_per_node
@@ -261,9 +266,7 @@ class Task:
     state_time: Any = field(default_factory=utcnow)
     prev_state: str | None = None
     prev_time: Any = None
-    exec_info: dict[str, Any] = field(
-        default_factory=lambda: {"retryCount": 0, "requeueCount": 0}
-    )
+    exec_info: dict[str, Any] = field(default_factory=lambda: {"retryCount": 0, "requeueCount": 0})
     node_info: dict[str, Any] | None = None
     run: TaskRun | None = None
     task_dir: str | None = None
@@ -382,7 +385,13 @@ class Job:
         c.setdefault("maxWallClockTime", UNBOUNDED)
         c.setdefault("maxTaskRetryCount", 0)
         out["constraints"] = c
-        for key in ("jobManagerTask", "jobPreparationTask", "jobReleaseTask", "commonEnvironmentSettings", "metadata"):
+        for key in (
+            "jobManagerTask",
+            "jobPreparationTask",
+            "jobReleaseTask",
+            "commonEnvironmentSettings",
+            "metadata",
+        ):
             if s.get(key):
                 out[key] = s[key]
         out["poolInfo"] = s.get("poolInfo") or {}
@@ -409,7 +418,9 @@ def _kill_group(proc: subprocess.Popen[bytes] | None) -> None:
             pass
 
 
-def _failure(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def _failure(
+    code: str, message: str, details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"category": "usererror", "code": code, "message": message}
     if details:
         out["details"] = details
@@ -596,7 +607,10 @@ def upload_outputs(
                 return _failure(
                     "FileUploadFailed",
                     f"Failed to upload output file {name}: {detail or exc}",
-                    [{"name": "FilePattern", "value": pattern}, {"name": "BlobName", "value": name}],
+                    [
+                        {"name": "FilePattern", "value": pattern},
+                        {"name": "BlobName", "value": name},
+                    ],
                 )
     return None
 
@@ -714,7 +728,9 @@ class TaskRun:
         else:
             while True:
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                outcome = self.execution.run(spec.get("commandLine", ""), task_dir, wd, env, remaining)
+                outcome = self.execution.run(
+                    spec.get("commandLine", ""), task_dir, wd, env, remaining
+                )
                 if self.execution.cancelled:
                     break
                 retryable = outcome.failure is not None and outcome.failure["code"] in (
@@ -1002,7 +1018,10 @@ class World:
             return
         max_par = int(job.spec.get("maxParallelTasks", -1))
         running = sum(1 for t in job.tasks.values() if t.state == "running")
-        pack = str((pool.spec.get("taskSchedulingPolicy") or {}).get("nodeFillType", "spread")).lower() == "pack"
+        pack = (
+            str((pool.spec.get("taskSchedulingPolicy") or {}).get("nodeFillType", "spread")).lower()
+            == "pack"
+        )
         for task in job.tasks.values():
             if task.state != "active":
                 continue
@@ -1138,14 +1157,17 @@ class World:
                 if job.state == "active":
                     self._schedule(job)
                     if (
-                        str(job.spec.get("onAllTasksComplete", "noaction")).lower() == "terminatejob"
+                        str(job.spec.get("onAllTasksComplete", "noaction")).lower()
+                        == "terminatejob"
                         and job.tasks
                         and all(t.state == "completed" for t in job.tasks.values())
                     ):
                         self._complete_job(job, "AllTasksComplete")
                 elif job.state == "terminating":
                     if not any(t.state == "running" for t in job.tasks.values()):
-                        self._complete_job(job, job.exec_info.get("terminateReason", "UserTerminate"))
+                        self._complete_job(
+                            job, job.exec_info.get("terminateReason", "UserTerminate")
+                        )
 
     def _complete_job(self, job: Job, reason: str) -> None:
         job.exec_info["endTime"] = iso(utcnow())

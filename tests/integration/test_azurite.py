@@ -43,8 +43,9 @@ def test_aio_blob_client_with_progress_hook(azurite: Azurite) -> None:
 
         async with BlobServiceClient.from_connection_string(azurite.connection_string) as svc:
             container = await svc.create_container("aio-progress")
-            await container.upload_blob("big.bin", b"x" * (5 * 1024 * 1024), progress_hook=hook,
-                                        max_concurrency=2)
+            await container.upload_blob(
+                "big.bin", b"x" * (5 * 1024 * 1024), progress_hook=hook, max_concurrency=2
+            )
             props = await container.get_blob_client("big.bin").get_blob_properties()
             assert props.size == 5 * 1024 * 1024
             await container.delete_container()
@@ -57,13 +58,16 @@ def test_aio_blob_client_with_progress_hook(azurite: Azurite) -> None:
 @pytest.mark.timeout(60)
 def test_write_only_container_sas_cannot_read(azurite: Azurite, blob_container: Any) -> None:
     sas = generate_container_sas(
-        azurite.account_name, blob_container.container_name, account_key=azurite.account_key,
+        azurite.account_name,
+        blob_container.container_name,
+        account_key=azurite.account_key,
         permission=ContainerSasPermissions(create=True, write=True),
-        expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+        expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
     )
     url = f"{azurite.blob_endpoint}/{blob_container.container_name}/x.txt?{sas}"
-    put = urllib.request.Request(url, data=b"data", method="PUT",
-                                 headers={"x-ms-blob-type": "BlockBlob"})
+    put = urllib.request.Request(
+        url, data=b"data", method="PUT", headers={"x-ms-blob-type": "BlockBlob"}
+    )
     with urllib.request.urlopen(put, timeout=10) as resp:
         assert resp.status == 201
     with pytest.raises(urllib.error.HTTPError) as err:

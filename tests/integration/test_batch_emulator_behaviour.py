@@ -21,8 +21,9 @@ from tests.integration.test_batch_emulator_sdk import pool_options
 
 def _fast_client(emu: BatchEmulator, key: str | None = None) -> BatchClient:
     cred = AzureNamedKeyCredential(emu.account, key or emu.key)
-    return BatchClient(emu.url, cred, retry_backoff_factor=0.01, retry_backoff_max=0.05,
-                       retry_total=20)
+    return BatchClient(
+        emu.url, cred, retry_backoff_factor=0.01, retry_backoff_max=0.05, retry_total=20
+    )
 
 
 def _signed_get(emu: BatchEmulator, path: str) -> int:
@@ -30,7 +31,9 @@ def _signed_get(emu: BatchEmulator, path: str) -> int:
 
     query = "api-version=2025-06-01"
     headers = {"ocp-date": formatdate(usegmt=True)}
-    headers["Authorization"] = authorization_header("GET", path, query, headers, emu.account, emu.key)
+    headers["Authorization"] = authorization_header(
+        "GET", path, query, headers, emu.account, emu.key
+    )
     req = urllib.request.Request(f"{emu.url}{path}?{query}", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -49,12 +52,18 @@ def _wait_idle(client: Any, pool_id: str, count: int, timeout_s: float = 20) -> 
 
 
 def _wait_task(client: Any, job: str, task: str, timeout_s: float = 30) -> Any:
-    return wait_for(lambda: (t := client.get_task(job, task)).state == "completed" and t,
-                    timeout_s=timeout_s, interval_s=0.05, what=f"task {task} completed")
+    return wait_for(
+        lambda: (t := client.get_task(job, task)).state == "completed" and t,
+        timeout_s=timeout_s,
+        interval_s=0.05,
+        what=f"task {task} completed",
+    )
 
 
 def _job(client: Any, job_id: str, pool_id: str) -> None:
-    client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
+    client.create_job(
+        m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id))
+    )
 
 
 # --- authentication -----------------------------------------------------------------------
@@ -87,7 +96,9 @@ def test_unsigned_request_is_refused(batch_emulator: BatchEmulator) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_injected_5xx_rate_is_honoured_and_sdk_retries_succeed(batch_emulator: BatchEmulator) -> None:
+def test_injected_5xx_rate_is_honoured_and_sdk_retries_succeed(
+    batch_emulator: BatchEmulator,
+) -> None:
     batch_emulator.set_knobs(fail_rate_5xx=0.3, seed=1234)
     statuses = [_signed_get(batch_emulator, "/pools") for _ in range(100)]
     failures = sum(1 for s in statuses if s in (500, 503))
@@ -124,12 +135,14 @@ def test_dropped_connections_are_retried_by_the_sdk(batch_emulator: BatchEmulato
 def test_failing_start_task_leaves_node_starttaskfailed_with_stderr(batch_client: Any) -> None:
     start = m.BatchStartTask(
         command_line='/bin/sh -c "echo ffmpeg missing >&2; exit 7"',
-        wait_for_success=True, max_task_retry_count=1,
+        wait_for_success=True,
+        max_task_retry_count=1,
     )
     batch_client.create_pool(pool_options("pool-stf", dedicated=1, start_task=start))
     node = wait_for(
         lambda: [n for n in batch_client.list_nodes("pool-stf") if n.state == "starttaskfailed"],
-        timeout_s=20, what="starttaskfailed",
+        timeout_s=20,
+        what="starttaskfailed",
     )[0]
     node = batch_client.get_node("pool-stf", node.id)
     info = node.start_task_info
@@ -152,11 +165,18 @@ def test_start_task_fails_knob(batch_client: Any) -> None:
     start = m.BatchStartTask(command_line="ffmpeg -version", wait_for_success=True)
     batch_client.create_pool(pool_options("pool-knob", dedicated=2, start_task=start))
     nodes = wait_for(
-        lambda: (ns := list(batch_client.list_nodes("pool-knob")))
-        and all(n.state == "starttaskfailed" for n in ns) and len(ns) == 2 and ns,
-        timeout_s=20, what="both nodes starttaskfailed",
+        lambda: (
+            (ns := list(batch_client.list_nodes("pool-knob")))
+            and all(n.state == "starttaskfailed" for n in ns)
+            and len(ns) == 2
+            and ns
+        ),
+        timeout_s=20,
+        what="both nodes starttaskfailed",
     )
-    stderr = b"".join(batch_client.download_node_file("pool-knob", nodes[0].id, "startup/stderr.txt"))
+    stderr = b"".join(
+        batch_client.download_node_file("pool-knob", nodes[0].id, "startup/stderr.txt")
+    )
     assert b"start_task_fails" in stderr
 
 
@@ -167,8 +187,10 @@ def test_preempted_spot_node_requeues_running_task(batch_client: Any) -> None:
     nodes = _wait_idle(batch_client, "pool-spot", 1)
     assert nodes[0].is_dedicated is False
     _job(batch_client, "job-spot", "pool-spot")
-    batch_client.create_task("job-spot", m.BatchTaskCreateOptions(
-        id="long", command_line='/bin/sh -c "sleep 1; echo finished"'))
+    batch_client.create_task(
+        "job-spot",
+        m.BatchTaskCreateOptions(id="long", command_line='/bin/sh -c "sleep 1; echo finished"'),
+    )
     seen_states: set[str] = set()
 
     def done() -> Any:
@@ -180,7 +202,9 @@ def test_preempted_spot_node_requeues_running_task(batch_client: Any) -> None:
     assert "preempted" in seen_states
     assert task.execution_info.requeue_count == 1
     assert task.execution_info.result == "success"
-    assert b"".join(batch_client.download_task_file("job-spot", "long", "stdout.txt")) == b"finished\n"
+    assert (
+        b"".join(batch_client.download_task_file("job-spot", "long", "stdout.txt")) == b"finished\n"
+    )
 
 
 @pytest.mark.timeout(60)
@@ -192,8 +216,14 @@ def test_preempt_control_endpoint(batch_client: Any, batch_emulator: BatchEmulat
     wait_for(lambda: batch_client.get_task("job-p2", "t").state == "running", what="running")
     result = batch_emulator.preempt("pool-p2")
     assert result["requeuedTasks"] == ["t"]
-    task = wait_for(lambda: batch_client.get_task("job-p2", "t").state == "active"
-                    and batch_client.get_task("job-p2", "t"), timeout_s=5, what="requeued")
+    task = wait_for(
+        lambda: (
+            batch_client.get_task("job-p2", "t").state == "active"
+            and batch_client.get_task("job-p2", "t")
+        ),
+        timeout_s=5,
+        what="requeued",
+    )
     assert task.execution_info.requeue_count == 1
     assert _wait_task(batch_client, "job-p2", "t").execution_info.result == "success"
 
@@ -203,7 +233,8 @@ def test_resize_adds_and_removes_nodes(batch_client: Any) -> None:
     batch_client.create_pool(pool_options("pool-rs", dedicated=1))
     _wait_idle(batch_client, "pool-rs", 1)
     batch_client.begin_resize_pool(
-        "pool-rs", m.BatchPoolResizeOptions(target_dedicated_nodes=2, target_low_priority_nodes=1),
+        "pool-rs",
+        m.BatchPoolResizeOptions(target_dedicated_nodes=2, target_low_priority_nodes=1),
         polling_interval=0.05,
     ).result()
     nodes = _wait_idle(batch_client, "pool-rs", 3)
@@ -211,7 +242,8 @@ def test_resize_adds_and_removes_nodes(batch_client: Any) -> None:
     pool = batch_client.get_pool("pool-rs")
     assert (pool.current_dedicated_nodes, pool.current_low_priority_nodes) == (2, 1)
     batch_client.begin_resize_pool(
-        "pool-rs", m.BatchPoolResizeOptions(target_dedicated_nodes=1, target_low_priority_nodes=0),
+        "pool-rs",
+        m.BatchPoolResizeOptions(target_dedicated_nodes=1, target_low_priority_nodes=0),
         polling_interval=0.05,
     ).result()
     assert len(list(batch_client.list_nodes("pool-rs"))) == 1
@@ -224,18 +256,26 @@ def test_resize_adds_and_removes_nodes(batch_client: Any) -> None:
 def test_task_environment_working_dir_and_no_shell(batch_client: Any) -> None:
     batch_client.create_pool(pool_options("pool-env", dedicated=1))
     _job(batch_client, "job-env", "pool-env")
-    batch_client.create_task("job-env", m.BatchTaskCreateOptions(
-        id="env", command_line="env",
-        environment_settings=[m.EnvironmentSetting(name="MY_SETTING", value="42")]))
-    batch_client.create_task("job-env", m.BatchTaskCreateOptions(
-        id="noshell", command_line="echo $HOME ; rm -rf 'x y'"))
+    batch_client.create_task(
+        "job-env",
+        m.BatchTaskCreateOptions(
+            id="env",
+            command_line="env",
+            environment_settings=[m.EnvironmentSetting(name="MY_SETTING", value="42")],
+        ),
+    )
+    batch_client.create_task(
+        "job-env", m.BatchTaskCreateOptions(id="noshell", command_line="echo $HOME ; rm -rf 'x y'")
+    )
     batch_client.create_task("job-env", m.BatchTaskCreateOptions(id="pwd", command_line="pwd"))
     for t in ("env", "noshell", "pwd"):
         assert _wait_task(batch_client, "job-env", t).execution_info.result == "success"
     env = dict(
         line.split("=", 1)
         for line in b"".join(batch_client.download_task_file("job-env", "env", "stdout.txt"))
-        .decode().splitlines() if "=" in line
+        .decode()
+        .splitlines()
+        if "=" in line
     )
     task = batch_client.get_task("job-env", "env")
     assert env["AZ_BATCH_JOB_ID"] == "job-env"
@@ -244,8 +284,12 @@ def test_task_environment_working_dir_and_no_shell(batch_client: Any) -> None:
     assert env["AZ_BATCH_NODE_ID"] == task.node_info.node_id
     assert env["AZ_BATCH_ACCOUNT_NAME"] == "emulatedbatch"
     assert env["AZ_BATCH_TASK_WORKING_DIR"].endswith("/env/wd")
-    for name in ("AZ_BATCH_NODE_SHARED_DIR", "AZ_BATCH_NODE_STARTUP_DIR", "AZ_BATCH_TASK_DIR",
-                 "AZ_BATCH_NODE_ROOT_DIR"):
+    for name in (
+        "AZ_BATCH_NODE_SHARED_DIR",
+        "AZ_BATCH_NODE_STARTUP_DIR",
+        "AZ_BATCH_TASK_DIR",
+        "AZ_BATCH_NODE_ROOT_DIR",
+    ):
         assert env[name].startswith("/")
     assert env["MY_SETTING"] == "42"
     assert "node-bin" in env["PATH"].split(":")[0]
@@ -259,14 +303,25 @@ def test_task_environment_working_dir_and_no_shell(batch_client: Any) -> None:
 def test_retries_wall_clock_missing_program_and_terminate(batch_client: Any) -> None:
     batch_client.create_pool(pool_options("pool-c", dedicated=1, slots=4))
     _job(batch_client, "job-c", "pool-c")
-    batch_client.create_task("job-c", m.BatchTaskCreateOptions(
-        id="retry", command_line="false",
-        constraints=m.BatchTaskConstraints(max_task_retry_count=2)))
-    batch_client.create_task("job-c", m.BatchTaskCreateOptions(
-        id="slow", command_line="sleep 20",
-        constraints=m.BatchTaskConstraints(max_wall_clock_time="PT0.5S")))
-    batch_client.create_task("job-c", m.BatchTaskCreateOptions(
-        id="missing", command_line="no-such-program-here --flag"))
+    batch_client.create_task(
+        "job-c",
+        m.BatchTaskCreateOptions(
+            id="retry",
+            command_line="false",
+            constraints=m.BatchTaskConstraints(max_task_retry_count=2),
+        ),
+    )
+    batch_client.create_task(
+        "job-c",
+        m.BatchTaskCreateOptions(
+            id="slow",
+            command_line="sleep 20",
+            constraints=m.BatchTaskConstraints(max_wall_clock_time="PT0.5S"),
+        ),
+    )
+    batch_client.create_task(
+        "job-c", m.BatchTaskCreateOptions(id="missing", command_line="no-such-program-here --flag")
+    )
     batch_client.create_task("job-c", m.BatchTaskCreateOptions(id="ended", command_line="sleep 20"))
 
     retry = _wait_task(batch_client, "job-c", "retry")
@@ -289,9 +344,10 @@ def test_task_slots_per_node_bound_concurrency(batch_client: Any) -> None:
     batch_client.create_pool(pool_options("pool-slots", dedicated=1, slots=2))
     _wait_idle(batch_client, "pool-slots", 1)
     _job(batch_client, "job-slots", "pool-slots")
-    batch_client.create_tasks("job-slots", [
-        m.BatchTaskCreateOptions(id=f"t{i}", command_line="sleep 0.4") for i in range(6)
-    ])
+    batch_client.create_tasks(
+        "job-slots",
+        [m.BatchTaskCreateOptions(id=f"t{i}", command_line="sleep 0.4") for i in range(6)],
+    )
     peak = 0
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -68,8 +68,15 @@ STATE_DEPENDENT = {
 }
 
 # Properties the service (and the emulator) only echo from the creation body.
-ECHOED = {"userAccounts", "metadata", "startTask", "applicationPackageReferences",
-          "mountConfiguration", "displayName", "networkConfiguration"}
+ECHOED = {
+    "userAccounts",
+    "metadata",
+    "startTask",
+    "applicationPackageReferences",
+    "mountConfiguration",
+    "displayName",
+    "networkConfiguration",
+}
 
 SKIP = {
     ("POST", "/pools", 400): "the live service rejected a subnet/gallery image in another "
@@ -80,10 +87,24 @@ SKIP = {
 SKIP_REASON_SKIPTOKEN = "a service-issued $skiptoken is opaque and cannot be replayed"
 
 COMPUTED = {
-    "odata.metadata", "url", "eTag", "lastModified", "creationTime", "state",
-    "stateTransitionTime", "previousState", "previousStateTransitionTime", "allocationState",
-    "allocationStateTransitionTime", "currentDedicatedNodes", "currentLowPriorityNodes",
-    "executionInfo", "nodeInfo", "stats", "resizeErrors", "currentNodeCommunicationMode",
+    "odata.metadata",
+    "url",
+    "eTag",
+    "lastModified",
+    "creationTime",
+    "state",
+    "stateTransitionTime",
+    "previousState",
+    "previousStateTransitionTime",
+    "allocationState",
+    "allocationStateTransitionTime",
+    "currentDedicatedNodes",
+    "currentLowPriorityNodes",
+    "executionInfo",
+    "nodeInfo",
+    "stats",
+    "resizeErrors",
+    "currentNodeCommunicationMode",
     "autoScaleRun",
 }
 
@@ -96,8 +117,14 @@ class Raw:
         u = urllib.parse.urlsplit(emu.url)
         self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
 
-    def call(self, method: str, path: str, query: dict[str, str] | None = None,
-             body: Any = None, account: str | None = None) -> tuple[int, dict[str, str], Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        account: str | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
         query = dict(query or {"api-version": API})
         raw_query = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
         payload = json.dumps(body).encode() if body is not None else b""
@@ -106,7 +133,8 @@ class Raw:
             headers["content-type"] = "application/json; odata=minimalmetadata"
             headers["content-length"] = str(len(payload))
         headers["Authorization"] = authorization_header(
-            method, path, raw_query, headers, account or self.emu.account, self.emu.key)
+            method, path, raw_query, headers, account or self.emu.account, self.emu.key
+        )
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
             conn.request(method, f"{path}?{raw_query}", body=payload or None, headers=headers)
@@ -144,8 +172,9 @@ class World:
         status, _, body = self.raw.call("GET", f"/pools/{_q(pool_id)}")
         return body if status == 200 else None
 
-    def ensure_pool(self, pool_id: str, recorded: dict[str, Any] | None = None,
-                    nodes: int = 0) -> None:
+    def ensure_pool(
+        self, pool_id: str, recorded: dict[str, Any] | None = None, nodes: int = 0
+    ) -> None:
         cur = self.pool(pool_id)
         if cur is not None and cur["state"] == "deleting":
             self.ensure_no_pool(pool_id)
@@ -153,8 +182,14 @@ class World:
         if cur is None:
             recorded = recorded or self.known.get(("pool", pool_id))
             body = {k: v for k, v in (recorded or {}).items() if k not in COMPUTED}
-            body.update({"id": pool_id, "vmSize": body.get("vmSize", "standard_d2s_v3"),
-                         "targetDedicatedNodes": nodes, "targetLowPriorityNodes": 0})
+            body.update(
+                {
+                    "id": pool_id,
+                    "vmSize": body.get("vmSize", "standard_d2s_v3"),
+                    "targetDedicatedNodes": nodes,
+                    "targetLowPriorityNodes": 0,
+                }
+            )
             body.pop("enableAutoScale", None)
             body.pop("autoScaleFormula", None)
             body.pop("autoScaleEvaluationInterval", None)
@@ -163,9 +198,11 @@ class World:
             status, _, err = self.raw.call("POST", "/pools", body=body)
             assert status == 201, err
         elif cur["targetDedicatedNodes"] != nodes and nodes:
-            self.raw.call("POST", f"/pools/{_q(pool_id)}/resize",
-                          body={"targetDedicatedNodes": nodes})
+            self.raw.call(
+                "POST", f"/pools/{_q(pool_id)}/resize", body={"targetDedicatedNodes": nodes}
+            )
         if nodes:
+
             def ready() -> bool:
                 _, _, b = self.raw.call("GET", f"/pools/{_q(pool_id)}/nodes")
                 return len(b["value"]) == nodes and all(n["state"] == "idle" for n in b["value"])
@@ -187,11 +224,14 @@ class World:
         status, _, body = self.raw.call("GET", f"/jobs/{_q(job_id)}")
         return body if status == 200 else None
 
-    def ensure_job(self, job_id: str, recorded: dict[str, Any] | None = None,
-                   runnable: bool = False) -> None:
+    def ensure_job(
+        self, job_id: str, recorded: dict[str, Any] | None = None, runnable: bool = False
+    ) -> None:
         cur = self.job(job_id)
-        if cur is not None and (cur["state"] in ("deleting", "completed", "terminating")
-                                or (runnable and cur["poolInfo"].get("poolId") != self.RUNNER)):
+        if cur is not None and (
+            cur["state"] in ("deleting", "completed", "terminating")
+            or (runnable and cur["poolInfo"].get("poolId") != self.RUNNER)
+        ):
             self.ensure_no_job(job_id)
             cur = None
         if cur is None:
@@ -219,8 +259,13 @@ class World:
         status, _, body = self.raw.call("GET", f"/jobs/{_q(job_id)}/tasks/{_q(task_id)}")
         return body if status == 200 else None
 
-    def ensure_task(self, job_id: str, task_id: str, recorded: dict[str, Any] | None = None,
-                    completed: bool = False) -> None:
+    def ensure_task(
+        self,
+        job_id: str,
+        task_id: str,
+        recorded: dict[str, Any] | None = None,
+        completed: bool = False,
+    ) -> None:
         self.ensure_job(job_id)
         if completed:
             job = self.job(job_id)
@@ -237,8 +282,11 @@ class World:
             status, _, err = self.raw.call("POST", f"/jobs/{_q(job_id)}/tasks", body=body)
             assert status == 201, err
         if completed:
-            wait_for(lambda: (t := self.task(job_id, task_id)) and t["state"] == "completed",
-                     timeout_s=20, what=f"task {task_id} completed")
+            wait_for(
+                lambda: (t := self.task(job_id, task_id)) and t["state"] == "completed",
+                timeout_s=20,
+                what=f"task {task_id} completed",
+            )
 
     def ensure_no_task(self, job_id: str, task_id: str) -> None:
         if self.task(job_id, task_id) is not None:
@@ -294,7 +342,9 @@ def prepare(world: World, rec: dict[str, Any]) -> tuple[str, str | None]:
     elif t == "/pools/{poolId}/resize":
         world.ensure_pool(p["poolId"])
     elif t == "/pools/{poolId}/nodes":
-        world.ensure_pool(p["poolId"], nodes=max(1, len(body.get("value", []))) if body.get("value") else 0)
+        world.ensure_pool(
+            p["poolId"], nodes=max(1, len(body.get("value", []))) if body.get("value") else 0
+        )
     elif t == "/pools/{poolId}/nodes/{nodeId}":
         nid = world.node_id(p["poolId"])
         path = f"/pools/{_q(p['poolId'])}/nodes/{nid}"
@@ -330,7 +380,9 @@ def prepare(world: World, rec: dict[str, Any]) -> tuple[str, str | None]:
             world.ensure_no_task(p["jobId"], rec["request_body"]["id"])
         else:
             items = body.get("value", [])
-            done = any(i.get("state") == "completed" for i in items) or "completed" in rec["query"].get("$filter", "")
+            done = any(i.get("state") == "completed" for i in items) or "completed" in rec[
+                "query"
+            ].get("$filter", "")
             for item in items:
                 world.ensure_task(p["jobId"], item["id"], recorded=item, completed=done)
     elif t in ("/jobs/{jobId}/tasks/{taskId}", "/jobs/{jobId}/tasks/{taskId}/terminate"):
@@ -406,15 +458,18 @@ def test_replay_recorded_exchanges(batch_emulator: BatchEmulator) -> None:
             skipped.append((i, SKIP_REASON_SKIPTOKEN))
             continue
         path, account = prepare(world, rec)
-        status, headers, got = raw.call(rec["method"], path, rec["query"], rec["request_body"],
-                                        account=account)
+        status, headers, got = raw.call(
+            rec["method"], path, rec["query"], rec["request_body"], account=account
+        )
         problems = compare(rec, status, headers, got)
         if problems:
             failures.append(f"#{i} {rec['method']} {rec['path']} ({rec['source']}): {problems}")
         else:
             replayed += 1
-    summary = (f"{replayed} of {len(recs)} recordings replay with matching status/keys/headers; "
-               f"{len(skipped)} skipped; {len(failures)} differ")
+    summary = (
+        f"{replayed} of {len(recs)} recordings replay with matching status/keys/headers; "
+        f"{len(skipped)} skipped; {len(failures)} differ"
+    )
     print(summary)
     Path(os.environ.get("BATCH_CONFORMANCE_SUMMARY", "/dev/null")).write_text(summary + "\n")
     assert not failures, summary + "\n" + "\n".join(failures)

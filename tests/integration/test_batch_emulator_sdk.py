@@ -20,8 +20,14 @@ UBUNTU = m.VirtualMachineConfiguration(
 )
 
 
-def pool_options(pool_id: str, *, dedicated: int = 2, spot: int = 0, slots: int = 2,
-                 start_task: m.BatchStartTask | None = None) -> m.BatchPoolCreateOptions:
+def pool_options(
+    pool_id: str,
+    *,
+    dedicated: int = 2,
+    spot: int = 0,
+    slots: int = 2,
+    start_task: m.BatchStartTask | None = None,
+) -> m.BatchPoolCreateOptions:
     return m.BatchPoolCreateOptions(
         id=pool_id,
         vm_size="standard_d2s_v3",
@@ -76,7 +82,9 @@ def test_sync_sdk_full_flow(batch_client: Any, batch_emulator: BatchEmulator) ->
     pool = batch_client.get_pool("pool-a")
     assert pool.allocation_state == "steady" and pool.current_dedicated_nodes == 2
 
-    batch_client.create_job(m.BatchJobCreateOptions(id="job-a", pool_info=m.BatchPoolInfo(pool_id="pool-a")))
+    batch_client.create_job(
+        m.BatchJobCreateOptions(id="job-a", pool_info=m.BatchPoolInfo(pool_id="pool-a"))
+    )
     batch_emulator.clear_requests()
     tasks = [
         m.BatchTaskCreateOptions(
@@ -103,12 +111,15 @@ def test_sync_sdk_full_flow(batch_client: Any, batch_emulator: BatchEmulator) ->
     assert counts.task_counts.failed == 5 and counts.task_counts.succeeded == 245
     assert counts.task_slot_counts.completed == 250
 
-    listed = list(batch_client.list_tasks("job-a", select=["id", "state"], filter="state eq 'completed'"))
+    listed = list(
+        batch_client.list_tasks("job-a", select=["id", "state"], filter="state eq 'completed'")
+    )
     assert len(listed) == 250
     assert set(listed[0].keys()) == {"id", "state"}
     failed = list(
-        batch_client.list_tasks("job-a", select=["id", "executionInfo"],
-                                filter="executionInfo/result eq 'failure'")
+        batch_client.list_tasks(
+            "job-a", select=["id", "executionInfo"], filter="executionInfo/result eq 'failure'"
+        )
     )
     assert sorted(t.id for t in failed) == [f"task-{i:03d}" for i in range(7, 250, 50)]
     assert all(t.execution_info.exit_code == 1 for t in failed)
@@ -170,14 +181,19 @@ def test_aio_sdk_flow(batch_emulator: BatchEmulator) -> None:
                     break
                 await asyncio.sleep(0.05)
             assert counts.task_counts.succeeded == 120
-            done = [t async for t in client.list_tasks("job-aio", filter="state eq 'completed'",
-                                                        select=["id"])]
+            done = [
+                t
+                async for t in client.list_tasks(
+                    "job-aio", filter="state eq 'completed'", select=["id"]
+                )
+            ]
             assert len(done) == 120
             stream = await client.download_task_file("job-aio", "t3", "stdout.txt")
             data = b"".join([chunk async for chunk in stream])
             assert data == b"hello 3\n"
-            poller = await client.begin_terminate_job("job-aio", terminate_options(),
-                                                      polling_interval=0.1)
+            poller = await client.begin_terminate_job(
+                "job-aio", terminate_options(), polling_interval=0.1
+            )
             await poller.result()
             poller = await client.begin_delete_job("job-aio", polling_interval=0.1)
             await poller.result()
@@ -192,8 +208,12 @@ def test_aio_sdk_flow(batch_emulator: BatchEmulator) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_list_pages_with_absolute_next_link(batch_client: Any, batch_emulator: BatchEmulator) -> None:
-    batch_client.create_job(m.BatchJobCreateOptions(id="job-p", pool_info=m.BatchPoolInfo(pool_id="none")))
+def test_list_pages_with_absolute_next_link(
+    batch_client: Any, batch_emulator: BatchEmulator
+) -> None:
+    batch_client.create_job(
+        m.BatchJobCreateOptions(id="job-p", pool_info=m.BatchPoolInfo(pool_id="none"))
+    )
     batch_client.create_tasks(
         "job-p", [m.BatchTaskCreateOptions(id=f"t{i:02d}", command_line="true") for i in range(25)]
     )
@@ -207,15 +227,21 @@ def test_list_pages_with_absolute_next_link(batch_client: Any, batch_emulator: B
 
 
 @pytest.mark.timeout(30)
-def test_existing_task_id_gets_task_exists(batch_client: Any, batch_emulator: BatchEmulator) -> None:
-    batch_client.create_job(m.BatchJobCreateOptions(id="job-x", pool_info=m.BatchPoolInfo(pool_id="none")))
+def test_existing_task_id_gets_task_exists(
+    batch_client: Any, batch_emulator: BatchEmulator
+) -> None:
+    batch_client.create_job(
+        m.BatchJobCreateOptions(id="job-x", pool_info=m.BatchPoolInfo(pool_id="none"))
+    )
     batch_client.create_task("job-x", m.BatchTaskCreateOptions(id="dup", command_line="true"))
     result = batch_client.create_task_collection(
         "job-x",
-        m.BatchTaskGroup(task_values=[
-            m.BatchTaskCreateOptions(id="dup", command_line="true"),
-            m.BatchTaskCreateOptions(id="new", command_line="true"),
-        ]),
+        m.BatchTaskGroup(
+            task_values=[
+                m.BatchTaskCreateOptions(id="dup", command_line="true"),
+                m.BatchTaskCreateOptions(id="new", command_line="true"),
+            ]
+        ),
     )
     by_id = {r.task_id: r for r in result.result_values}
     assert str(by_id["new"].status).lower() == "success"

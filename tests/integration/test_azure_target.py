@@ -1,0 +1,476 @@
+"""The Azure Batch target end to end: the real SDKs against Azurite and the Batch emulator.
+
+Nothing is mocked: `batchgui convert --target azure` (a real process) or the same
+core.Run in-process uploads to Azurite, creates a pool, job and tasks on the emulator,
+whose nodes run ffmpeg for real through the SAS URLs the target made, and the MP3s come
+back into the output folder. The emulator's request log tells which HTTP calls were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+from mutagen.mp3 import MP3
+
+from batchgui.core import media as core_media
+from batchgui.core.models import FileStatus, RunResult, RunSnapshot, RunSpec, Stage
+from batchgui.core.run import Run
+from batchgui.targets import registry
+from batchgui.targets.azure.config import AzureAccount, PoolSettings
+from batchgui.targets.azure.storage import CONTAINER, RunStorage
+from batchgui.targets.azure.target import AzureBatchTarget
+from batchgui.targets.base import CancelToken
+from tests.azure_world import Azurite, BatchEmulator, start_batch_emulator
+from tests.integration.conftest import DEFAULT_TEST_KNOBS
+from tests.media import MediaCache
+
+ROOT = Path(__file__).resolve().parents[2]
+ODD_NAMES = ['x"; touch INJECTED; echo ".mp4', "möte; 'del 2' & mer.mp4"]
+FAST_POLL = "0.1,0.5"
+CHECK_START = "ffmpeg -version"
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def azure_env(azurite: Azurite, emu: BatchEmulator, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        AZURE_BATCH_ENDPOINT=emu.url,
+        AZURE_BATCH_ACCOUNT=emu.account,
+        AZURE_BATCH_ACCESS_KEY=emu.key,
+        AZURE_STORAGE_CONNECTION_STRING=azurite.connection_string,
+        BATCHGUI_AZURE_POLL=FAST_POLL,
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+    )
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 90) -> tuple[
+    subprocess.CompletedProcess[str], float
+]:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "batchgui", "convert", *args],
+        env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )
+    return proc, time.monotonic() - started
+
+
+def account_for(azurite: Azurite, emu: BatchEmulator, key: str | None = None) -> AzureAccount:
+    return AzureAccount(
+        name="test",
+        batch_url=emu.url,
+        batch_account=emu.account,
+        batch_key=key or emu.key,
+        storage_connection_string=azurite.connection_string,
+    )
+
+
+def small_pool(**changes: Any) -> PoolSettings:
+    values: dict[str, Any] = dict(
+        dedicated_nodes=1, spot_nodes=0, slots_per_node=2, start_task=CHECK_START
+    )
+    values.update(changes)
+    return PoolSettings(**values)
+
+
+def run_in_process(
+    paths: list[Path],
+    output: Path,
+    target: AzureBatchTarget,
+    *,
+    on_snapshot: Callable[[RunSnapshot], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> RunResult:
+    async def go() -> RunResult:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=target.parallelism + 8) as executor:
+            found = await loop.run_in_executor(executor, core_media.find_inputs, paths)
+            inputs = [core_media.probe(p, root) for p, root in found]
+            spec = RunSpec(inputs=tuple(inputs), output_dir=output, target_name="azure")
+            run = Run(spec, target, executor, cancel=cancel, on_snapshot=on_snapshot,
+                      snapshot_interval=0.0)
+            return await run.execute()
+
+    return asyncio.run(go())
+
+
+def run_blobs(azurite: Azurite) -> list[str]:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    try:
+        container = service.get_container_client(CONTAINER)
+        if not container.exists():
+            return []
+        return [b.name for b in container.list_blobs()]
+    finally:
+        service.close()
+
+
+def calls(requests: list[dict[str, Any]], method: str, suffix: str,
+          ok_only: bool = True) -> list[dict[str, Any]]:
+    return [
+        r for r in requests
+        if r["method"] == method and r["path"].endswith(suffix)
+        and (not ok_only or (r["status"] or 0) and r["status"] < 400)
+    ]
+
+
+def is_list_tasks(r: dict[str, Any]) -> bool:
+    return r["method"] == "GET" and r["path"].startswith("/jobs/") and r["path"].endswith("/tasks")
+
+
+def is_list_nodes(r: dict[str, Any]) -> bool:
+    return r["method"] == "GET" and r["path"].startswith("/pools/") and r["path"].endswith("/nodes")
+
+
+def assert_monitoring_calls(requests: list[dict[str, Any]], tasks: int) -> None:
+    """Submission in ceil(n/100) calls; then each poll is one task list plus one node list."""
+    ok = [r for r in requests if r["status"] and r["status"] < 400]
+    adds = [r for r in ok if r["method"] == "POST" and r["path"].endswith("/addtaskcollection")]
+    assert len(adds) == math.ceil(tasks / 100)
+    first_add = ok.index(adds[0])
+    after = ok[first_add:]
+    task_lists = [r for r in after if is_list_tasks(r)]
+    node_lists = [r for r in after if is_list_nodes(r)]
+    assert task_lists, "the run never looked at its tasks"
+    assert len(task_lists) == len(node_lists)
+    for r in task_lists + node_lists:
+        assert "$select" in r["query"], r
+    per_task = [r for r in ok if r["method"] == "GET" and "/tasks/" in r["path"]
+                and not r["path"].endswith("/files/stderr.txt")]
+    assert per_task == [], "no call may ask about one task at a time"
+
+
+def mp3_seconds(path: Path) -> float:
+    return float(MP3(path).info.length)
+
+
+@pytest.fixture
+def failing_ffmpeg_dir(tmp_path: Path) -> str:
+    """A node PATH whose ffmpeg passes the start task check but fails every conversion."""
+    folder = tmp_path / "bad-bin"
+    folder.mkdir()
+    script = folder / "ffmpeg"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-version" ]; then echo "ffmpeg version test"; exit 0; fi\n'
+        'echo "some ffmpeg noise" >&2\n'
+        'echo "in.mp4: Invalid data found when processing input (broken on purpose)" >&2\n'
+        "exit 1\n"
+    )
+    script.chmod(0o755)
+    return str(folder)
+
+
+@pytest.fixture
+def failing_emulator(failing_ffmpeg_dir: str, tmp_path: Path) -> Iterator[BatchEmulator]:
+    emu = start_batch_emulator(path_dirs=[failing_ffmpeg_dir], root=str(tmp_path / "batch"),
+                               **DEFAULT_TEST_KNOBS)
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+# -- the CLI, end to end ----------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_cli_converts_odd_names_and_rejects_bad_inputs(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = {
+        media.good(src / "plain.mp4", seconds=3.0): 3.0,
+        media.good(src / ODD_NAMES[0], seconds=2.0): 2.0,
+        media.good(src / ODD_NAMES[1], seconds=2.0): 2.0,
+    }
+    bad = [media.no_audio(src / "silent.mp4"), media.empty(src / "empty.mp4"),
+           media.not_video(src / "notes.mp4")]
+    report = tmp_path / "report.json"
+    env = azure_env(azurite, batch_emulator)
+    proc, took = run_cli(
+        [str(src), "--output", str(out), "--target", "azure", "--report", str(report),
+         "--start-task", CHECK_START, "--dedicated", "1", "--slots-per-node", "2"],
+        env,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # 1: the bad inputs were not converted
+    outcomes = {Path(o["input"]).name: o for o in json.loads(report.read_text())}
+    for path, seconds in good.items():
+        o = outcomes[path.name]
+        assert o["status"] == "converted", o
+        mp3 = Path(o["output"])
+        assert mp3.parent == out and mp3.name == path.name[: -len(".mp4")] + ".mp3"
+        assert abs(mp3_seconds(mp3) - seconds) < 0.5
+    for path in bad:
+        assert outcomes[path.name]["status"] == "rejected", outcomes[path.name]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name[: -len(".mp4")] + ".mp3" for p in good
+    ), "only finished MP3s in the output folder, no part files"
+    # the file name never reached a shell, on this computer or on the node
+    assert not list(tmp_path.rglob("INJECTED")) and not (ROOT / "INJECTED").exists()
+    # the run cleaned up after itself: no blobs, no job, no pool (the default is delete)
+    assert run_blobs(azurite) == []
+    state = batch_emulator.state()
+    assert all(j["state"] in ("deleting",) for j in state["jobs"].values()) or not state["jobs"]
+    assert all(p["state"] == "deleting" for p in state["pools"].values()) or not state["pools"]
+    assert_monitoring_calls(batch_emulator.requests(), tasks=len(good))
+    assert took < 60
+
+
+@pytest.mark.timeout(120)
+def test_cli_run_completes_with_ten_percent_server_errors(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    names = [f"clip {i}.mp4" for i in range(6)]
+    for name in names:
+        media.good(src / name, seconds=2.0)
+    batch_emulator.set_knobs(fail_rate_5xx=0.1, seed=7)
+    batch_emulator.clear_requests()
+    proc, _ = run_cli(
+        [str(src), "--output", str(out), "--target", "azure", "--start-task", CHECK_START,
+         "--dedicated", "2", "--slots-per-node", "2"],
+        azure_env(azurite, batch_emulator),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(n[:-4] + ".mp3" for n in names)
+    for mp3 in out.iterdir():
+        assert abs(mp3_seconds(mp3) - 2.0) < 0.5
+    requests = batch_emulator.requests()
+    failed = [r for r in requests if r["status"] and r["status"] >= 500]
+    assert failed, "the emulator should have answered some requests with 5xx"
+    assert_monitoring_calls(requests, tasks=len(names))
+
+
+# -- errors a user can meet -------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_wrong_batch_key_fails_fast_in_plain_words_before_any_upload(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
+    wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMzI="
+    before = run_blobs(azurite)
+    proc, took = run_cli(
+        [str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--target", "azure",
+         "--start-task", CHECK_START],
+        azure_env(azurite, batch_emulator, AZURE_BATCH_ACCESS_KEY=wrong),
+    )
+    assert proc.returncode == 1
+    assert "Azure Batch did not accept the Batch account key" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert wrong not in proc.stdout + proc.stderr
+    assert took < 15
+    assert run_blobs(azurite) == before
+    assert not list((tmp_path / "out").glob("*.mp3")) if (tmp_path / "out").exists() else True
+
+
+@pytest.mark.timeout(60)
+def test_wrong_storage_key_and_unreachable_batch_url_are_plain(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
+    wrong_storage = azurite.connection_string.replace(azurite.account_key, "A" * 86 + "==")
+    proc, took = run_cli(
+        [str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--target", "azure"],
+        azure_env(azurite, batch_emulator, AZURE_STORAGE_CONNECTION_STRING=wrong_storage),
+    )
+    assert proc.returncode == 1
+    assert "Azure Storage did not accept the storage account key" in proc.stdout, proc.stdout
+    assert took < 15
+
+    from tests.azure_world import free_port
+
+    proc, took = run_cli(
+        [str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--target", "azure"],
+        azure_env(azurite, batch_emulator,
+                  AZURE_BATCH_ENDPOINT=f"http://127.0.0.1:{free_port()}"),
+    )
+    assert proc.returncode == 1
+    assert "Could not connect to Azure Batch at 127.0.0.1:" in proc.stdout, proc.stdout
+    assert took < 30
+
+
+def test_missing_variables_are_named(tmp_path: Path, media: MediaCache) -> None:
+    media.good(tmp_path / "a.mp4", seconds=1.0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc, _ = run_cli([str(tmp_path / "a.mp4"), "--output", str(tmp_path / "o"),
+                       "--target", "azure"], env)
+    assert proc.returncode == 2
+    assert "AZURE_BATCH_ENDPOINT" in proc.stderr and "AZURE_STORAGE_CONNECTION_STRING" in proc.stderr
+
+
+def test_connection_check_reports_each_side(
+    azurite: Azurite, batch_emulator: BatchEmulator
+) -> None:
+    assert registry.test_connection(account_for(azurite, batch_emulator)) == {
+        "batch": "ok", "storage": "ok",
+    }
+    wrong = registry.test_connection(
+        account_for(azurite, batch_emulator, key="d3Jvbmcta2V5LXdyb25nLWtleS0zMg==")
+    )
+    assert wrong["storage"] == "ok"
+    assert wrong["batch"].startswith("Azure Batch did not accept the Batch account key")
+    not_base64 = registry.test_connection(account_for(azurite, batch_emulator, key="not a key!"))
+    assert "not valid" in not_base64["batch"]
+
+
+# -- failures on the node ---------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_failed_task_shows_ffmpeg_stderr(
+    azurite: Azurite, failing_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    src = tmp_path / "in"
+    media.good(src / "a.mp4", seconds=1.0)
+    target = AzureBatchTarget(account_for(azurite, failing_emulator), small_pool(),
+                              poll_bounds=(0.1, 0.5))
+    result = run_in_process([src], tmp_path / "out", target)
+    [outcome] = result.outcomes
+    assert outcome.status is FileStatus.FAILED
+    assert outcome.reason == "in.mp4: Invalid data found when processing input (broken on purpose)"
+    explained = [s for s in target._failed.values()]
+    assert explained and "some ffmpeg noise" in explained[-1].stderr_tail
+    assert explained[-1].retries == 2, "a failing task is retried twice before it counts"
+    assert result.error is None
+    assert run_blobs(azurite) == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.batch_emulator_knobs(start_task_fails=True)
+def test_start_task_failure_stops_the_run_at_once_with_its_stderr(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
+    target = AzureBatchTarget(account_for(azurite, batch_emulator), small_pool(keep_pool=True),
+                              poll_bounds=(0.1, 0.5))
+    started = time.monotonic()
+    result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
+    assert time.monotonic() - started < 30
+    assert result.error is not None
+    assert result.error.startswith("No node can run the conversions: the start task failed")
+    assert "stderr said" in result.error
+    # a pool whose nodes can't work is deleted even though the user asked to keep pools
+    pools = batch_emulator.state()["pools"]
+    assert all(p["state"] == "deleting" for p in pools.values()) or not pools
+    assert run_blobs(azurite) == []
+
+
+# -- what a user notices besides MP3s ---------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_upload_progress_blobs_only_for_accepted_files_and_pool_reuse(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    src = tmp_path / "in"
+    media.good(src / "a.mp4", seconds=2.0)
+    media.good(src / "b.mp4", seconds=2.0)
+    media.empty(src / "empty.mp4")
+    account = account_for(azurite, batch_emulator)
+    seen_in_storage: list[str] = []
+    uploads: list[float] = []
+
+    def watch(snapshot: RunSnapshot) -> None:
+        uploads.extend(t.progress for t in snapshot.tasks if t.status is FileStatus.UPLOADING)
+        if snapshot.stage is Stage.MONITORING and not seen_in_storage:
+            seen_in_storage.extend(run_blobs(azurite))
+
+    first = AzureBatchTarget(account, small_pool(keep_pool=True), poll_bounds=(0.1, 0.5))
+    result = run_in_process([src], tmp_path / "out1", first, on_snapshot=watch)
+    assert [o.status for o in result.outcomes].count(FileStatus.DONE) == 2
+    inputs = [n for n in seen_in_storage if "/in/" in n]
+    assert len(inputs) == 2, seen_in_storage  # the empty file never went up
+    assert all(n.startswith(result.run_id + "/in/f") for n in inputs)
+    assert first.record()["pool_id"] == "batchgui-pool"
+    pools = batch_emulator.state()["pools"]
+    assert pools["batchgui-pool"]["state"] == "active", "kept for the next run"
+
+    batch_emulator.clear_requests()
+    second = AzureBatchTarget(account, small_pool(keep_pool=False), poll_bounds=(0.1, 0.5))
+    result = run_in_process([src / "a.mp4"], tmp_path / "out2", second)
+    assert result.all_converted
+    creates = calls(batch_emulator.requests(), "POST", "/pools")
+    assert creates == [], "the matching pool was reused, not created again"
+    assert batch_emulator.state()["pools"]["batchgui-pool"]["state"] == "deleting"
+
+
+@pytest.mark.timeout(60)
+def test_pool_with_other_settings_is_not_reused(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    media.good(tmp_path / "a.mp4", seconds=1.0)
+    account = account_for(azurite, batch_emulator)
+    keep = AzureBatchTarget(account, small_pool(keep_pool=True), poll_bounds=(0.1, 0.5))
+    assert run_in_process([tmp_path / "a.mp4"], tmp_path / "o1", keep).all_converted
+    other = AzureBatchTarget(account, small_pool(vm_size="standard_f4s_v2"),
+                             poll_bounds=(0.1, 0.5))
+    assert run_in_process([tmp_path / "a.mp4"], tmp_path / "o2", other).all_converted
+    used = str(other.record()["pool_id"])
+    assert used.startswith("batchgui-pool-") and used != "batchgui-pool"
+    pools = batch_emulator.state()["pools"]
+    assert pools["batchgui-pool"]["state"] == "active"
+
+
+@pytest.mark.timeout(60)
+def test_cancel_cleans_up_job_blobs_and_pool(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path,
+    failing_ffmpeg_dir: str,
+) -> None:
+    src = tmp_path / "in"
+    media.good(src / "a.mp4", seconds=2.0)
+    # a start task that never ends keeps the nodes starting, so the run is surely mid-way
+    target = AzureBatchTarget(account_for(azurite, batch_emulator),
+                              small_pool(start_task="sleep 30"), poll_bounds=(0.1, 0.5))
+    cancel = CancelToken()
+
+    def watch(snapshot: RunSnapshot) -> None:
+        if snapshot.stage is Stage.MONITORING:
+            cancel.cancel()
+
+    result = run_in_process([src], tmp_path / "out", target, on_snapshot=watch, cancel=cancel)
+    assert result.cancelled
+    assert [o.status for o in result.outcomes] == [FileStatus.CANCELLED]
+    assert run_blobs(azurite) == []
+    state = batch_emulator.state()
+    assert all(j["state"] == "deleting" for j in state["jobs"].values()) or not state["jobs"]
+    assert all(p["state"] == "deleting" for p in state["pools"].values()) or not state["pools"]
+    requests = batch_emulator.requests()
+    assert calls(requests, "POST", "/terminate"), "running tasks were stopped"
+
+
+def test_same_blob_is_not_uploaded_twice(azurite: Azurite, media: MediaCache,
+                                         tmp_path: Path) -> None:
+    account = AzureAccount(name="t", batch_url="http://unused", batch_account="unused",
+                           storage_connection_string=azurite.connection_string)
+    storage = RunStorage(account, container="md5-check")
+    storage.ensure_container()
+    clip = media.good(tmp_path / "a.mp4", seconds=1.0)
+    seen: list[tuple[int, int]] = []
+    assert storage.upload(clip, "run-x/in/f00000.mp4", progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (clip.stat().st_size, clip.stat().st_size)
+    assert not storage.upload(clip, "run-x/in/f00000.mp4"), "same size and MD5: skipped"
+    with open(clip, "ab") as fh:
+        fh.write(b"\0")
+    assert storage.upload(clip, "run-x/in/f00000.mp4"), "changed file: uploaded again"
+    storage.delete_prefix("run-x/")
+    assert storage.list_names("run-x/") == []
+    storage.close()
