@@ -1,0 +1,240 @@
+"""RunController: the one place where the window meets the core.
+
+It runs `core.run.Run` as an asyncio task on the qasync loop (the GUI thread),
+with a `qasync.QThreadExecutor` for the blocking work, exactly as the CLI does
+with a ThreadPoolExecutor. The run's callbacks arrive on the loop thread and
+leave as Qt signals carrying frozen values. Probing dropped files and folders,
+listing targets and saving settings also happen on worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from qasync import QThreadExecutor
+
+from batchgui.core import media
+from batchgui.core.models import InputFile, RunResult, RunSnapshot, RunSpec
+from batchgui.core.run import Run
+from batchgui.core.store import RunStore
+from batchgui.targets import registry
+from batchgui.targets.base import CancelToken, TargetError
+from batchgui.ui import settings as ui_settings
+
+log = logging.getLogger(__name__)
+
+#: files probed per worker call, and at most how often the list grows while probing
+PROBE_CHUNK = 64
+PROBE_EMIT_INTERVAL = 0.2
+
+
+def _probe_many(found: Sequence[tuple[Path, Path | None]]) -> list[InputFile]:
+    return [media.probe(path, root) for path, root in found]
+
+
+class RunController(QObject):
+    """Drives runs and probing for the window; never touches widgets.
+
+    Signals:
+        inputs_probed(list[InputFile]): files from a drop or Add, probed (ok or rejected).
+        probing_changed(int): drops/folders still being checked (0: all probed). An int,
+            not a bool: PySide6 6.12 loses a reference to True/False on every Python emit.
+        targets_listed(list[tuple[str, str]]): (name, label) of the targets that exist.
+        run_started(RunSpec): a run began.
+        snapshot_changed(RunSnapshot): the run's visible state, a few times a second.
+        log_added(str): a line in plain words for the log panel.
+        run_finished(RunResult): the run ended (done, cancelled or failed).
+    """
+
+    inputs_probed = Signal(list)
+    probing_changed = Signal(int)
+    targets_listed = Signal(list)
+    run_started = Signal(object)
+    snapshot_changed = Signal(object)
+    log_added = Signal(str)
+    run_finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None, store: RunStore | None = None) -> None:
+        super().__init__(parent)
+        self._store = store if store is not None else RunStore()
+        # small jobs: probing, target lists, settings; the run gets its own executor
+        self._io = QThreadExecutor(max_workers=4)
+        self._io_open = True
+        self._run_task: asyncio.Task[None] | None = None
+        self._cancel: CancelToken | None = None
+        self._jobs: set[asyncio.Future[object]] = set()
+        self._probing = 0
+        self.last_snapshot: RunSnapshot | None = None
+        self.last_result: RunResult | None = None
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """A run is going (including its cleanup after Cancel)."""
+        return self._run_task is not None
+
+    @property
+    def pending_jobs(self) -> int:
+        """Background jobs (probes, target lists, settings saves) not finished yet."""
+        return len(self._jobs)
+
+    @property
+    def probing(self) -> bool:
+        return self._probing > 0
+
+    @property
+    def cancelling(self) -> bool:
+        return self._cancel is not None and self._cancel.cancelled
+
+    def _spawn(self, coro: object) -> asyncio.Future[object]:
+        task: asyncio.Future[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._jobs.add(task)
+        task.add_done_callback(self._job_done)
+        return task
+
+    def _job_done(self, task: asyncio.Future[object]) -> None:
+        self._jobs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background job failed", exc_info=task.exception())
+
+    async def _blocking(self, fn: object, *args: object) -> object:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._io, fn, *args)  # type: ignore[arg-type]
+
+    # -- probing ------------------------------------------------------------------------------
+
+    def add_paths(self, paths: Sequence[Path]) -> None:
+        """Walk folders and probe files off the GUI thread; results come as inputs_probed."""
+        if paths and self._io_open:
+            self._spawn(self._probe(list(paths)))
+
+    async def _probe(self, paths: list[Path]) -> None:
+        self._probing += 1
+        self.probing_changed.emit(self._probing)
+        try:
+            found = await self._blocking(media.find_inputs, paths)
+            assert isinstance(found, list)
+            if not found:
+                self.log_added.emit("No video files (MP4, M4V, MOV) in what was dropped.")
+            pending: list[InputFile] = []
+            last_emit = time.monotonic()
+            for start in range(0, len(found), PROBE_CHUNK):
+                chunk = await self._blocking(_probe_many, found[start : start + PROBE_CHUNK])
+                assert isinstance(chunk, list)
+                pending.extend(chunk)
+                if time.monotonic() - last_emit >= PROBE_EMIT_INTERVAL:
+                    self.inputs_probed.emit(pending)
+                    pending, last_emit = [], time.monotonic()
+            if pending:
+                self.inputs_probed.emit(pending)
+        except RuntimeError:  # the executor shut down under us: the window is closing
+            pass
+        finally:
+            self._probing -= 1
+            self.probing_changed.emit(self._probing)
+
+    # -- targets and settings -----------------------------------------------------------------
+
+    def list_targets(self) -> None:
+        """Ask which targets exist (accounts may need the disk or the keyring)."""
+        if self._io_open:
+            self._spawn(self._list_targets())
+
+    async def _list_targets(self) -> None:
+        try:
+            targets = await self._blocking(registry.available_targets)
+        except Exception as exc:  # a broken account list must not take the window down
+            log.warning("could not list targets: %s", exc)
+            self.log_added.emit(f"Could not list the Azure accounts: {exc}")
+            return
+        assert isinstance(targets, list)
+        self.targets_listed.emit(list(targets))
+
+    def save_settings(self, values: ui_settings.UiSettings) -> None:
+        if self._io_open:
+            self._spawn(self._save_settings(values))
+
+    async def _save_settings(self, values: ui_settings.UiSettings) -> None:
+        try:
+            await self._blocking(ui_settings.save, values)
+        except (OSError, RuntimeError) as exc:
+            log.warning("could not save settings: %s", exc)
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def start(self, spec: RunSpec) -> None:
+        """Start converting; the window disables Convert while `busy`."""
+        if self.busy:
+            raise RuntimeError("a run is already going")
+        self._cancel = CancelToken()
+        self.last_snapshot = None
+        self.last_result = None
+        self._run_task = asyncio.ensure_future(self._execute(spec, self._cancel))
+        self.run_started.emit(spec)
+
+    def cancel(self) -> None:
+        """Ask the run to stop: ffmpeg is stopped, part files removed, cleanup still runs."""
+        if self._cancel is not None and not self._cancel.cancelled:
+            self.log_added.emit("Cancelling: stopping conversions and removing unfinished files")
+            self._cancel.cancel()
+
+    def _on_run_snapshot(self, snapshot: RunSnapshot) -> None:
+        self.last_snapshot = snapshot
+        self.snapshot_changed.emit(snapshot)
+
+    async def _execute(self, spec: RunSpec, cancel: CancelToken) -> None:
+        result: RunResult
+        try:
+            try:
+                target = await self._blocking(registry.make_target, spec.target_name, None)
+            except TargetError as exc:
+                self.log_added.emit(str(exc))
+                result = RunResult(run_id="", outcomes=(), error=str(exc))
+                return
+            executor = QThreadExecutor(max_workers=target.parallelism + 8)  # type: ignore[attr-defined]
+            try:
+                run = Run(
+                    spec,
+                    target,  # type: ignore[arg-type]
+                    executor,
+                    cancel=cancel,
+                    on_snapshot=self._on_run_snapshot,
+                    on_log=self.log_added.emit,
+                    store=self._store,
+                )
+                result = await run.execute()
+            finally:
+                # every blocking call of the run has returned by now: the threads are idle
+                executor.shutdown(wait=True)
+        except Exception as exc:  # a bug must still end the run visibly
+            log.exception("run failed")
+            result = RunResult(run_id="", outcomes=(), error=f"Something went wrong: {exc}")
+            self.log_added.emit(result.error or "")
+        finally:
+            self._run_task = None
+            self.last_result = result
+            self.run_finished.emit(result)
+
+    async def shutdown(self) -> None:
+        """Quitting: cancel the run and wait for it, then stop the worker threads."""
+        self.cancel()
+        if self._run_task is not None:
+            try:
+                await asyncio.shield(self._run_task)
+            except Exception:
+                pass
+        for job in list(self._jobs):
+            job.cancel()
+        self.close_workers()
+
+    def close_workers(self) -> None:
+        """Stop the small-jobs threads (waits for a probe in progress to return)."""
+        if self._io_open:
+            self._io_open = False
+            self._io.shutdown(wait=True)

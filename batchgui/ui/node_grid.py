@@ -1,0 +1,377 @@
+"""The node grid: one coloured square per compute node, painted by hand.
+
+No widget per node: a thousand nodes are a thousand rectangles grouped by colour
+and drawn with a few `drawRects` calls. Spot nodes carry a corner mark; running
+nodes get darker the busier they are; any state the service invents later gets
+a fallback colour rather than a crash. The legend (NodeLegend) counts nodes per
+state in words, so colour is never the only cue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFocusEvent,
+    QHelpEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPolygon,
+)
+from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
+
+from batchgui.core.models import NodeState, NodeView
+
+#: colours chosen to read on light and dark backgrounds alike
+STATE_COLOURS: dict[str, str] = {
+    NodeState.IDLE: "#7cb87f",
+    NodeState.RUNNING: "#1e88e5",
+    NodeState.CREATING: "#b0bec5",
+    NodeState.STARTING: "#ffd54f",
+    NodeState.WAITING_FOR_START_TASK: "#ffa000",
+    NodeState.START_TASK_FAILED: "#e53935",
+    NodeState.UNUSABLE: "#8e24aa",
+    NodeState.OFFLINE: "#757575",
+    NodeState.PREEMPTED: "#f4511e",
+    NodeState.LEAVING_POOL: "#8d6e63",
+    NodeState.REBOOTING: "#4dd0e1",
+    NodeState.REIMAGING: "#26a69a",
+    NodeState.UNKNOWN: "#cfd8dc",
+}
+#: any state not in NodeState (the service may add some)
+FALLBACK_COLOUR = "#ec407a"
+OTHER = "other"
+
+#: the words the legend and tooltips use
+STATE_WORDS: dict[str, str] = {
+    NodeState.IDLE: "idle",
+    NodeState.RUNNING: "running",
+    NodeState.CREATING: "creating",
+    NodeState.STARTING: "starting",
+    NodeState.WAITING_FOR_START_TASK: "installing ffmpeg",
+    NodeState.START_TASK_FAILED: "setup failed",
+    NodeState.UNUSABLE: "unusable",
+    NodeState.OFFLINE: "offline",
+    NodeState.PREEMPTED: "preempted",
+    NodeState.LEAVING_POOL: "leaving",
+    NodeState.REBOOTING: "rebooting",
+    NodeState.REIMAGING: "reimaging",
+    NodeState.UNKNOWN: "unknown",
+    OTHER: "other",
+}
+
+_RUNNING_LIGHT = QColor("#90caf9")  # one task on a node with many slots
+_RUNNING_DARK = QColor("#0d47a1")  # every slot busy
+
+
+def state_key(state: NodeState | str) -> str:
+    """The legend bucket of a state: a known state's value, else 'other'."""
+    value = str(state)
+    return value if value in STATE_COLOURS else OTHER
+
+
+def node_colour(node: NodeView) -> QColor:
+    """The square's colour: by state, running shaded from light (few tasks) to dark (full)."""
+    key = state_key(node.state)
+    if key == NodeState.RUNNING:
+        busy = min(1.0, node.running_tasks / max(1, node.slots)) if node.running_tasks else 1.0
+        t = busy if node.slots > 1 else 1.0
+        a, b = _RUNNING_LIGHT, _RUNNING_DARK
+        return QColor(
+            round(a.red() + (b.red() - a.red()) * t),
+            round(a.green() + (b.green() - a.green()) * t),
+            round(a.blue() + (b.blue() - a.blue()) * t),
+        )
+    return QColor(STATE_COLOURS.get(key, FALLBACK_COLOUR))
+
+
+def node_tooltip(node: NodeView) -> str:
+    kind = "Spot node" if node.is_spot else "Dedicated node"
+    word = STATE_WORDS.get(state_key(node.state), str(node.state))
+    if state_key(node.state) == OTHER:
+        word = f"{node.state} (a state this version does not know)"
+    lines = [
+        f"{node.node_id}",
+        f"{kind}, {word}",
+        f"Running {node.running_tasks} of {node.slots} task slot(s)",
+    ]
+    if node.errors:
+        lines.append("Errors: " + "; ".join(node.errors[:3]))
+        if len(node.errors) > 3:
+            lines.append(f"… and {len(node.errors) - 3} more")
+    return "\n".join(lines)
+
+
+class NodeGrid(QWidget):
+    """A heat map of nodes; hover (or focus and arrow keys) shows a node's details.
+
+    Signals:
+        counts_changed(dict[str, int]): nodes per legend bucket, when they change.
+    """
+
+    counts_changed = Signal(dict)
+
+    MAX_CELL = 26
+    MIN_CELL = 4
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._nodes: tuple[NodeView, ...] = ()
+        self._colours: list[QColor] = []
+        self._counts: dict[str, int] = {}
+        self._layout_key: tuple[int, int, int] | None = None
+        self._cell = self.MAX_CELL
+        self._gap = 2
+        self._columns = 1
+        self._current = -1  # keyboard focus among nodes
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAccessibleName("Compute nodes")
+        self.setAccessibleDescription("No nodes yet")
+        self.setMouseTracking(False)
+
+    # -- data ---------------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> tuple[NodeView, ...]:
+        return self._nodes
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    def set_nodes(self, nodes: Sequence[NodeView]) -> None:
+        """Show these nodes; repaints later (once) only if something visible changed."""
+        nodes = tuple(nodes)
+        if nodes == self._nodes:
+            return
+        self._nodes = nodes
+        self._colours = [node_colour(n) for n in nodes]
+        counts = dict(Counter(state_key(n.state) for n in nodes))
+        if self._current >= len(nodes):
+            self._current = len(nodes) - 1
+        if counts != self._counts:
+            self._counts = counts
+            self.setAccessibleDescription(summary(counts) or "No nodes yet")
+            self.counts_changed.emit(dict(counts))
+        self._layout_key = None
+        self.update()
+
+    # -- geometry -----------------------------------------------------------------------------
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 180)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(120, 60)
+
+    def _update_layout(self) -> None:
+        key = (len(self._nodes), self.width(), self.height())
+        if key == self._layout_key:
+            return
+        self._layout_key = key
+        n = max(1, len(self._nodes))
+        w, h = max(1, self.width() - 8), max(1, self.height() - 8)
+        cell = self.MIN_CELL
+        for size in range(self.MAX_CELL, self.MIN_CELL - 1, -1):
+            gap = max(1, size // 7)
+            cols = max(1, (w + gap) // (size + gap))
+            rows = math.ceil(n / cols)
+            if rows * (size + gap) - gap <= h:
+                cell = size
+                break
+        self._cell = cell
+        self._gap = max(1, cell // 7)
+        self._columns = max(1, (w + self._gap) // (cell + self._gap))
+
+    def _cell_rect(self, i: int) -> QRect:
+        row, col = divmod(i, self._columns)
+        step = self._cell + self._gap
+        return QRect(4 + col * step, 4 + row * step, self._cell, self._cell)
+
+    def node_at(self, pos: QPoint) -> int:
+        """Index of the node under `pos`, or -1."""
+        self._update_layout()
+        step = self._cell + self._gap
+        x, y = pos.x() - 4, pos.y() - 4
+        if x < 0 or y < 0 or x % step >= self._cell or y % step >= self._cell:
+            return -1
+        col, row = x // step, y // step
+        if col >= self._columns:
+            return -1
+        i = row * self._columns + col
+        return i if i < len(self._nodes) else -1
+
+    # -- painting -----------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        palette = self.palette()
+        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
+        if not self._nodes:
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                self.rect().adjusted(8, 8, -8, -8),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Nodes appear here when a run starts",
+            )
+            painter.end()
+            return
+        self._update_layout()
+        clip = event.rect()
+        by_colour: dict[int, tuple[QColor, list[QRect]]] = {}
+        spot_marks: list[tuple[QRect, bool]] = []
+        for i, colour in enumerate(self._colours):
+            rect = self._cell_rect(i)
+            if not clip.intersects(rect):
+                continue
+            key = colour.rgb()
+            if key not in by_colour:
+                by_colour[key] = (colour, [])
+            by_colour[key][1].append(rect)
+            if self._nodes[i].is_spot:
+                spot_marks.append((rect, colour.lightnessF() > 0.55))
+        painter.setPen(Qt.PenStyle.NoPen)
+        for colour, rects in by_colour.values():
+            painter.setBrush(colour)
+            painter.drawRects(rects)
+        if spot_marks and self._cell >= 6:
+            # a corner triangle: dark on light squares, light on dark ones
+            size = max(3, self._cell // 2)
+            for rect, light in spot_marks:
+                painter.setBrush(QColor(0, 0, 0, 150) if light else QColor(255, 255, 255, 190))
+                right, top = rect.right() + 1, rect.top()
+                painter.drawPolygon(
+                    QPolygon([QPoint(right - size, top), QPoint(right, top),
+                              QPoint(right, top + size)])
+                )
+        if self.hasFocus() and 0 <= self._current < len(self._nodes):
+            pen = painter.pen()
+            pen.setStyle(Qt.PenStyle.SolidLine)
+            pen.setColor(palette.color(QPalette.ColorRole.Highlight))
+            pen.setWidth(2)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self._cell_rect(self._current).adjusted(-2, -2, 1, 1))
+        painter.end()
+
+    # -- tooltips, mouse and keys -------------------------------------------------------------
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            help_event = event
+            i = self.node_at(help_event.pos())
+            if i >= 0:
+                QToolTip.showText(
+                    help_event.globalPos(), node_tooltip(self._nodes[i]), self,
+                    self._cell_rect(i),
+                )
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        i = self.node_at(event.position().toPoint())
+        if i >= 0:
+            self._current = i
+            self.update()
+        super().mousePressEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self._nodes:
+            super().keyPressEvent(event)
+            return
+        self._update_layout()
+        moves = {
+            Qt.Key.Key_Left: -1,
+            Qt.Key.Key_Right: 1,
+            Qt.Key.Key_Up: -self._columns,
+            Qt.Key.Key_Down: self._columns,
+        }
+        key = Qt.Key(event.key())
+        if key in moves:
+            current = max(0, self._current)
+            self._current = min(len(self._nodes) - 1, max(0, current + moves[key]))
+        elif key == Qt.Key.Key_Home:
+            self._current = 0
+        elif key == Qt.Key.Key_End:
+            self._current = len(self._nodes) - 1
+        else:
+            super().keyPressEvent(event)
+            return
+        self.update()
+        self._show_current()
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        if self._current < 0 and self._nodes:
+            self._current = 0
+        self.update()
+        super().focusInEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        self.update()
+        super().focusOutEvent(event)
+
+    def _show_current(self) -> None:
+        if 0 <= self._current < len(self._nodes):
+            node = self._nodes[self._current]
+            rect = self._cell_rect(self._current)
+            QToolTip.showText(self.mapToGlobal(rect.bottomRight()), node_tooltip(node), self, rect)
+            self.setAccessibleDescription(node_tooltip(node).replace("\n", ", "))
+
+
+def summary(counts: dict[str, int]) -> str:
+    """'3 running, 1 idle' in the legend's order."""
+    parts = [f"{counts[k]} {STATE_WORDS[k]}" for k in _LEGEND_ORDER if counts.get(k)]
+    return ", ".join(parts)
+
+
+_LEGEND_ORDER = [
+    NodeState.RUNNING, NodeState.IDLE, NodeState.CREATING, NodeState.STARTING,
+    NodeState.WAITING_FOR_START_TASK, NodeState.START_TASK_FAILED, NodeState.UNUSABLE,
+    NodeState.OFFLINE, NodeState.PREEMPTED, NodeState.LEAVING_POOL, NodeState.REBOOTING,
+    NodeState.REIMAGING, NodeState.UNKNOWN, OTHER,
+]
+
+
+class NodeLegend(QLabel):
+    """Counts per state with colour swatches (only the states present), plus the Spot mark."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setAccessibleName("Node legend")
+        self._has_spot = False
+        self.set_counts({})
+
+    def set_counts(self, counts: dict[str, int], has_spot: bool = False) -> None:
+        self._has_spot = has_spot
+        parts = []
+        for key in _LEGEND_ORDER:
+            n = counts.get(key)
+            if not n:
+                continue
+            colour = STATE_COLOURS.get(key, FALLBACK_COLOUR)
+            parts.append(
+                f'<span style="color:{colour}; font-size:large">■</span>&nbsp;'
+                f"{STATE_WORDS[key]}&nbsp;{n}"
+            )
+        if has_spot:
+            parts.append("◥&nbsp;Spot")
+        total = sum(counts.values())
+        if not parts:
+            self.setText("No nodes yet")
+        else:
+            self.setText(f"<b>{total}</b> node(s): " + " &nbsp; ".join(parts))
+        self.setAccessibleDescription(summary(counts) or "No nodes yet")

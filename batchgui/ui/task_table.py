@@ -1,0 +1,345 @@
+"""The task table: one row per task of the current run, smooth with 10,000 of them.
+
+The model is keyed by task id. The first snapshot of a run fills it; later ones
+only emit dataChanged for the ranges whose TaskView changed (the run hands out
+the very same TaskView object while a task does not change, so most rows are
+skipped by an identity check). A proxy sorts and filters ("failed only").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from enum import IntEnum
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
+
+from batchgui.core.models import FileStatus, RunSnapshot, TaskResult, TaskView
+from batchgui.ui.file_list import _ranges, clock, status_text
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class TaskColumn(IntEnum):
+    FILE = 0
+    STATE = 1
+    NODE = 2
+    PROGRESS = 3
+    RUN_TIME = 4
+    EXIT_CODE = 5
+    RESULT = 6
+
+
+class TaskRole(IntEnum):
+    TASK = Qt.ItemDataRole.UserRole + 1  # the TaskView
+    SORT = Qt.ItemDataRole.UserRole + 2  # a value that sorts naturally
+    PROGRESS = Qt.ItemDataRole.UserRole + 3  # 0..1
+    FAILED = Qt.ItemDataRole.UserRole + 4  # bool
+
+
+_HEADERS = {
+    TaskColumn.FILE: "File",
+    TaskColumn.STATE: "State",
+    TaskColumn.NODE: "Node",
+    TaskColumn.PROGRESS: "Progress",
+    TaskColumn.RUN_TIME: "Run time",
+    TaskColumn.EXIT_CODE: "Exit code",
+    TaskColumn.RESULT: "Result",
+}
+
+_STATE_ORDER = {status: i for i, status in enumerate(FileStatus)}
+_ALL_ROLES = [
+    Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.ToolTipRole,
+    TaskRole.TASK,
+    TaskRole.SORT,
+    TaskRole.PROGRESS,
+    TaskRole.FAILED,
+]
+
+
+def result_text(view: TaskView) -> str:
+    """What came of the task, in plain words."""
+    if view.status is FileStatus.DONE:
+        return f"saved as {view.output_path.name}" if view.output_path else "done"
+    if view.reason:
+        return view.reason
+    if view.result is TaskResult.FAILURE:
+        return "failed"
+    return ""
+
+
+def is_failed(view: TaskView) -> bool:
+    return view.status in (FileStatus.FAILED, FileStatus.REJECTED)
+
+
+class TaskTableModel(QAbstractTableModel):
+    """The tasks of the current run (rows keep the run's order; the proxy sorts)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._run_id: str | None = None
+        self._tasks: list[TaskView] = []
+        self._index: dict[str, int] = {}
+        self._now = time.time()
+
+    # -- Qt model interface -------------------------------------------------------------------
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._tasks)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(TaskColumn)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            if 0 <= section < len(TaskColumn):
+                return _HEADERS[TaskColumn(section)]
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= len(self._tasks):
+            return None
+        view = self._tasks[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == TaskColumn.FILE:
+                return view.name
+            if column == TaskColumn.STATE:
+                return view.status.value
+            if column == TaskColumn.NODE:
+                return view.node_id or ""
+            if column == TaskColumn.PROGRESS:
+                return f"{int(view.progress * 100)} %"
+            if column == TaskColumn.RUN_TIME:
+                return clock(view.run_time_s)
+            if column == TaskColumn.EXIT_CODE:
+                return "" if view.exit_code is None else str(view.exit_code)
+            if column == TaskColumn.RESULT:
+                return result_text(view)
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if column == TaskColumn.FILE:
+                return str(view.input_path)
+            if column in (TaskColumn.RESULT, TaskColumn.STATE):
+                text = status_text(view.status, view.progress, view.reason)
+                if view.stderr_tail and is_failed(view):
+                    text += "\n(select the row to see what ffmpeg said)"
+                return text
+        elif role == Qt.ItemDataRole.TextAlignmentRole and column in (
+            TaskColumn.RUN_TIME, TaskColumn.EXIT_CODE
+        ):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        elif role == TaskRole.TASK:
+            return view
+        elif role == TaskRole.PROGRESS:
+            return view.progress
+        elif role == TaskRole.FAILED:
+            return is_failed(view)
+        elif role == TaskRole.SORT:
+            return self._sort_key(view, column)
+        return None
+
+    @staticmethod
+    def _sort_key(view: TaskView, column: int) -> object:
+        if column == TaskColumn.FILE:
+            return view.name.casefold()
+        if column == TaskColumn.STATE:
+            return _STATE_ORDER[view.status]
+        if column == TaskColumn.NODE:
+            return view.node_id or ""
+        if column == TaskColumn.PROGRESS:
+            return view.progress
+        if column == TaskColumn.RUN_TIME:
+            return view.run_time_s if view.run_time_s is not None else -1.0
+        if column == TaskColumn.EXIT_CODE:
+            return view.exit_code if view.exit_code is not None else -(2**31)
+        return result_text(view)
+
+    # -- our interface ------------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    def task_at(self, row: int) -> TaskView:
+        return self._tasks[row]
+
+    def row_of(self, task_id: str) -> int | None:
+        return self._index.get(task_id)
+
+    def tasks(self) -> Sequence[TaskView]:
+        return tuple(self._tasks)
+
+    def clear(self) -> None:
+        if not self._tasks and self._run_id is None:
+            return
+        self.beginResetModel()
+        self._tasks = []
+        self._index = {}
+        self._run_id = None
+        self.endResetModel()
+
+    def apply_snapshot(self, snapshot: RunSnapshot) -> None:
+        """Show this snapshot: rows appear for new tasks, changed rows get dataChanged.
+
+        A new run replaces the rows (one reset); within a run rows are never reset.
+        """
+        if snapshot.run_id != self._run_id:
+            self.beginResetModel()
+            self._run_id = snapshot.run_id
+            self._tasks = list(snapshot.tasks)
+            self._index = {t.task_id: i for i, t in enumerate(self._tasks)}
+            self.endResetModel()
+            return
+        tasks, index = self._tasks, self._index
+        changed: list[int] = []
+        new: list[TaskView] = []
+        for view in snapshot.tasks:
+            i = index.get(view.task_id)
+            if i is None:
+                new.append(view)
+                continue
+            old = tasks[i]
+            if old is view:
+                continue
+            tasks[i] = view  # keep the newest object, so the next identity check hits
+            if old != view:
+                changed.append(i)
+        last_column = len(TaskColumn) - 1
+        changed.sort()
+        for first, last in _ranges(changed):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column), _ALL_ROLES)
+        if new:
+            first = len(tasks)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for view in new:
+                index[view.task_id] = len(tasks)
+                tasks.append(view)
+            self.endInsertRows()
+
+
+class TaskFilterProxy(QSortFilterProxyModel):
+    """Sorts by natural values (TaskRole.SORT) and can show failed tasks only."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._failed_only = False
+        self.setSortRole(TaskRole.SORT)
+        self.setDynamicSortFilter(True)
+
+    @property
+    def failed_only(self) -> bool:
+        return self._failed_only
+
+    def set_failed_only(self, on: bool) -> None:
+        if on == self._failed_only:
+            return
+        self.beginFilterChange()
+        self._failed_only = on
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        if not self._failed_only:
+            return True
+        model = self.sourceModel()
+        return bool(model.data(model.index(source_row, 0, source_parent), TaskRole.FAILED))
+
+    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
+        a, b = left.data(TaskRole.SORT), right.data(TaskRole.SORT)
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws the progress column as a bar in the style's own colours (right in dark themes)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        value = index.data(TaskRole.PROGRESS)
+        if value is None:
+            super().paint(painter, option, index)
+            return
+        # the row's selection background first, then the bar inside it
+        self.initStyleOption(option, index)
+        option.text = ""
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(3, 3, -3, -3)
+        bar.minimum, bar.maximum = 0, 1000
+        bar.progress = int(float(value) * 1000)
+        bar.text = f"{int(float(value) * 100)} %"
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        bar.palette = option.palette
+        bar.fontMetrics = option.fontMetrics
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+
+
+class TaskTableView(QTableView):
+    """The task table's view: sortable, rows of fixed height, a progress bar column."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.verticalHeader().hide()
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.horizontalHeader().setHighlightSections(False)
+        self.horizontalHeader().setSortIndicatorShown(True)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setItemDelegateForColumn(TaskColumn.PROGRESS, ProgressDelegate(self))
+        self.setAccessibleName("Tasks")
+        self.setAccessibleDescription(
+            "One row per file being converted. Select a failed row to see what ffmpeg said."
+        )
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        header = self.horizontalHeader()
+        fm = self.fontMetrics()
+        widths = {
+            TaskColumn.FILE: fm.horizontalAdvance("M" * 16),
+            TaskColumn.STATE: fm.horizontalAdvance("downloading") + 24,
+            TaskColumn.NODE: fm.horizontalAdvance("tvmps_0123456789") + 16,
+            TaskColumn.PROGRESS: fm.horizontalAdvance("100 %") + 60,
+            TaskColumn.RUN_TIME: fm.horizontalAdvance("Run time") + 24,
+            TaskColumn.EXIT_CODE: fm.horizontalAdvance("Exit code") + 24,
+        }
+        for column, width in widths.items():
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.setColumnWidth(column, width)
+        header.setStretchLastSection(True)
+        self.verticalHeader().setDefaultSectionSize(fm.height() + 8)
