@@ -46,10 +46,10 @@ def error_code(exc: BaseException) -> str | None:
     for holder in (getattr(exc, "model", None), getattr(exc, "error", None)):
         code = getattr(holder, "code", None)
         if code:
-            return str(code)
+            return _text(code)
     code = getattr(exc, "error_code", None)
     if code:
-        return str(code)
+        return _text(code)
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -65,6 +65,11 @@ def error_code(exc: BaseException) -> str | None:
         if isinstance(inner, dict) and inner.get("code"):
             return str(inner["code"])
     return None
+
+
+def _text(code: object) -> str:
+    """Storage codes arrive as enums (StorageErrorCode.AUTHENTICATION_FAILED): use the value."""
+    return str(getattr(code, "value", code))
 
 
 def status_code(exc: BaseException) -> int | None:
@@ -182,14 +187,19 @@ def plain_error(exc: BaseException, service: str, url: str | None = None) -> str
             "'Allow storage account key access' (Storage account > Configuration) "
             "or use a storage account that allows it."
         )
-    if code in ("AuthenticationFailed", "InvalidAuthenticationInfo") or isinstance(
-        exc, ClientAuthenticationError
-    ) or status in (401, 403) and code in (None, "AuthorizationFailure"):
-        if status == 403 and code == "AuthorizationFailure":
-            return (
-                f"{what} at {host} refused access: the account's firewall or network "
-                "rules block this computer. Allow this network in the Azure portal."
-            )
+    bad_signature = "failed to authenticate" in _service_text(exc).lower()
+    if code == "AuthorizationFailure" and not bad_signature:
+        return (
+            f"{what} at {host} refused access: the account's firewall or network rules "
+            "block this computer, or the key lacks permission. Allow this network "
+            "(Networking in the Azure portal) or use the account's access key."
+        )
+    if (
+        bad_signature
+        or code in ("AuthenticationFailed", "InvalidAuthenticationInfo", "AuthorizationFailure")
+        or isinstance(exc, ClientAuthenticationError)
+        or (status in (401, 403) and code is None)
+    ):
         return (
             f"{what} did not accept the {key_name}. Copy the key again from {where} "
             "(it may have been regenerated) and check the account name."

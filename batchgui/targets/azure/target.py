@@ -207,16 +207,11 @@ class AzureBatchTarget(Target):
             f"Uploading {len(items)} file(s), {total / 1e6:.1f} MB, to storage account "
             f"{storage.key.account_name}",
         )
-        # Both accounts are checked before any byte moves: a wrong key stops the run here.
-        results = await asyncio.gather(
-            self._call(ctx, "storage", storage.ensure_container),
-            self._ensure_pool(ctx, batch),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        # Both accounts are checked before any byte moves, storage first so that a wrong
+        # storage key leaves no pool behind; a wrong key stops the run here.
+        await self._call(ctx, "storage", storage.ensure_container)
         self._container_ready = True
+        await self._ensure_pool(ctx, batch)
 
         uploads = asyncio.ensure_future(self._upload_all(items, ctx))
         uploads_done = asyncio.Event()
