@@ -30,7 +30,7 @@ from batchgui.core.models import FileStatus, RunResult, RunSnapshot, RunSpec, St
 from batchgui.core.run import Run
 from batchgui.targets import registry
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
-from batchgui.targets.azure.storage import CONTAINER, RunStorage
+from batchgui.targets.azure.storage import CONTAINER, SINGLE_PUT_BYTES, RunStorage, file_md5
 from batchgui.targets.azure.target import AzureBatchTarget
 from batchgui.targets.base import CancelToken
 from tests.azure_world import Azurite, BatchEmulator, start_batch_emulator
@@ -315,7 +315,8 @@ def test_missing_variables_are_named(tmp_path: Path, media: MediaCache) -> None:
     proc, _ = run_cli([str(tmp_path / "a.mp4"), "--output", str(tmp_path / "o"),
                        "--target", "azure"], env)
     assert proc.returncode == 2
-    assert "AZURE_BATCH_ENDPOINT" in proc.stderr and "AZURE_STORAGE_CONNECTION_STRING" in proc.stderr
+    assert "AZURE_BATCH_ENDPOINT" in proc.stderr
+    assert "AZURE_STORAGE_CONNECTION_STRING" in proc.stderr
 
 
 def test_connection_check_reports_each_side(
@@ -475,6 +476,20 @@ def test_same_blob_is_not_uploaded_twice(azurite: Azurite, media: MediaCache,
     with open(clip, "ab") as fh:
         fh.write(b"\0")
     assert storage.upload(clip, "run-x/in/f00000.mp4"), "changed file: uploaded again"
+    # a large file goes up in blocks, hashed while it is read, with the same MD5 check
+    big = tmp_path / "big.mp4"
+    big.write_bytes(os.urandom(SINGLE_PUT_BYTES + 3 * 1024 * 1024 + 17))
+    seen.clear()
+    assert storage.upload(big, "run-x/in/f00001.mp4", progress=lambda d, t: seen.append((d, t)),
+                          block_concurrency=3)
+    assert seen[-1] == (big.stat().st_size, big.stat().st_size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen), "progress only goes forward"
+    props = storage.container_client.get_blob_client("run-x/in/f00001.mp4").get_blob_properties()
+    assert bytes(props.content_settings.content_md5) == file_md5(big)
+    assert not storage.upload(big, "run-x/in/f00001.mp4")
+    downloaded = tmp_path / "back.bin"
+    storage.download("run-x/in/f00001.mp4", downloaded)
+    assert downloaded.read_bytes() == big.read_bytes()
     storage.delete_prefix("run-x/")
     assert storage.list_names("run-x/") == []
     storage.close()

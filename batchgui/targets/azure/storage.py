@@ -12,6 +12,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,8 @@ from urllib.parse import quote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
+    BlobBlock,
+    BlobClient,
     BlobSasPermissions,
     BlobServiceClient,
     ContainerSasPermissions,
@@ -42,7 +45,7 @@ _DEV_KEY = (
 SINGLE_PUT_BYTES = 16 * 1024 * 1024
 BLOCK_BYTES = 8 * 1024 * 1024
 #: blocks of one large file in flight at once
-BLOCK_CONCURRENCY = 8
+BLOCK_CONCURRENCY = 4
 #: how often (seconds) a file's progress is reported while it moves
 PROGRESS_EVERY_S = 0.1
 
@@ -175,9 +178,13 @@ class RunStorage:
         abort: threading.Event | None = None,
         block_concurrency: int = BLOCK_CONCURRENCY,
     ) -> bool:
-        """Upload `path` as `blob_name`; False when an identical blob (size + MD5) is there."""
+        """Upload `path` as `blob_name`; False when an identical blob (size + MD5) is there.
+
+        The MD5 is computed while the file is read for sending (one pass over the file),
+        and stored as the blob's Content-MD5, so a later run can compare without reading
+        the blob back.
+        """
         size = path.stat().st_size
-        md5 = file_md5(path)
         blob = self.container_client.get_blob_client(blob_name)
         try:
             props = blob.get_blob_properties()
@@ -185,24 +192,62 @@ class RunStorage:
             props = None
         if props is not None and props.size == size:
             remote_md5 = props.content_settings.content_md5
-            if remote_md5 is not None and bytes(remote_md5) == md5:
+            if remote_md5 is not None and bytes(remote_md5) == file_md5(path):
                 if progress:
                     progress(size, size)
                 return False
         hook = _Throttled(progress, size, abort)
-        with open(path, "rb") as fh:
+        if size <= SINGLE_PUT_BYTES:
+            data = path.read_bytes()
             blob.upload_blob(
-                fh,
-                length=size,
+                data,
+                length=len(data),
                 overwrite=True,
-                max_concurrency=block_concurrency,
-                content_settings=ContentSettings(
-                    content_type="video/mp4", content_md5=bytearray(md5)
-                ),
+                content_settings=_settings(hashlib.md5(data, usedforsecurity=False).digest()),
                 progress_hook=hook,
             )
+        else:
+            self._upload_blocks(blob, path, hook, max(1, block_concurrency))
         hook.finish()
         return True
+
+    def _upload_blocks(
+        self, blob: BlobClient, path: Path, hook: _Throttled, concurrency: int
+    ) -> None:
+        """Read the file once, hashing as it goes, while up to `concurrency` blocks are sent."""
+        digest = hashlib.md5(usedforsecurity=False)
+        block_ids: list[str] = []
+        sent = 0
+        lock = threading.Lock()
+
+        def stage(block_id: str, chunk: bytes) -> None:
+            nonlocal sent
+            hook.check()
+            blob.stage_block(block_id, chunk, length=len(chunk))
+            with lock:
+                sent += len(chunk)
+                done = sent
+            hook(done, None)
+
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="block") as pool, \
+                open(path, "rb") as fh:
+            in_flight: set[Future[None]] = set()
+            while chunk := fh.read(BLOCK_BYTES):
+                hook.check()
+                digest.update(chunk)
+                block_id = f"{len(block_ids):08d}"  # same length for every block, as required
+                block_ids.append(block_id)
+                in_flight.add(pool.submit(stage, block_id, chunk))
+                if len(in_flight) >= concurrency:
+                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()
+            for future in in_flight:
+                future.result()
+        blob.commit_block_list(
+            [BlobBlock(block_id=block_id) for block_id in block_ids],
+            content_settings=_settings(digest.digest()),
+        )
 
     # -- SAS URLs --------------------------------------------------------------------------
 
@@ -296,6 +341,10 @@ class RunStorage:
         return [b.name for b in self.container_client.list_blobs(name_starts_with=prefix)]
 
 
+def _settings(md5: bytes) -> ContentSettings:
+    return ContentSettings(content_type="video/mp4", content_md5=bytearray(md5))
+
+
 def _sas_start() -> datetime:
     """A little in the past, so a node whose clock is slightly behind can use it at once."""
     return datetime.now(UTC) - timedelta(minutes=15)
@@ -312,9 +361,12 @@ class _Throttled:
         self.done = 0
         self.lock = threading.Lock()
 
-    def __call__(self, current: int, total: int | None) -> None:
+    def check(self) -> None:
         if self.abort is not None and self.abort.is_set():
             raise TransferAborted()
+
+    def __call__(self, current: int, total: int | None) -> None:
+        self.check()
         if self.progress is None:
             return
         now = time.monotonic()

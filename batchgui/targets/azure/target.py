@@ -47,6 +47,7 @@ from batchgui.targets.azure.batch import (
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.errors import is_transient, plain_error
 from batchgui.targets.azure.storage import (
+    BLOCK_CONCURRENCY,
     CONTAINER,
     RunStorage,
     StorageSettingsError,
@@ -283,7 +284,9 @@ class AzureBatchTarget(Target):
         storage = self._storage
         loop = asyncio.get_running_loop()
         limit = asyncio.Semaphore(self.files_at_once)
-        block_concurrency = self.block_concurrency or max(2, 16 // self.files_at_once)
+        block_concurrency = self.block_concurrency or BLOCK_CONCURRENCY
+        # largest first: a big file's blocks go up alongside the small files, not after them
+        items = sorted(items, key=lambda item: item.input.size, reverse=True)
 
         async def one(item: WorkItem) -> None:
             async with limit:
