@@ -327,16 +327,18 @@ class MainWindow(QMainWindow):
         self.task_splitter = QSplitter(Qt.Orientation.Vertical)
         self.task_splitter.addWidget(self.task_table)
         self.task_splitter.addWidget(self.task_detail)
-        self.task_splitter.setStretchFactor(0, 4)
+        self.task_splitter.setStretchFactor(0, 3)
         self.task_splitter.setStretchFactor(1, 1)
+        self.task_splitter.setSizes([400, 150])
         self.task_splitter.setChildrenCollapsible(False)
         tasks_layout.addWidget(self.task_splitter, 1)
 
         self.middle_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.middle_splitter.addWidget(nodes_box)
         self.middle_splitter.addWidget(tasks_box)
-        self.middle_splitter.setStretchFactor(0, 2)
-        self.middle_splitter.setStretchFactor(1, 3)
+        self.middle_splitter.setStretchFactor(0, 1)
+        self.middle_splitter.setStretchFactor(1, 2)
+        self.middle_splitter.setSizes([400, 780])
         self.middle_splitter.setChildrenCollapsible(False)
 
         # After a run
@@ -381,8 +383,9 @@ class MainWindow(QMainWindow):
         self.main_splitter.addWidget(run_widget)
         self.main_splitter.addWidget(self.log_view)
         self.main_splitter.setStretchFactor(0, 2)
-        self.main_splitter.setStretchFactor(1, 5)
+        self.main_splitter.setStretchFactor(1, 4)
         self.main_splitter.setStretchFactor(2, 1)
+        self.main_splitter.setSizes([300, 480, 120])
         self.main_splitter.setChildrenCollapsible(False)
 
         central = QWidget()
@@ -740,7 +743,11 @@ class MainWindow(QMainWindow):
         words = STAGE_WORDS.get(snapshot.stage, snapshot.stage.value)
         if self.controller.cancelling and snapshot.stage not in (Stage.CANCELLED, Stage.DONE):
             words = "Cancelling"
-        text = f"{words}: {snapshot.message}" if snapshot.message else words
+        message = snapshot.message
+        if message.lower().startswith(words.lower()):
+            text = message
+        else:
+            text = f"{words}: {message}" if message else words
         self.stage_label.setText(text)
         self.stage_label.setToolTip(text)
         running = sum(1 for t in snapshot.tasks if t.status is FileStatus.CONVERTING)
@@ -818,18 +825,20 @@ class MainWindow(QMainWindow):
             if self.task_detail.toPlainText():
                 self.task_detail.clear()
             return
-        lines = [str(view.input_path), f"State: {view.status.value}"]
+        head = f"{view.name}: {view.status.value}"
         if view.node_id:
-            lines.append(f"Node: {view.node_id}")
+            head += f" on {view.node_id}"
         if view.run_time_s is not None:
-            lines.append(f"Run time: {clock(view.run_time_s)}")
+            head += f" after {clock(view.run_time_s)}"
         if view.exit_code is not None:
-            lines.append(f"Exit code: {view.exit_code}")
+            head += f", exit code {view.exit_code}"
+        lines = [head]
         result = result_text(view)
         if result:
-            lines.append(f"Result: {result}")
+            lines.append(("Reason: " if is_failed(view) else "") + result)
         if view.stderr_tail and is_failed(view):
-            lines += ["", "What ffmpeg said last:", view.stderr_tail.rstrip()]
+            lines += ["What ffmpeg said last:", view.stderr_tail.rstrip()]
+        lines.append(f"Input: {view.input_path}")
         text = "\n".join(lines)
         if text != self.task_detail.toPlainText():
             self.task_detail.setPlainText(text)

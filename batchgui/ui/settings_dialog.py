@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -119,7 +120,7 @@ class SettingsDialog(QDialog):
             self.profile_list.setCurrentRow(0)
         else:
             self._new_profile()
-        self.resize(820, 720)
+        self.resize(760, 760)
 
     # -- building -----------------------------------------------------------------------------
 
@@ -169,7 +170,8 @@ class SettingsDialog(QDialog):
         # left: the profiles
         self.profile_list = QListWidget()
         self.profile_list.setObjectName("profileList")
-        self.profile_list.setMinimumWidth(170)
+        self.profile_list.setMinimumWidth(150)
+        self.profile_list.setMaximumWidth(220)
         self.profile_list.setSizePolicy(QSizePolicy.Policy.Preferred,
                                         QSizePolicy.Policy.Expanding)
         self.add_button = QPushButton("&Add")
@@ -273,7 +275,9 @@ class SettingsDialog(QDialog):
         self.show_keys_check = QCheckBox("Show &keys while typing")
         self.show_keys_check.setObjectName("showKeysCheck")
         storage_form.addRow("", self.show_keys_check)
-        storage_box = QGroupBox("Azure Storage (where the videos and MP3s travel)")
+        storage_box = QGroupBox("Azure Storage")
+        storage_box.setToolTip("Where the videos and MP3s travel between this computer and "
+                               "the pool")
         storage_box.setLayout(storage_form)
 
         self.pool_id_edit = self._line("poolIdEdit", PoolSettings().pool_id)
@@ -304,9 +308,9 @@ class SettingsDialog(QDialog):
         self.slots_spin.setObjectName("slotsPerNodeSpin")
         self.slots_spin.setRange(1, 256)
         self.slots_spin.setToolTip("How many files each node converts at once")
-        self.keep_pool_check = QCheckBox("Keep the pool after a run (faster next time, "
-                                         "but it costs money while idle)")
+        self.keep_pool_check = QCheckBox("Keep the pool after a run")
         self.keep_pool_check.setObjectName("keepPoolCheck")
+        self.keep_pool_check.setToolTip("Faster next time, but the nodes cost money while idle")
         pool_form = QFormLayout()
         self._add_row(pool_form, "P&ool id:",
                       self._with_error(self.pool_id_edit, self.pool_id_error), self.pool_id_edit)
@@ -333,15 +337,11 @@ class SettingsDialog(QDialog):
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        test_box = QGroupBox("Connection")
-        test_layout = QVBoxLayout(test_box)
-        test_row = QHBoxLayout()
-        test_row.addWidget(self.test_button)
-        test_row.addStretch(1)
-        test_layout.addLayout(test_row)
-        test_layout.addWidget(self.batch_result_label)
-        test_layout.addWidget(self.storage_result_label)
-        test_layout.addWidget(self.sign_in_label)
+        results = QVBoxLayout()
+        results.setSpacing(2)
+        results.addWidget(self.batch_result_label)
+        results.addWidget(self.storage_result_label)
+        results.addWidget(self.sign_in_label)
 
         form_widget = QWidget()
         form_layout = QVBoxLayout(form_widget)
@@ -350,12 +350,12 @@ class SettingsDialog(QDialog):
         form_layout.addWidget(batch_box)
         form_layout.addWidget(storage_box)
         form_layout.addWidget(pool_box)
-        form_layout.addWidget(test_box)
         form_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setObjectName("formScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(form_widget)
 
         # the "no keyring" banner
@@ -398,15 +398,21 @@ class SettingsDialog(QDialog):
         self.close_button.setObjectName("closeButton")
         self.close_button.setAutoDefault(False)
         bottom = QHBoxLayout()
+        bottom.addWidget(self.test_button)
         bottom.addWidget(self.status_label, 1)
         bottom.addWidget(self.save_button)
         bottom.addWidget(self.close_button)
 
         right = QVBoxLayout()
         right.addWidget(scroll, 1)
+        right.addLayout(results)
         right.addWidget(self.keyring_banner)
         right.addLayout(bottom)
         top = QHBoxLayout(self)
+        # The layout would push a new minimum size to the window whenever a row shows or
+        # hides; the scroll area absorbs those changes, so keep one fixed minimum instead.
+        top.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.setMinimumSize(620, 480)
         top.addLayout(left, 0)
         top.addLayout(right, 1)
 
@@ -640,7 +646,10 @@ class SettingsDialog(QDialog):
                             ("storage_key", self.storage_key_edit),
                             ("storage_connection_string", self.connection_string_edit)):
             if self._saved_secret(field):
-                edit.setPlaceholderText("saved in the system keyring; type to replace")
+                in_session = self._editing is not None and accounts.secrets.in_session(
+                    self._editing)
+                where = "kept for this session" if in_session else "saved in the system keyring"
+                edit.setPlaceholderText(f"{where}; type to replace")
             elif field == "storage_connection_string":
                 edit.setPlaceholderText("DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…")
             else:
@@ -911,5 +920,6 @@ class SettingsDialog(QDialog):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and not self._closed:
+        if (event.type() == QEvent.Type.PaletteChange and not self._closed
+                and hasattr(self, "nodes_error")):
             self._validate()

@@ -62,7 +62,7 @@ _HEADERS = {
     TaskColumn.NODE: "Node",
     TaskColumn.PROGRESS: "Progress",
     TaskColumn.RUN_TIME: "Run time",
-    TaskColumn.EXIT_CODE: "Exit code",
+    TaskColumn.EXIT_CODE: "Exit",
     TaskColumn.RESULT: "Result",
 }
 
@@ -113,9 +113,11 @@ class TaskTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            if 0 <= section < len(TaskColumn):
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(TaskColumn):
+            if role == Qt.ItemDataRole.DisplayRole:
                 return _HEADERS[TaskColumn(section)]
+            if role == Qt.ItemDataRole.ToolTipRole and section == TaskColumn.EXIT_CODE:
+                return "ffmpeg's exit code"
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -331,12 +333,12 @@ class TaskTableView(QTableView):
         header = self.horizontalHeader()
         fm = self.fontMetrics()
         widths = {
-            TaskColumn.FILE: fm.horizontalAdvance("M" * 16),
-            TaskColumn.STATE: fm.horizontalAdvance("downloading") + 24,
-            TaskColumn.NODE: fm.horizontalAdvance("tvmps_0123456789") + 16,
-            TaskColumn.PROGRESS: fm.horizontalAdvance("100 %") + 60,
-            TaskColumn.RUN_TIME: fm.horizontalAdvance("Run time") + 24,
-            TaskColumn.EXIT_CODE: fm.horizontalAdvance("Exit code") + 24,
+            TaskColumn.FILE: fm.horizontalAdvance("session-0047.mp4") + 12,
+            TaskColumn.STATE: fm.horizontalAdvance("converting") + 16,
+            TaskColumn.NODE: fm.horizontalAdvance("tvmps_5e2939a2") + 12,
+            TaskColumn.PROGRESS: fm.horizontalAdvance("100 %") + 36,
+            TaskColumn.RUN_TIME: fm.horizontalAdvance("Run time") + 16,
+            TaskColumn.EXIT_CODE: fm.horizontalAdvance("Exit") + 20,
         }
         for column, width in widths.items():
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)

@@ -92,7 +92,7 @@ def test_window_has_the_named_widgets_on_its_defaults(window) -> None:  # type: 
 def test_drop_convert_and_find_the_mp3s(qtbot, window, media, tmp_path, opened) -> None:  # type: ignore[no-untyped-def]
     src = tmp_path / "videos"
     one = media.good(src / "one.mp4", seconds=3.0)
-    nested = media.good(src / "sub" / "two.final.mp4", seconds=4.0)
+    media.good(src / "sub" / "two.final.mp4", seconds=4.0)
     out = tmp_path / "out"
     drop_and_wait(qtbot, window, [one, src / "sub"], rows=2)
     assert set(statuses(window).values()) == {"ready"}
