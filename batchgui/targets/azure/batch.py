@@ -271,8 +271,10 @@ class BatchService:
         )
         try:
             self.client.create_pool(options)
-        except ResourceExistsError:
-            pass  # a retried create that had gone through
+        except ResourceExistsError as exc:
+            if error_code(exc) != "PoolExists":  # e.g. PoolQuotaReached is a 409 too
+                raise
+            # a retried create that had gone through
 
     def _match_size(self, pool: bm.BatchPool, settings: PoolSettings) -> str:
         """Grow or shrink a reused pool to the node counts the user asked for."""
@@ -295,8 +297,11 @@ class BatchService:
             return f"could not resize the pool ({error_code(exc) or exc.status_code})"
         return f"resizing the pool to {want[0]} dedicated and {want[1]} Spot node(s)"
 
-    def list_nodes(self, pool_id: str) -> list[bm.BatchNode]:
-        return list(self.client.list_nodes(pool_id, select=NODE_SELECT, max_results=1000))
+    def list_nodes(self, pool_id: str, *, quick: bool = False) -> list[bm.BatchNode]:
+        """The pool's nodes; `quick` tries once more at most (a poll simply comes again)."""
+        extra: dict[str, Any] = {"retry_total": 1} if quick else {}
+        return list(self.client.list_nodes(pool_id, select=NODE_SELECT, max_results=1000,
+                                           **extra))
 
     def start_task_stderr(self, pool_id: str, node_id: str, max_bytes: int = 3000) -> str:
         """The tail of a node's start task stderr (read once per node, through the file API)."""
@@ -410,8 +415,10 @@ class BatchService:
         )
         try:
             self.client.create_job(options)
-        except ResourceExistsError:
-            pass  # a resumed run, or a retried create that had gone through
+        except ResourceExistsError as exc:
+            if error_code(exc) != "JobExists":  # e.g. ActiveJobAndScheduleQuotaReached
+                raise
+            # a resumed run, or a retried create that had gone through
 
     def add_tasks(
         self,
@@ -466,8 +473,11 @@ class BatchService:
                     delay = min(delay * 2, 10.0)
         return calls
 
-    def list_tasks(self, job_id: str) -> list[bm.BatchTask]:
-        return list(self.client.list_tasks(job_id, select=TASK_SELECT, max_results=1000))
+    def list_tasks(self, job_id: str, *, quick: bool = False) -> list[bm.BatchTask]:
+        """The job's tasks, only the fields the app shows; `quick` as for list_nodes."""
+        extra: dict[str, Any] = {"retry_total": 1} if quick else {}
+        return list(self.client.list_tasks(job_id, select=TASK_SELECT, max_results=1000,
+                                           **extra))
 
     def task_file_tail(self, job_id: str, task_id: str, name: str, max_bytes: int = 4000) -> str:
         try:

@@ -26,6 +26,7 @@ from azure.storage.blob import (
     BlobServiceClient,
     ContainerSasPermissions,
     ContentSettings,
+    ExponentialRetry,
     generate_blob_sas,
     generate_container_sas,
 )
@@ -114,13 +115,13 @@ def storage_key(account: AzureAccount) -> StorageKey:
 
 def client_options() -> dict[str, object]:
     """Short, bounded retries so a wrong address fails in seconds, not minutes."""
+    # The storage SDK's own default waits 15 s, then 18 s, ... between tries: far too long
+    # for "wrong address" and for a blip during an upload alike.
     return {
-        "retry_total": 4,
-        "retry_connect": 2,
-        "retry_read": 3,
-        "retry_status": 4,
-        "retry_backoff_factor": 0.5,
-        "retry_backoff_max": 8,
+        "retry_policy": ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=4, retry_connect=1,
+            retry_read=3, retry_status=4,
+        ),
         "connection_timeout": 15,
         "read_timeout": 120,
         "max_single_put_size": SINGLE_PUT_BYTES,

@@ -409,8 +409,8 @@ class AzureBatchTarget(Target):
         self.stats["polls"] += 1
         try:
             tasks, nodes = await asyncio.gather(
-                ctx.blocking(batch.list_tasks, ctx.run_id),
-                ctx.blocking(batch.list_nodes, pool_id),
+                ctx.blocking(batch.list_tasks, ctx.run_id, quick=True),
+                ctx.blocking(batch.list_nodes, pool_id, quick=True),
             )
             check_pool = self._wants_pool_check(nodes)
             health = await ctx.blocking(
@@ -678,7 +678,7 @@ def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
     code = (failure.code or "") if failure else ""
     message = (failure.message or "") if failure else ""
     lowered = code.lower()
-    if "resourcefile" in lowered or "blob" in lowered and "download" in message.lower():
+    if "resourcefile" in lowered or "blob" in lowered:
         return f"the node could not download the video from storage ({message or code})"
     if "fileupload" in lowered or "upload" in lowered:
         return f"the MP3 could not be uploaded from the node ({message or code})"
