@@ -493,3 +493,109 @@ def test_same_blob_is_not_uploaded_twice(azurite: Azurite, media: MediaCache,
     storage.delete_prefix("run-x/")
     assert storage.list_names("run-x/") == []
     storage.close()
+
+
+# -- the tasks as Batch sees them -------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_tasks_get_least_privilege_urls_fixed_names_retries_and_limits(
+    azurite: Azurite, batch_emulator: BatchEmulator, batch_client: Any, media: MediaCache,
+    tmp_path: Path,
+) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    src = tmp_path / "in"
+    media.good(src / ODD_NAMES[0], seconds=2.0)
+    media.good(src / "b.mp4", seconds=3.0)
+    # nodes that never finish starting: the tasks stay queued where we can read them
+    target = AzureBatchTarget(account_for(azurite, batch_emulator),
+                              small_pool(start_task="sleep 60"), poll_bounds=(0.1, 0.5))
+    tasks: list[Any] = []
+
+    def watch(snapshot: RunSnapshot) -> None:
+        if snapshot.stage is Stage.MONITORING and not tasks:
+            tasks.extend(batch_client.list_tasks(snapshot.run_id))
+            cancel.cancel()
+
+    cancel = CancelToken()
+    result = run_in_process([src], tmp_path / "out", target, on_snapshot=watch, cancel=cancel)
+    assert result.cancelled and len(tasks) == 2
+    for task in sorted(tasks, key=lambda t: t.id):
+        assert task.command_line.startswith(
+            "ffmpeg -hide_banner -nostdin -loglevel error -y -i in.mp4 -map 0:a:0 ")
+        assert task.command_line.endswith(" out.mp3")
+        assert "INJECTED" not in task.command_line and "b.mp4" not in task.command_line
+        [resource] = task.resource_files
+        assert resource.file_path == "in.mp4"
+        url = urlparse(resource.http_url)
+        assert url.path.endswith(f"/{CONTAINER}/{result.run_id}/in/{task.id}.mp4")
+        sas = parse_qs(url.query)
+        assert sas["sp"] == ["r"] and sas["sr"] == ["b"], "read-only, this one blob"
+        expiry = sas["se"][0]
+        outputs = {o.file_pattern: o for o in task.output_files}
+        mp3 = outputs["out.mp3"]
+        assert mp3.upload_options.upload_condition == "tasksuccess"
+        assert mp3.destination.container.path == f"{result.run_id}/out/{task.id}.mp3"
+        out_sas = parse_qs(urlparse(mp3.destination.container.container_url).query)
+        assert out_sas["sp"] == ["cw"] and out_sas["sr"] == ["c"], "create/write only"
+        logs = outputs["../std*.txt"]
+        assert logs.upload_options.upload_condition == "taskcompletion"
+        assert task.constraints.max_task_retry_count == 2
+        assert task.constraints.max_wall_clock_time.total_seconds() >= 20 * 60
+        # the SAS lives as long as the run may take, not a fixed 2 hours
+        from datetime import UTC, datetime
+
+        lifetime = datetime.fromisoformat(expiry.replace("Z", "+00:00")) - datetime.now(UTC)
+        assert lifetime.total_seconds() > 3 * 3600 - 120
+
+
+@pytest.fixture
+def silent_ffmpeg_dir(tmp_path: Path) -> str:
+    """A node PATH whose ffmpeg 'succeeds' (exit 0) but writes nothing."""
+    folder = tmp_path / "silent-bin"
+    folder.mkdir()
+    script = folder / "ffmpeg"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    return str(folder)
+
+
+@pytest.mark.timeout(60)
+def test_exit_code_zero_without_an_mp3_is_a_failure(
+    azurite: Azurite, silent_ffmpeg_dir: str, media: MediaCache, tmp_path: Path
+) -> None:
+    emu = start_batch_emulator(path_dirs=[silent_ffmpeg_dir], root=str(tmp_path / "batch"),
+                               **DEFAULT_TEST_KNOBS)
+    try:
+        media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
+        target = AzureBatchTarget(account_for(azurite, emu), small_pool(),
+                                  poll_bounds=(0.1, 0.5))
+        result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
+    finally:
+        emu.stop()
+    [outcome] = result.outcomes
+    assert outcome.status is FileStatus.FAILED
+    assert outcome.reason == "ffmpeg reported success, but no MP3 came back from the node"
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.batch_emulator_knobs(preempt_node_after_s=0.05, preempt_recover_s=0.8)
+def test_spot_node_taken_back_mid_task_still_converts(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    media.good(tmp_path / "in" / "a.mp4", seconds=3.0)
+    states: set[str] = set()
+
+    def watch(snapshot: RunSnapshot) -> None:
+        states.update(str(n.state) for n in snapshot.nodes)
+
+    target = AzureBatchTarget(account_for(azurite, batch_emulator),
+                              small_pool(dedicated_nodes=0, spot_nodes=1),
+                              poll_bounds=(0.05, 0.2))
+    result = run_in_process([tmp_path / "in"], tmp_path / "out", target, on_snapshot=watch)
+    assert result.all_converted, result
+    [outcome] = result.outcomes
+    assert outcome.output is not None and abs(mp3_seconds(outcome.output) - 3.0) < 0.5
+    assert "preempted" in states, states  # the node grid showed it being taken back

@@ -120,7 +120,7 @@ def client_options() -> dict[str, object]:
     return {
         "retry_policy": ExponentialRetry(
             initial_backoff=1, increment_base=2, retry_total=4, retry_connect=1,
-            retry_read=3, retry_status=4,
+            retry_read=3, retry_status=4, random_jitter_range=1,
         ),
         "connection_timeout": 15,
         "read_timeout": 120,
