@@ -373,6 +373,7 @@ def test_start_task_failure_stops_the_run_at_once_with_its_stderr(
     assert result.error is not None
     assert result.error.startswith("No node can run the conversions: the start task failed")
     assert "stderr said" in result.error
+    assert "start task failed on purpose" in result.error  # the node's own stderr.txt
     # a pool whose nodes can't work is deleted even though the user asked to keep pools
     pools = batch_emulator.state()["pools"]
     assert all(p["state"] == "deleting" for p in pools.values()) or not pools
@@ -599,3 +600,59 @@ def test_spot_node_taken_back_mid_task_still_converts(
     [outcome] = result.outcomes
     assert outcome.output is not None and abs(mp3_seconds(outcome.output) - 3.0) < 0.5
     assert "preempted" in states, states  # the node grid showed it being taken back
+
+
+@pytest.mark.timeout(60)
+def test_submission_in_chunks_of_100_and_task_exists_is_success(
+    batch_emulator: BatchEmulator, batch_client: Any
+) -> None:
+    from azure.batch import models as bm
+
+    from batchgui.targets.azure.batch import BatchService
+
+    account = AzureAccount(name="t", batch_url=batch_emulator.url,
+                           batch_account=batch_emulator.account, batch_key=batch_emulator.key)
+    service = BatchService(account)
+    choice = service.ensure_pool(small_pool(dedicated_nodes=1, start_task="sleep 60"))
+    service.create_job("run-chunks", choice.pool_id)
+    service.create_job("run-chunks", choice.pool_id)  # again: JobExists is fine (a resume)
+    tasks = [bm.BatchTaskCreateOptions(id=f"f{i:05d}", command_line="ffmpeg -version")
+             for i in range(250)]
+    batch_emulator.clear_requests()
+    calls_made = service.add_tasks("run-chunks", tasks, deadline=time.monotonic() + 60)
+    assert calls_made == 3
+    # a resubmission (a retried call that had gone through, or a resumed run) is no error
+    assert service.add_tasks("run-chunks", tasks[:120], deadline=time.monotonic() + 60) == 2
+    adds = calls(batch_emulator.requests(), "POST", "/addtaskcollection")
+    assert len(adds) == 5
+    listed = service.list_tasks("run-chunks")
+    assert sorted(t.id for t in listed) == [t.id for t in tasks]
+    service.delete_job("run-chunks")
+    service.delete_pool(choice.pool_id)
+    service.close()
+
+
+@pytest.mark.timeout(60)
+def test_submission_gives_up_at_its_deadline_instead_of_retrying_forever(
+    batch_emulator: BatchEmulator,
+) -> None:
+    from azure.batch import models as bm
+
+    from batchgui.targets.azure.batch import BatchService, SubmitTimeout
+
+    account = AzureAccount(name="t", batch_url=batch_emulator.url,
+                           batch_account=batch_emulator.account, batch_key=batch_emulator.key)
+    service = BatchService(account)
+    choice = service.ensure_pool(small_pool(start_task="sleep 60"))
+    service.create_job("run-busy", choice.pool_id)
+    batch_emulator.set_knobs(fail_rate_5xx=1.0)  # the service answers nothing but 5xx
+    started = time.monotonic()
+    with pytest.raises(SubmitTimeout):
+        service.add_tasks(
+            "run-busy",
+            [bm.BatchTaskCreateOptions(id="f00000", command_line="ffmpeg -version")],
+            deadline=time.monotonic() + 3,
+        )
+    assert time.monotonic() - started < 15
+    batch_emulator.set_knobs(fail_rate_5xx=0.0)
+    service.close()

@@ -25,6 +25,7 @@ from azure.batch import BatchClient
 from azure.batch import models as bm
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import (
+    AzureError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -434,6 +435,7 @@ class BatchService:
         (time.monotonic()), unlike the SDK's create_tasks which retries 5xx forever.
         """
         calls = 0
+        once: dict[str, Any] = {"retry_total": 1}
         for start in range(0, len(tasks), TASKS_PER_CALL):
             pending = list(tasks[start:start + TASKS_PER_CALL])
             delay = 0.5
@@ -445,12 +447,13 @@ class BatchService:
                 try:
                     calls += 1
                     result = self.client.create_task_collection(
-                        job_id, bm.BatchTaskGroup(task_values=pending), service_timeout=30
+                        job_id, bm.BatchTaskGroup(task_values=pending), service_timeout=30,
+                        **once,  # this loop does the retrying, within the deadline
                     )
-                except HttpResponseError as exc:
+                except AzureError as exc:  # 5xx, throttling, a dropped connection
                     if not is_transient(exc):
                         raise
-                    log.info("adding tasks: %s, trying again", exc.status_code)
+                    log.info("adding tasks: %s, trying again", type(exc).__name__)
                     time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
                     delay = min(delay * 2, 10.0)
                     continue
