@@ -139,16 +139,22 @@ def is_list_nodes(r: dict[str, Any]) -> bool:
 
 
 def assert_monitoring_calls(requests: list[dict[str, Any]], tasks: int) -> None:
-    """Submission in ceil(n/100) calls; then each poll is one task list plus one node list."""
+    """Submission in ceil(n/100) calls; then each poll is one task list plus one node list.
+
+    With injected faults a poll may lose one of its two lists (the poll then shows
+    "reconnecting"), so the two counts may differ by the number of failed list calls.
+    """
     ok = [r for r in requests if r["status"] and r["status"] < 400]
     adds = [r for r in ok if r["method"] == "POST" and r["path"].endswith("/addtaskcollection")]
     assert len(adds) == math.ceil(tasks / 100)
-    first_add = ok.index(adds[0])
-    after = ok[first_add:]
-    task_lists = [r for r in after if is_list_tasks(r)]
-    node_lists = [r for r in after if is_list_nodes(r)]
+    first_add = requests.index(adds[0])
+    after = requests[first_add:]
+    task_lists = [r for r in after if is_list_tasks(r) and r in ok]
+    node_lists = [r for r in after if is_list_nodes(r) and r in ok]
+    failed_lists = [r for r in after if (is_list_tasks(r) or is_list_nodes(r)) and r not in ok]
     assert task_lists, "the run never looked at its tasks"
-    assert len(task_lists) == len(node_lists)
+    assert abs(len(task_lists) - len(node_lists)) <= len(failed_lists)
+    assert len(task_lists) < 100, "polls slow down while nothing changes"
     for r in task_lists + node_lists:
         assert "$select" in r["query"], r
     per_task = [r for r in ok if r["method"] == "GET" and "/tasks/" in r["path"]
@@ -234,14 +240,14 @@ def test_cli_converts_odd_names_and_rejects_bad_inputs(
 
 
 @pytest.mark.timeout(120)
-def test_cli_run_completes_with_ten_percent_server_errors(
+def test_cli_run_completes_with_ten_percent_server_errors_and_dropped_connections(
     azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
 ) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     names = [f"clip {i}.mp4" for i in range(6)]
     for name in names:
         media.good(src / name, seconds=2.0)
-    batch_emulator.set_knobs(fail_rate_5xx=0.1, seed=7)
+    batch_emulator.set_knobs(fail_rate_5xx=0.1, drop_rate=0.05, seed=7)
     batch_emulator.clear_requests()
     proc, _ = run_cli(
         [str(src), "--output", str(out), "--target", "azure", "--start-task", CHECK_START,

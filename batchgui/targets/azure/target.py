@@ -15,13 +15,18 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from azure.batch import models as bm
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 
 from batchgui.core import naming
 from batchgui.core.ffmpeg import convert_argv, stderr_reason
@@ -60,6 +65,8 @@ T = TypeVar("T")
 
 #: files uploading at once (each large one also sends several blocks at once)
 FILES_AT_ONCE = 4
+#: tries of one call (create pool, create job ...) before a transient error counts
+CALL_ATTEMPTS = 5
 #: task retries on another try or node (a node dying, a blip while downloading)
 TASK_RETRIES = 2
 #: how long the run keeps asking a service that does not answer before it gives up
@@ -169,16 +176,36 @@ class AzureBatchTarget(Target):
     # -- calling Azure ---------------------------------------------------------------------
 
     async def _call(
-        self, ctx: RunContext, service: str, fn: Callable[..., T], *args: Any, **kwargs: Any
+        self, ctx: RunContext, service: str, fn: Callable[..., T], *args: Any,
+        even_if_cancelled: bool = False, **kwargs: Any,
     ) -> T:
-        """A blocking SDK call on the executor; Azure errors become one plain TargetError."""
-        try:
-            return await ctx.blocking(fn, *args, **kwargs)
-        except (AzureError, ValueError) as exc:
-            url = self.account.batch_url if service == "batch" else (
-                self._storage.endpoint if self._storage else None
-            )
-            raise TargetError(plain_error(exc, service, url)) from exc
+        """A blocking SDK call on the executor; Azure errors become one plain TargetError.
+
+        Every call made this way is safe to repeat (creating what exists counts as done),
+        so a dropped connection or a 5xx is tried again a few times before it counts;
+        the SDK itself never repeats a POST whose connection broke.
+        """
+        delay = 0.5
+        for attempt in range(CALL_ATTEMPTS):
+            try:
+                return await ctx.blocking(fn, *args, **kwargs)
+            except (AzureError, ValueError) as exc:
+                stopping = ctx.cancel.cancelled and not even_if_cancelled
+                # could not connect at all: the SDK has tried that already, and a wrong
+                # address should say so in seconds
+                unreachable = isinstance(exc, ServiceRequestError) and not isinstance(
+                    exc, ServiceResponseError)
+                again = is_transient(exc) and not unreachable and not stopping
+                if attempt + 1 < CALL_ATTEMPTS and again:
+                    log.info("%s: %s, trying again", getattr(fn, "__name__", fn), exc)
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                    continue
+                url = self.account.batch_url if service == "batch" else (
+                    self._storage.endpoint if self._storage else None
+                )
+                raise TargetError(plain_error(exc, service, url)) from exc
+        raise AssertionError("unreachable")
 
     async def _clients(self, ctx: RunContext) -> tuple[RunStorage, BatchService]:
         if self._storage is None:
@@ -618,21 +645,21 @@ class AzureBatchTarget(Target):
     async def cleanup(self, ctx: RunContext, cancelled: bool) -> None:
         """Job and blobs always go; the pool per the user's choice (a broken one always)."""
         self._abort.set()
-        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        steps: list[tuple[str, str, Callable[..., object], tuple[object, ...]]] = []
         batch, storage = self._batch, self._storage
         if batch is not None and self._job_created:
             if cancelled:
-                steps.append(("stop the job", lambda: ctx.blocking(
-                    batch.terminate_job, ctx.run_id, "cancelled in BatchGUI")))
-            steps.append(("delete the job", lambda: ctx.blocking(batch.delete_job, ctx.run_id)))
+                steps.append(("stop the job", "batch", batch.terminate_job,
+                              (ctx.run_id, "cancelled in BatchGUI")))
+            steps.append(("delete the job", "batch", batch.delete_job, (ctx.run_id,)))
         if storage is not None and self._container_ready:
-            steps.append(("remove the run's files from storage",
-                          lambda: ctx.blocking(storage.delete_prefix, f"{ctx.run_id}/")))
+            steps.append(("remove the run's files from storage", "storage",
+                          storage.delete_prefix, (f"{ctx.run_id}/",)))
         choice = self._pool_choice
         if batch is not None and choice is not None:
             if choice.owned and (not self.pool.keep_pool or self._pool_broken):
-                steps.append((f"delete pool {choice.pool_id}",
-                              lambda: ctx.blocking(batch.delete_pool, choice.pool_id)))
+                steps.append((f"delete pool {choice.pool_id}", "batch", batch.delete_pool,
+                              (choice.pool_id,)))
                 ctx.log(f"Deleting pool {choice.pool_id}"
                         + (" (its nodes could not work)" if self.pool.keep_pool else ""))
             elif not self.pool.keep_pool:
@@ -640,12 +667,14 @@ class AzureBatchTarget(Target):
             else:
                 ctx.log(f"Keeping pool {choice.pool_id} for the next run "
                         "(it costs money while its nodes run; delete it when done)")
-        for what, step in steps:
+        for what, service, fn, args in steps:
             try:
-                await step()
-            except Exception as exc:
-                service = "storage" if "storage" in what else "batch"
-                ctx.log(f"Could not {what}: {plain_error(exc, service)}")
+                await self._call(ctx, service, fn, *args, even_if_cancelled=True)
+            except TargetError as exc:
+                ctx.log(f"Could not {what}: {exc}")
+            except Exception as exc:  # cleanup reports, it never raises
+                log.exception("cleanup step failed")
+                ctx.log(f"Could not {what}: {exc}")
         await ctx.blocking(self._close)
 
     def _close(self) -> None:
