@@ -662,3 +662,40 @@ def test_submission_gives_up_at_its_deadline_instead_of_retrying_forever(
     assert time.monotonic() - started < 15
     batch_emulator.set_knobs(fail_rate_5xx=0.0)
     service.close()
+
+
+@pytest.mark.timeout(60)
+def test_pool_stays_while_another_run_uses_it_and_runs_a_current_ubuntu(
+    azurite: Azurite, batch_emulator: BatchEmulator, batch_client: Any, media: MediaCache,
+    tmp_path: Path,
+) -> None:
+    from azure.batch import models as bm
+
+    media.good(tmp_path / "a.mp4", seconds=1.0)
+    account = account_for(azurite, batch_emulator)
+    first = AzureBatchTarget(account, small_pool(keep_pool=True), poll_bounds=(0.1, 0.5))
+    assert run_in_process([tmp_path / "a.mp4"], tmp_path / "o1", first).all_converted
+    pool = batch_client.get_pool("batchgui-pool")
+    agent = pool.virtual_machine_configuration.node_agent_sku_id
+    assert agent == "batch.node.ubuntu 24.04", agent  # the newest verified, not 18.04
+    meta = {m.name: m.value for m in pool.metadata}
+    assert meta["batchgui"] == "1" and len(meta["batchgui-fingerprint"]) == 16
+    # another run's job is active on the pool: this run must not delete the pool under it
+    batch_client.create_job(bm.BatchJobCreateOptions(
+        id="someone-else", pool_info=bm.BatchPoolInfo(pool_id="batchgui-pool")))
+    second = AzureBatchTarget(account, small_pool(keep_pool=False), poll_bounds=(0.1, 0.5))
+    assert run_in_process([tmp_path / "a.mp4"], tmp_path / "o2", second).all_converted
+    assert batch_emulator.state()["pools"]["batchgui-pool"]["state"] == "active"
+
+
+def test_pool_without_nodes_is_refused_before_anything_starts(tmp_path: Path,
+                                                             media: MediaCache) -> None:
+    media.good(tmp_path / "a.mp4", seconds=1.0)
+    env = dict(os.environ, AZURE_BATCH_ENDPOINT="http://127.0.0.1:9", AZURE_BATCH_ACCOUNT="a",
+               AZURE_BATCH_ACCESS_KEY="QUJD",
+               AZURE_STORAGE_CONNECTION_STRING="UseDevelopmentStorage=true",
+               PYTHONPATH=str(ROOT))
+    proc, _ = run_cli([str(tmp_path / "a.mp4"), "--output", str(tmp_path / "o"), "--target",
+                       "azure", "--dedicated", "0", "--spot", "0"], env)
+    assert proc.returncode == 2
+    assert "The pool needs at least one node" in proc.stderr

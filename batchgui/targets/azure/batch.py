@@ -396,6 +396,15 @@ class BatchService:
                 raise ResourceNotFoundError(response=response)
             raise error
 
+    def other_jobs_on(self, pool_id: str, job_id: str) -> list[str]:
+        """Active jobs besides `job_id` that run on this pool (another BatchGUI run, say)."""
+        jobs = self.client.list_jobs(filter="state eq 'active'", select=["id", "poolInfo"])
+        return [
+            job.id for job in jobs
+            if job.id != job_id and job.pool_info is not None
+            and job.pool_info.pool_id == pool_id
+        ]
+
     def delete_pool(self, pool_id: str) -> None:
         try:
             self._send("DELETE", f"/pools/{quote(pool_id, safe='')}")

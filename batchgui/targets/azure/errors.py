@@ -212,6 +212,12 @@ def plain_error(exc: BaseException, service: str, url: str | None = None) -> str
             "(Batch account > Quotas in the Azure portal), use fewer or smaller nodes, "
             "or delete pools you no longer need."
         )
+    if code in ("JobNotFound", "PoolNotFound", "ContainerNotFound"):
+        thing = {"JobNotFound": "job", "PoolNotFound": "pool"}.get(code, "storage container")
+        return (
+            f"The run's {thing} is gone from the account (deleted outside BatchGUI?). "
+            "Start the run again."
+        )
     if code in ("ContainerBeingDeleted",):
         return "The storage container is being deleted. Wait a minute and try again."
     if status == 404 and code in (None, "ResourceNotFound", "AccountNotFound"):

@@ -656,8 +656,17 @@ class AzureBatchTarget(Target):
             steps.append(("remove the run's files from storage", "storage",
                           storage.delete_prefix, (f"{ctx.run_id}/",)))
         choice = self._pool_choice
+        others: list[str] = []
+        if batch is not None and choice is not None and choice.owned and not self.pool.keep_pool:
+            try:  # never pull the pool from under another run that uses it
+                others = await self._call(ctx, "batch", batch.other_jobs_on, choice.pool_id,
+                                          ctx.run_id, even_if_cancelled=True)
+            except TargetError as exc:
+                log.info("could not list the pool's other jobs: %s", exc)
         if batch is not None and choice is not None:
-            if choice.owned and (not self.pool.keep_pool or self._pool_broken):
+            if others:
+                ctx.log(f"Pool {choice.pool_id} stays: another run uses it ({others[0]})")
+            elif choice.owned and (not self.pool.keep_pool or self._pool_broken):
                 steps.append((f"delete pool {choice.pool_id}", "batch", batch.delete_pool,
                               (choice.pool_id,)))
                 ctx.log(f"Deleting pool {choice.pool_id}"
