@@ -47,11 +47,11 @@ def make_files(folder: Path, count: int, size_mb: int, prefix: str) -> list[Path
     return files
 
 
-def through_target(conn: str, files: list[Path], run_id: str) -> float:
+def through_target(conn: str, files: list[Path], run_id: str, **options: int) -> float:
     """The target's own upload step (prepare() without the pool), timed."""
     account = AzureAccount(name="bench", batch_url="http://unused", batch_account="unused",
                            storage_connection_string=conn)
-    target = AzureBatchTarget(account, PoolSettings())
+    target = AzureBatchTarget(account, PoolSettings(), **options)  # type: ignore[arg-type]
     storage = RunStorage(account)
     storage.ensure_container()
     target._storage = storage
@@ -100,7 +100,11 @@ def main() -> None:
     ap.add_argument("--small-mb", type=int, default=10)
     ap.add_argument("--large-mb", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=2, help="alternate a/b this many times")
+    ap.add_argument("--files-at-once", type=int, default=None)
+    ap.add_argument("--block-concurrency", type=int, default=None)
     args = ap.parse_args()
+    options = {k: v for k, v in (("files_at_once", args.files_at_once),
+                                 ("block_concurrency", args.block_concurrency)) if v}
     cache = Path(tempfile.gettempdir()) / "batchgui-bench-upload"
     small = make_files(cache / "small", args.small, args.small_mb, "small")
     large = make_files(cache / "large", 1, args.large_mb, "large")
@@ -118,7 +122,7 @@ def main() -> None:
             a_times, b_times = [], []
             for r in range(args.rounds):
                 b_times.append(plain_script(conn, files, f"bench-b{r}"))
-                a_times.append(through_target(conn, files, f"bench-a{r}"))
+                a_times.append(through_target(conn, files, f"bench-a{r}", **options))
             a, b = min(a_times), min(b_times)
             print(f"{label} ({total_mb:.0f} MB), best of {args.rounds}:")
             print(f"  (a) target upload:         {a:6.2f} s  {total_mb / a:7.1f} MB/s   (all: "

@@ -157,7 +157,7 @@ class AzureBatchTarget(Target):
         self._failing_since: float | None = None
         self._poll_failures = 0
         self._last_pool_check = 0.0
-        self._stderr_limit = asyncio.Semaphore(STDERR_READS_AT_ONCE)
+        self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
         #: figures for tests and benchmarks
         self.stats: dict[str, float] = {"polls": 0, "submit_calls": 0, "submit_s": 0.0,
                                          "uploaded": 0, "skipped": 0}
@@ -577,6 +577,8 @@ class AzureBatchTarget(Target):
         """A failed task's plain reason and the tail of its stderr (read once per attempt)."""
         assert self._storage is not None and self._batch is not None
         storage, batch = self._storage, self._batch
+        if self._stderr_limit is None:
+            self._stderr_limit = asyncio.Semaphore(STDERR_READS_AT_ONCE)
         async with self._stderr_limit:
             tail: str | None = None
             try:
