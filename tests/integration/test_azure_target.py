@@ -699,3 +699,18 @@ def test_pool_without_nodes_is_refused_before_anything_starts(tmp_path: Path,
                        "azure", "--dedicated", "0", "--spot", "0"], env)
     assert proc.returncode == 2
     assert "The pool needs at least one node" in proc.stderr
+
+
+@pytest.mark.timeout(60)
+def test_nodes_that_never_get_ready_stop_the_run_after_the_limit(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    media.good(tmp_path / "a.mp4", seconds=1.0)
+    target = AzureBatchTarget(account_for(azurite, batch_emulator),
+                              small_pool(start_task="sleep 30"), poll_bounds=(0.1, 0.3),
+                              node_wait_limit_s=1.5)
+    started = time.monotonic()
+    result = run_in_process([tmp_path / "a.mp4"], tmp_path / "out", target)
+    assert time.monotonic() - started < 15
+    assert result.error is not None and "became ready in" in result.error
+    assert "start task may be stuck" in result.error

@@ -65,6 +65,8 @@ T = TypeVar("T")
 
 #: files uploading at once (each large one also sends several blocks at once)
 FILES_AT_ONCE = 4
+#: how long a run waits for its first working node (nodes start in 5-15 minutes)
+NODE_WAIT_LIMIT_S = 40 * 60
 #: tries of one call (create pool, create job ...) before a transient error counts
 CALL_ATTEMPTS = 5
 #: task retries on another try or node (a node dying, a blip while downloading)
@@ -130,6 +132,7 @@ class AzureBatchTarget(Target):
         block_concurrency: int | None = None,
         poll_bounds: tuple[float, float] | None = None,
         container: str = CONTAINER,
+        node_wait_limit_s: float = NODE_WAIT_LIMIT_S,
     ) -> None:
         self.account = account
         self.pool = pool or PoolSettings()
@@ -157,6 +160,8 @@ class AzureBatchTarget(Target):
         self._failing_since: float | None = None
         self._poll_failures = 0
         self._last_pool_check = 0.0
+        self.node_wait_limit_s = node_wait_limit_s
+        self._no_node_since: float | None = None
         self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
         #: figures for tests and benchmarks
         self.stats: dict[str, float] = {"polls": 0, "submit_calls": 0, "submit_s": 0.0,
@@ -295,9 +300,7 @@ class AzureBatchTarget(Target):
                     raise TargetError(plain_error(exc, "batch", self.account.batch_url)) from exc
             else:
                 self._nodes = self._node_views(health)
-                if health.fatal:
-                    self._pool_broken = True
-                    raise TargetError(health.fatal)
+                self._check_pool(health)
                 if health.usable:
                     ctx.log(f"Pool {self._pool_choice.pool_id}: {health.usable} node(s) ready")
                     return
@@ -447,9 +450,7 @@ class AzureBatchTarget(Target):
             return self._reconnecting(exc)
         self._failing_since, self._poll_failures = None, 0
         self._nodes = self._node_views(health)
-        if health.fatal:
-            self._pool_broken = True
-            raise TargetError(health.fatal)
+        self._check_pool(health)
 
         statuses: dict[str, TaskStatus] = {}
         to_explain: list[tuple[bm.BatchTask, TaskStatus]] = []
@@ -476,6 +477,25 @@ class AzureBatchTarget(Target):
         self._tasks = statuses
         return TargetStatus(nodes=self._nodes, tasks=statuses,
                             message=self._message(health, statuses))
+
+    def _check_pool(self, health: PoolHealth) -> None:
+        """Stop the run when the pool can't work, or has had no working node for too long."""
+        if health.fatal:
+            self._pool_broken = True
+            raise TargetError(health.fatal)
+        now = time.monotonic()
+        if health.usable:
+            self._no_node_since = None
+            return
+        if self._no_node_since is None:
+            self._no_node_since = now
+        elif now - self._no_node_since > self.node_wait_limit_s:
+            minutes = round(self.node_wait_limit_s / 60)
+            raise TargetError(
+                f"No node of pool {self.pool.pool_id} became ready in {minutes} minutes; "
+                "the start task may be stuck. Look at a node's startup/stderr.txt in the "
+                "Azure portal, or try again with another VM size."
+            )
 
     def _wants_pool_check(self, nodes: list[bm.BatchNode]) -> bool:
         """Ask for the pool itself (resize errors) only while it lacks nodes, and not often."""
