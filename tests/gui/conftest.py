@@ -8,11 +8,13 @@ those waits exactly as they do in the app.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import qasync
+import shiboken6
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
@@ -53,16 +55,26 @@ def window(qtbot, qloop, opened, tmp_path: Path):  # type: ignore[no-untyped-def
     from batchgui.ui.main_window import MainWindow
 
     win = MainWindow()
-    qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
     yield win
+    dispose(qtbot, win)
+
+
+def dispose(qtbot, win) -> None:  # type: ignore[no-untyped-def]
+    """Close a window the way quitting does, then delete it here, on the GUI thread.
+
+    Not left to Python's garbage collector: that may run on a worker thread, and a
+    widget destroyed there takes its timers with it from the wrong thread.
+    """
     if win.controller.busy:
         win.controller.cancel()
         qtbot.waitUntil(lambda: not win.controller.busy, timeout=30_000)
     win.close()
     qtbot.waitUntil(lambda: not win.controller.pending_jobs, timeout=10_000)
     win.shutdown()
+    shiboken6.delete(win)
+    gc.collect()
 
 
 def drop_paths(target: QWidget, paths: list[Path]) -> QDropEvent:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from batchgui.core.models import FileStatus
 from batchgui.ui.file_list import FileColumn, FileRole
-from tests.gui.conftest import drop_paths
+from tests.gui.conftest import dispose, drop_paths
 
 RUN_TIMEOUT = 60_000
 
@@ -286,19 +286,13 @@ def test_output_folder_and_quality_are_remembered(qtbot, qloop, tmp_path) -> Non
     from batchgui.ui.main_window import MainWindow
 
     first = MainWindow()
-    qtbot.addWidget(first)
     set_output(first, tmp_path / "music")
     quality = child(first, QComboBox, "qualityCombo")
     quality.setCurrentIndex(quality.findData("192k"))
-    first.close()
-    qtbot.waitUntil(lambda: not first.controller.pending_jobs)
-    first.shutdown()
+    dispose(qtbot, first)  # closing saves the settings on a worker thread
     assert ui_settings.load().output_dir == str(tmp_path / "music")
 
     second = MainWindow()
-    qtbot.addWidget(second)
     assert child(second, QLineEdit, "outputFolderEdit").text() == str(tmp_path / "music")
     assert child(second, QComboBox, "qualityCombo").currentData() == "192k"
-    second.close()
-    qtbot.waitUntil(lambda: not second.controller.pending_jobs)
-    second.shutdown()
+    dispose(qtbot, second)

@@ -25,3 +25,15 @@ def test_true_survives_many_python_emits(qapp) -> None:  # type: ignore[no-untyp
     lost = before - sys.getrefcount(True)
     assert lost in (0, 1000)  # 1000 with the PySide6 6.12.0 bug, 0 once it is fixed
     assert sys.getrefcount(True) > HEADROOM // 2
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12")
+def test_none_survives_many_timer_starts(qapp) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
+
+    guard_bool_refcounts()
+    timer = QTimer()
+    for _ in range(1000):
+        timer.start(10)
+        timer.stop()
+    assert sys.getrefcount(None) > HEADROOM // 2
