@@ -588,11 +588,11 @@ def test_exit_code_zero_without_an_mp3_is_a_failure(
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.batch_emulator_knobs(preempt_node_after_s=0.05, preempt_recover_s=0.8)
+@pytest.mark.batch_emulator_knobs(preempt_node_after_s=0.02, preempt_recover_s=1.0)
 def test_spot_node_taken_back_mid_task_still_converts(
     azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
 ) -> None:
-    media.good(tmp_path / "in" / "a.mp4", seconds=3.0)
+    media.good(tmp_path / "in" / "a.mp4", seconds=12.0)  # long enough to be caught
     states: set[str] = set()
 
     def watch(snapshot: RunSnapshot) -> None:
@@ -600,11 +600,11 @@ def test_spot_node_taken_back_mid_task_still_converts(
 
     target = AzureBatchTarget(account_for(azurite, batch_emulator),
                               small_pool(dedicated_nodes=0, spot_nodes=1),
-                              poll_bounds=(0.05, 0.2))
+                              poll_bounds=(0.05, 0.1))
     result = run_in_process([tmp_path / "in"], tmp_path / "out", target, on_snapshot=watch)
     assert result.all_converted, result
     [outcome] = result.outcomes
-    assert outcome.output is not None and abs(mp3_seconds(outcome.output) - 3.0) < 0.5
+    assert outcome.output is not None and abs(mp3_seconds(outcome.output) - 12.0) < 0.5
     assert "preempted" in states, states  # the node grid showed it being taken back
 
 
