@@ -8,10 +8,13 @@ window never need to know them one by one.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchgui.targets.base import Target, TargetError
 from batchgui.targets.local import LocalTarget, default_slots, local_label
+
+if TYPE_CHECKING:  # the Azure modules load only when an Azure target is asked for
+    from batchgui.targets.azure.config import AzureAccount, PoolSettings
 
 LOCAL = "local"
 
@@ -58,7 +61,9 @@ def _count(text: str) -> int:
     return n
 
 
-def pool_settings_from(options: argparse.Namespace | None, base: Any = None) -> Any:
+def pool_settings_from(
+    options: argparse.Namespace | None, base: PoolSettings | None = None
+) -> PoolSettings:
     """PoolSettings with whatever pool options were given on the command line."""
     import dataclasses
 
@@ -73,7 +78,7 @@ def pool_settings_from(options: argparse.Namespace | None, base: Any = None) -> 
     return dataclasses.replace(pool, **overrides) if overrides else pool
 
 
-def make_azure_target(account: Any, pool: Any = None) -> Target:
+def make_azure_target(account: AzureAccount, pool: PoolSettings | None = None) -> Target:
     """The Azure Batch target for an account (config.AzureAccount) and pool (PoolSettings)."""
     from batchgui.targets.azure.config import PoolSettings
     from batchgui.targets.azure.target import AzureBatchTarget
@@ -87,7 +92,7 @@ def make_azure_target(account: Any, pool: Any = None) -> Target:
     return AzureBatchTarget(account, pool)
 
 
-def test_connection(account: Any) -> dict[str, str]:
+def test_connection(account: AzureAccount) -> dict[str, str]:
     """Check an account's Batch and Storage sides: {"batch": ..., "storage": ...}.
 
     Each value is "ok" or one plain sentence saying what is wrong and what to do.
