@@ -714,3 +714,29 @@ def test_nodes_that_never_get_ready_stop_the_run_after_the_limit(
     assert time.monotonic() - started < 15
     assert result.error is not None and "became ready in" in result.error
     assert "start task may be stuck" in result.error
+
+
+def test_cli_pool_options_reach_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchgui.cli import build_parser
+
+    monkeypatch.setenv("AZURE_BATCH_ENDPOINT", "acct.westeurope.batch.azure.com")
+    monkeypatch.setenv("AZURE_BATCH_ACCOUNT", "acct")
+    monkeypatch.setenv("AZURE_BATCH_ACCESS_KEY", "QUJD")
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    args = build_parser().parse_args([
+        "convert", "x.mp4", "-o", "out", "--target", "azure", "--pool-id", "mine",
+        "--vm-size", "standard_f4s_v2", "--dedicated", "0", "--spot", "3",
+        "--slots-per-node", "4", "--start-task", "ffmpeg -version", "--keep-pool",
+    ])
+    target = registry.make_target("azure", args)
+    assert isinstance(target, AzureBatchTarget)
+    assert target.pool == PoolSettings(
+        pool_id="mine", vm_size="standard_f4s_v2", dedicated_nodes=0, spot_nodes=3,
+        slots_per_node=4, start_task="ffmpeg -version", keep_pool=True,
+    )
+    assert target.parallelism == 12
+    assert target.account.batch_url == "https://acct.westeurope.batch.azure.com"
+    defaults = registry.make_target("azure", build_parser().parse_args(
+        ["convert", "x.mp4", "-o", "out", "--target", "azure"]))
+    assert isinstance(defaults, AzureBatchTarget) and defaults.pool == PoolSettings()
+    assert "QUJD" not in repr(target.account)
