@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -740,3 +741,25 @@ def test_cli_pool_options_reach_the_target(monkeypatch: pytest.MonkeyPatch) -> N
         ["convert", "x.mp4", "-o", "out", "--target", "azure"]))
     assert isinstance(defaults, AzureBatchTarget) and defaults.pool == PoolSettings()
     assert "QUJD" not in repr(target.account)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(shutil.which("ffmpeg") is not None,
+                    reason="an ffmpeg on this machine's PATH reaches the emulator's nodes too")
+def test_node_without_ffmpeg_says_so(
+    azurite: Azurite, media: MediaCache, tmp_path: Path
+) -> None:
+    empty_path = tmp_path / "no-ffmpeg"
+    empty_path.mkdir()
+    emu = start_batch_emulator(path_dirs=[str(empty_path)], root=str(tmp_path / "batch"),
+                               **DEFAULT_TEST_KNOBS)
+    try:
+        media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
+        target = AzureBatchTarget(account_for(azurite, emu), small_pool(start_task="true"),
+                                  poll_bounds=(0.1, 0.5))
+        result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
+    finally:
+        emu.stop()
+    [outcome] = result.outcomes
+    assert outcome.status is FileStatus.FAILED
+    assert outcome.reason == "ffmpeg is not installed on the node (check the pool's start task)"

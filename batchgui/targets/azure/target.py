@@ -742,6 +742,8 @@ def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
         return f"the node could not download the video from storage ({message or code})"
     if "fileupload" in lowered or "upload" in lowered:
         return f"the MP3 could not be uploaded from the node ({message or code})"
+    if "programnotfound" in lowered:
+        return "ffmpeg is not installed on the node (check the pool's start task)"
     if "wallclock" in lowered or "timeout" in lowered or "timed out" in message.lower():
         return "the conversion took longer than its time limit and was stopped"
     exit_code = info.exit_code if info else None
