@@ -147,7 +147,6 @@ class AzureBatchTarget(Target):
         self._storage: RunStorage | None = None
         self._batch: BatchService | None = None
         self._run_id = ""
-        self._items: dict[str, WorkItem] = {}
         self._pool_choice: PoolChoice | None = None
         self._pool_broken = False
         self._container_ready = False
@@ -231,7 +230,6 @@ class AzureBatchTarget(Target):
 
     async def prepare(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
         self._run_id = ctx.run_id
-        self._items = {item.task_id: item for item in items}
         ctx.cancel.on_cancel(self._abort.set)
         storage, batch = await self._clients(ctx)
         total = sum(item.input.size for item in items)
