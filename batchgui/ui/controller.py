@@ -13,18 +13,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from qasync import QThreadExecutor
 
-from batchgui.core import media
 from batchgui.core.models import InputFile, RunResult, RunSnapshot, RunSpec
-from batchgui.core.run import Run
-from batchgui.core.store import RunStore
-from batchgui.targets import registry
-from batchgui.targets.base import CancelToken, TargetError
 from batchgui.ui import settings as ui_settings
+
+if TYPE_CHECKING:
+    from batchgui.core.store import RunStore
+    from batchgui.targets.base import CancelToken
+
+# The core's heavier modules (mutagen for probing, the run, the targets) are imported on
+# first use, on a worker thread where possible: the window shows sooner that way.
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,28 @@ PROBE_CHUNK = 64
 PROBE_EMIT_INTERVAL = 0.2
 
 
+def _find_inputs(paths: Sequence[Path]) -> list[tuple[Path, Path | None]]:
+    from batchgui.core import media
+
+    return media.find_inputs(paths)
+
+
 def _probe_many(found: Sequence[tuple[Path, Path | None]]) -> list[InputFile]:
+    from batchgui.core import media
+
     return [media.probe(path, root) for path, root in found]
+
+
+def _available_targets() -> list[tuple[str, str]]:
+    from batchgui.targets import registry
+
+    return registry.available_targets()
+
+
+def _make_target(name: str) -> object:
+    from batchgui.targets import registry
+
+    return registry.make_target(name, None)
 
 
 class RunController(QObject):
@@ -61,13 +85,14 @@ class RunController(QObject):
 
     def __init__(self, parent: QObject | None = None, store: RunStore | None = None) -> None:
         super().__init__(parent)
-        self._store = store if store is not None else RunStore()
+        self._store = store
         # small jobs: probing, target lists, settings; the run gets its own executor
-        self._io = QThreadExecutor(max_workers=4)
+        self._io_executor: QThreadExecutor | None = None
         self._io_open = True
         self._run_task: asyncio.Task[None] | None = None
         self._cancel: CancelToken | None = None
         self._jobs: set[asyncio.Future[object]] = set()
+        self._saves: set[Future[None]] = set()
         self._probing = 0
         self.last_snapshot: RunSnapshot | None = None
         self.last_result: RunResult | None = None
@@ -82,7 +107,7 @@ class RunController(QObject):
     @property
     def pending_jobs(self) -> int:
         """Background jobs (probes, target lists, settings saves) not finished yet."""
-        return len(self._jobs)
+        return len(self._jobs) + len(self._saves)
 
     @property
     def probing(self) -> bool:
@@ -103,6 +128,15 @@ class RunController(QObject):
         if not task.cancelled() and task.exception() is not None:
             log.error("background job failed", exc_info=task.exception())
 
+    @property
+    def _io(self) -> QThreadExecutor:
+        """The small-jobs threads, started on first use."""
+        if self._io_executor is None:
+            if not self._io_open:
+                raise RuntimeError("the controller is shut down")
+            self._io_executor = QThreadExecutor(max_workers=4)
+        return self._io_executor
+
     async def _blocking(self, fn: object, *args: object) -> object:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._io, fn, *args)  # type: ignore[arg-type]
@@ -118,7 +152,7 @@ class RunController(QObject):
         self._probing += 1
         self.probing_changed.emit(self._probing)
         try:
-            found = await self._blocking(media.find_inputs, paths)
+            found = await self._blocking(_find_inputs, paths)
             assert isinstance(found, list)
             if not found:
                 self.log_added.emit("No video files (MP4, M4V, MOV) in what was dropped.")
@@ -148,8 +182,10 @@ class RunController(QObject):
 
     async def _list_targets(self) -> None:
         try:
-            targets = await self._blocking(registry.available_targets)
+            targets = await self._blocking(_available_targets)
         except Exception as exc:  # a broken account list must not take the window down
+            if not self._io_open:  # the window is closing: the workers are gone
+                return
             log.warning("could not list targets: %s", exc)
             self.log_added.emit(f"Could not list the Azure accounts: {exc}")
             return
@@ -157,14 +193,17 @@ class RunController(QObject):
         self.targets_listed.emit(list(targets))
 
     def save_settings(self, values: ui_settings.UiSettings) -> None:
-        if self._io_open:
-            self._spawn(self._save_settings(values))
+        """Write the settings on a worker thread; close_workers() waits for the last one."""
+        if not self._io_open:
+            return
+        future = self._io.submit(ui_settings.save, values)
+        self._saves.add(future)
+        future.add_done_callback(self._save_done)
 
-    async def _save_settings(self, values: ui_settings.UiSettings) -> None:
-        try:
-            await self._blocking(ui_settings.save, values)
-        except (OSError, RuntimeError) as exc:
-            log.warning("could not save settings: %s", exc)
+    def _save_done(self, future: Future[None]) -> None:  # on the worker thread: no Qt here
+        self._saves.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("could not save settings: %s", future.exception())
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -172,6 +211,8 @@ class RunController(QObject):
         """Start converting; the window disables Convert while `busy`."""
         if self.busy:
             raise RuntimeError("a run is already going")
+        from batchgui.targets.base import CancelToken
+
         self._cancel = CancelToken()
         self.last_snapshot = None
         self.last_result = None
@@ -189,10 +230,16 @@ class RunController(QObject):
         self.snapshot_changed.emit(snapshot)
 
     async def _execute(self, spec: RunSpec, cancel: CancelToken) -> None:
+        from batchgui.core.run import Run
+        from batchgui.core.store import RunStore
+        from batchgui.targets.base import TargetError
+
+        if self._store is None:
+            self._store = RunStore()
         result: RunResult
         try:
             try:
-                target = await self._blocking(registry.make_target, spec.target_name, None)
+                target = await self._blocking(_make_target, spec.target_name)
             except TargetError as exc:
                 self.log_added.emit(str(exc))
                 result = RunResult(run_id="", outcomes=(), error=str(exc))
@@ -229,12 +276,13 @@ class RunController(QObject):
                 await asyncio.shield(self._run_task)
             except Exception:
                 pass
-        for job in list(self._jobs):
-            job.cancel()
         self.close_workers()
 
     def close_workers(self) -> None:
-        """Stop the small-jobs threads (waits for a probe in progress to return)."""
+        """Stop the small-jobs threads: settings already handed over are still written."""
         if self._io_open:
             self._io_open = False
-            self._io.shutdown(wait=True)
+            for job in list(self._jobs):
+                job.cancel()
+            if self._io_executor is not None:
+                self._io_executor.shutdown(wait=True)

@@ -115,7 +115,9 @@ class FileListModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[_Row] = []
-        self._index: dict[str, int] = {}
+        self._index: dict[str, int] = {}  # str(path) -> row
+        self._run_id: str | None = None
+        self._task_rows: dict[str, int] = {}  # task id of the current run -> row
 
     # -- Qt model interface -------------------------------------------------------------------
 
@@ -212,6 +214,8 @@ class FileListModel(QAbstractTableModel):
             del self._rows[first : last + 1]
             self.endRemoveRows()
         self._index = {str(r.input.path): i for i, r in enumerate(self._rows)}
+        self._task_rows = {}
+        self._run_id = None
 
     def clear(self) -> None:
         if not self._rows:
@@ -219,6 +223,8 @@ class FileListModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows.clear()
         self._index.clear()
+        self._task_rows = {}
+        self._run_id = None
         self.endResetModel()
 
     def inputs(self) -> list[InputFile]:
@@ -253,28 +259,42 @@ class FileListModel(QAbstractTableModel):
 
     def apply_snapshot(self, snapshot: RunSnapshot) -> None:
         """Take each file's live status from the run; dataChanged on the changed ranges."""
+        if snapshot.run_id != self._run_id:
+            self._run_id = snapshot.run_id
+            self._task_rows = {}
         changed: list[int] = []
-        index, rows = self._index, self._rows
+        rows, task_rows = self._rows, self._task_rows
         for view in snapshot.tasks:
-            i = index.get(str(view.input_path))
-            if i is None:
-                continue
+            i = task_rows.get(view.task_id)
+            if i is None:  # first sight of this task: find its file by path, once
+                i = self._index.get(str(view.input_path))
+                if i is None:
+                    continue
+                task_rows[view.task_id] = i
             row = rows[i]
-            if row.task is view:
-                continue
             old = row.task
+            if old is view:
+                continue
             row.task = view
             if old is None or (old.status, old.progress, old.reason) != (
                 view.status, view.progress, view.reason
             ):
                 changed.append(i)
-        for first, last in _ranges(sorted(changed)):
+        changed.sort()
+        for first, last in coalesce(_ranges(changed)):
             self.dataChanged.emit(
                 self.index(first, FileColumn.STATUS),
                 self.index(last, FileColumn.STATUS),
                 [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
                  Qt.ItemDataRole.ToolTipRole, FileRole.STATUS, FileRole.TASK, FileRole.SORT],
             )
+
+
+def coalesce(ranges: list[tuple[int, int]], limit: int = 32) -> list[tuple[int, int]]:
+    """Many scattered ranges become one: views repaint what is visible either way."""
+    if len(ranges) <= limit:
+        return ranges
+    return [(ranges[0][0], ranges[-1][1])]
 
 
 def _ranges(sorted_rows: Sequence[int]) -> list[tuple[int, int]]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import os
 import time
+from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSize, Qt, QTimer, QUrl, Slot
@@ -56,7 +58,6 @@ from batchgui.core.models import (
     RunSpec,
     Stage,
 )
-from batchgui.targets.local import default_slots
 from batchgui.ui import settings as ui_settings
 from batchgui.ui.controller import RunController
 from batchgui.ui.file_list import FileListModel, FileListView, clock
@@ -235,7 +236,9 @@ class MainWindow(QMainWindow):
         self.target_combo = QComboBox()
         self.target_combo.setObjectName("targetCombo")
         self.target_combo.setAccessibleName("Where to convert")
-        self.target_combo.addItem(f"This computer ({default_slots()} slots)", "local")
+        # the label the registry gives, without importing the targets before the window shows
+        slots = max(1, os.cpu_count() or 1)
+        self.target_combo.addItem(f"This computer ({slots} slots)", "local")
         self.accounts_button = QPushButton("Azure &accounts…")
         self.accounts_button.setObjectName("accountsButton")
         self.accounts_button.setToolTip("Set up Azure Batch accounts to convert in the cloud")
@@ -750,10 +753,10 @@ class MainWindow(QMainWindow):
             text = f"{words}: {message}" if message else words
         self.stage_label.setText(text)
         self.stage_label.setToolTip(text)
-        running = sum(1 for t in snapshot.tasks if t.status is FileStatus.CONVERTING)
-        failed = sum(1 for t in snapshot.tasks if is_failed(t))
+        by_status = Counter(t.status for t in snapshot.tasks)
         self.task_summary.setText(
-            f"{len(snapshot.tasks)} tasks · {running} running · {failed} failed"
+            f"{len(snapshot.tasks)} tasks · {by_status[FileStatus.CONVERTING]} running · "
+            f"{by_status[FileStatus.FAILED] + by_status[FileStatus.REJECTED]} failed"
         )
         self._show_task_detail(self.task_table.currentIndex())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -79,10 +80,14 @@ def state_key(state: NodeState | str) -> str:
 
 def node_colour(node: NodeView) -> QColor:
     """The square's colour: by state, running shaded from light (few tasks) to dark (full)."""
-    key = state_key(node.state)
+    return _colour(state_key(node.state), node.running_tasks, node.slots)
+
+
+@lru_cache(maxsize=1024)
+def _colour(key: str, running_tasks: int, slots: int) -> QColor:
     if key == NodeState.RUNNING:
-        busy = min(1.0, node.running_tasks / max(1, node.slots)) if node.running_tasks else 1.0
-        t = busy if node.slots > 1 else 1.0
+        busy = min(1.0, running_tasks / max(1, slots)) if running_tasks else 1.0
+        t = busy if slots > 1 else 1.0
         a, b = _RUNNING_LIGHT, _RUNNING_DARK
         return QColor(
             round(a.red() + (b.red() - a.red()) * t),
