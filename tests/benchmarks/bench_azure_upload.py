@@ -111,6 +111,8 @@ def main() -> None:
     ap.add_argument("--small-mb", type=int, default=10)
     ap.add_argument("--large-mb", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=2, help="alternate a/b this many times")
+    ap.add_argument("--azurite-dir", default=None,
+                    help="where Azurite keeps its data (e.g. /dev/shm, to take the disk out)")
     ap.add_argument("--files-at-once", type=int, default=None)
     ap.add_argument("--block-concurrency", type=int, default=None)
     args = ap.parse_args()
@@ -121,7 +123,8 @@ def main() -> None:
     large = make_files(cache / "large", 1, args.large_mb, "large")
     sets = [(f"{args.small} x {args.small_mb} MB", small), (f"1 x {args.large_mb} MB", large),
             ("both together", small + large)]
-    azurite = start_azurite(location=tempfile.mkdtemp(prefix="bench-azurite-"))
+    azurite = start_azurite(location=tempfile.mkdtemp(prefix="bench-azurite-",
+                                                      dir=args.azurite_dir))
     try:
         conn = azurite.connection_string
         service = BlobServiceClient.from_connection_string(conn)
