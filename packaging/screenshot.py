@@ -159,14 +159,6 @@ async def show_synthetic(window, rng: random.Random) -> None:  # type: ignore[no
     window.target_combo.addItem("Azure Batch: contoso-media (West Europe)", "demo")
     window.target_combo.setCurrentIndex(window.target_combo.count() - 1)
     window.apply_snapshot(snap)
-    # what a running window shows (a real run would set these through the controller)
-    window.convert_button.setEnabled(False)
-    window.cancel_button.setEnabled(True)
-    window.retry_failed_button.setEnabled(False)
-    for w in (window.output_folder_edit, window.browse_button, window.quality_combo,
-              window.conflict_combo, window.mirror_check, window.target_combo,
-              window.clear_button):
-        w.setEnabled(False)
     window.file_list.scrollTo(window.file_model.index(905, 0))
     window.file_list.selectRow(905)
     failed_row = next(i for i, t in enumerate(snap.tasks) if t.status.value == "failed")
@@ -183,6 +175,15 @@ async def show_synthetic(window, rng: random.Random) -> None:  # type: ignore[no
     ]:
         window._log(line)
     window.statusBar().showMessage("A synthetic snapshot, see packaging/screenshot.py")
+    # what a running window shows (a real run sets these through the controller): last,
+    # since selecting rows above refreshes the buttons from the (idle) controller
+    window.convert_button.setEnabled(False)
+    window.cancel_button.setEnabled(True)
+    window.retry_failed_button.setEnabled(False)
+    for w in (window.output_folder_edit, window.browse_button, window.quality_combo,
+              window.conflict_combo, window.mirror_check, window.target_combo,
+              window.clear_button, window.remove_button):
+        w.setEnabled(False)
 
 
 async def run(args: argparse.Namespace) -> int:

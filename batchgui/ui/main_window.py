@@ -721,8 +721,8 @@ class MainWindow(QMainWindow):
         self.overall_progress.setValue(0)
         self.overall_progress.setFormat(f"0 / {len(spec.inputs)} files")
         self.stage_label.setText("Starting…")
-        self._log(f"Converting {len(spec.inputs)} file(s) to {spec.output_dir} "
-                  f"({spec.quality.label}) on {self.target_combo.currentText()}")
+        self._log(f"Starting: {len(spec.inputs)} file(s), MP3s in {spec.output_dir}, "
+                  f"quality {spec.quality.label}, if one exists: {spec.on_conflict.value}")
         self._update_buttons()
 
     @Slot(object)

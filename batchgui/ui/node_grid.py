@@ -123,7 +123,7 @@ class NodeGrid(QWidget):
 
     counts_changed = Signal(dict)
 
-    MAX_CELL = 26
+    MAX_CELL = 40
     MIN_CELL = 4
 
     def __init__(self, parent: QWidget | None = None) -> None:

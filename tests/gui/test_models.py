@@ -178,3 +178,40 @@ def test_node_grid_fits_a_thousand_nodes(qtbot) -> None:  # type: ignore[no-unty
     last = grid._cell_rect(999)
     assert grid.rect().contains(last)
     assert grid.node_at(last.center()) == 999
+
+
+def test_sorting_keeps_the_selection_on_its_task_and_follows_new_snapshots(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from batchgui.ui.task_table import TaskTableView
+
+    model = TaskTableModel()
+    proxy = TaskFilterProxy()
+    proxy.setSourceModel(model)
+    view = TaskTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    tasks = [task(i, FileStatus.CONVERTING, progress=(i * 37 % 100) / 100) for i in range(100)]
+    model.apply_snapshot(snapshot(tasks))
+    view.sortByColumn(TaskColumn.PROGRESS, Qt.SortOrder.DescendingOrder)
+    shown = [proxy.index(r, 0).data(TaskRole.TASK).progress for r in range(100)]
+    assert shown == sorted(shown, reverse=True)
+    view.selectRow(5)
+    selected = view.currentIndex().data(TaskRole.TASK).task_id
+    # the selected task jumps to the bottom: the selection goes with it
+    tasks = [replace_progress(t, 0.0) if t.task_id == selected else t for t in tasks]
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.apply_snapshot(snapshot(tasks))
+    assert resets == []
+    assert view.currentIndex().data(TaskRole.TASK).task_id == selected
+    shown = [proxy.index(r, 0).data(TaskRole.TASK).progress for r in range(100)]
+    assert shown == sorted(shown, reverse=True)
+    view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # back to the run's order
+    assert [proxy.index(r, 0).data() for r in range(3)] == [
+        "clip00000.mp4", "clip00001.mp4", "clip00002.mp4"]
+
+
+def replace_progress(view: TaskView, progress: float) -> TaskView:
+    from dataclasses import replace
+
+    return replace(view, progress=progress)

@@ -1,0 +1,46 @@
+"""`batchgui` with no arguments opens the window (in a process of its own) and quits cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_SCRIPT = r"""
+import sys
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+class Closer(QObject):
+    seen = False
+    def eventFilter(self, obj, event):
+        if not self.seen and event.type() == QEvent.Type.Expose and obj.isWindowType():
+            self.seen = True
+            QTimer.singleShot(200, self.close_all)
+        return False
+    def close_all(self):
+        for w in QApplication.topLevelWidgets():
+            if w.objectName() == "mainWindow":
+                print("shown:", w.windowTitle(), flush=True)
+                w.close()
+closer = Closer()
+app.installEventFilter(closer)
+from batchgui.__main__ import main
+sys.exit(main([]))
+"""
+
+
+def test_batchgui_opens_the_window_and_quits(tmp_path: Path) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "shown: BatchGUI" in out.stdout
+    assert "Traceback" not in out.stderr
+    assert "QThread: Destroyed" not in out.stderr  # worker threads were stopped
+    # closing saved the window's settings
+    assert (tmp_path / "config" / "batchgui" / "window.json").is_file()
