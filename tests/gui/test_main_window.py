@@ -296,3 +296,21 @@ def test_output_folder_and_quality_are_remembered(qtbot, qloop, tmp_path) -> Non
     assert child(second, QLineEdit, "outputFolderEdit").text() == str(tmp_path / "music")
     assert child(second, QComboBox, "qualityCombo").currentData() == "192k"
     dispose(qtbot, second)
+
+
+def test_controls_are_reachable_by_keyboard(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    names = ["fileList", "addFilesButton", "addFolderButton", "outputFolderEdit", "targetCombo",
+             "qualityCombo", "convertButton", "cancelButton", "nodeGrid", "taskTable",
+             "retryFailedButton", "openOutputButton", "logToggle"]
+    for name in names:
+        widget = child(window, QWidget, name)
+        assert widget.focusPolicy() & Qt.FocusPolicy.TabFocus, name
+    # the tab chain visits them all, starting from the file list
+    seen, widget = [], child(window, QWidget, "fileList")
+    for _ in range(60):
+        seen.append(widget.objectName())
+        widget = widget.nextInFocusChain()
+    assert set(names) <= set(seen)
+    # shortcuts: Ctrl+Return converts, Esc cancels
+    assert window.convert_action.shortcut().toString() == "Ctrl+Return"
+    assert window.cancel_action.shortcut().toString() == "Esc"
