@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from qasync import QThreadExecutor
@@ -117,8 +117,8 @@ class RunController(QObject):
     def cancelling(self) -> bool:
         return self._cancel is not None and self._cancel.cancelled
 
-    def _spawn(self, coro: object) -> asyncio.Future[object]:
-        task: asyncio.Future[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> asyncio.Future[object]:
+        task: asyncio.Future[object] = asyncio.ensure_future(coro)
         self._jobs.add(task)
         task.add_done_callback(self._job_done)
         return task

@@ -406,15 +406,15 @@ class MainWindow(QMainWindow):
             if not w.accessibleName():
                 w.setAccessibleName(w.text().replace("&", "").rstrip("…")
                                     if hasattr(w, "text") else w.objectName())
-        order = [self.file_list, self.add_files_button, self.add_folder_button,
+        order: list[QWidget] = [self.file_list, self.add_files_button, self.add_folder_button,
                  self.remove_button, self.clear_button, self.output_folder_edit,
                  self.browse_button, self.quality_combo, self.conflict_combo, self.mirror_check,
                  self.target_combo, self.accounts_button, self.convert_button,
                  self.cancel_button, self.node_grid, self.failed_only_check, self.task_table,
                  self.task_detail, self.log_toggle, self.retry_failed_button,
                  self.open_output_button, self.log_view]
-        for a, b in zip(order, order[1:], strict=False):
-            QWidget.setTabOrder(a, b)
+        for first, second in zip(order, order[1:], strict=False):
+            QWidget.setTabOrder(first, second)
         self.statusBar().setSizeGripEnabled(True)
         self.resize(1180, 800)
         self.setMinimumSize(QSize(760, 560))
