@@ -59,7 +59,7 @@ class LocalTarget(Target):
     # -- Target ----------------------------------------------------------------------------
 
     async def submit(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
-        ffmpeg = self._ffmpeg or ffmpeg_exe()
+        ffmpeg = self._ffmpeg or await ctx.blocking(ffmpeg_exe)  # may ask the wheel: off-loop
         with self._lock:
             for item in items:
                 self._tasks[item.task_id] = TaskStatus(item.task_id, TaskState.ACTIVE)
@@ -166,6 +166,8 @@ class LocalTarget(Target):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+                if proc.stdout is not None:
+                    proc.stdout.close()
             err.seek(0, os.SEEK_END)
             size = err.tell()
             err.seek(max(0, size - STDERR_TAIL_BYTES))
