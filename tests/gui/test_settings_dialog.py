@@ -42,6 +42,13 @@ def shown_error(dialog: QWidget, name: str) -> str:
     return label.text() if label.isVisibleTo(dialog) else ""
 
 
+@pytest.fixture(autouse=True)
+def answer_yes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Questions ("Discard the changes?") answer Yes unless a test says otherwise; a real
+    message box would wait forever for a click when pytest-qt closes a dirty dialog."""
+    monkeypatch.setattr(SettingsDialog, "_confirm", lambda self, question: True)
+
+
 @pytest.fixture
 def dialog(qtbot: Any, qloop: Any) -> Any:
     d = SettingsDialog()
@@ -172,14 +179,14 @@ def test_test_connection_runs_off_the_gui_thread_and_shows_each_service(
     def fake_test(account: Any) -> dict[str, str]:
         seen["thread"] = threading.current_thread()
         seen["account"] = account
-        time.sleep(0.2)  # the window keeps painting meanwhile
+        time.sleep(0.5)  # the window keeps painting meanwhile
         return {"batch": "ok",
                 "storage": "Azure Storage did not accept the storage account key. Copy it again."}
 
     monkeypatch.setattr(registry, "test_connection", fake_test)
     fill_work_profile(qtbot, dialog)
     qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    assert "checking" in dialog.batch_result_label.text()
+    qtbot.waitUntil(lambda: "checking" in dialog.batch_result_label.text(), timeout=2000)
     assert not dialog.test_button.isEnabled()
     qtbot.waitUntil(lambda: dialog.test_button.isEnabled(), timeout=5000)
 
