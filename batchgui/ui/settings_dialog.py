@@ -155,6 +155,7 @@ class SettingsDialog(QDialog):
         if extra is not None:
             layout.addWidget(extra)
         layout.addWidget(error)
+        self._boxes[id(widget)] = box
         return box
 
     def _add_row(self, form: QFormLayout, text: str, widget: QWidget,
@@ -166,6 +167,7 @@ class SettingsDialog(QDialog):
 
     def _build(self) -> None:
         self._error_labels: list[QLabel] = []
+        self._boxes: dict[int, QWidget] = {}
 
         # left: the profiles
         self.profile_list = QListWidget()
@@ -624,24 +626,22 @@ class SettingsDialog(QDialog):
             not entra and self.storage_mode_combo.currentData()
             == accounts.STORAGE_BY_CONNECTION_STRING
         )
-        for widget in (self.tenant_edit, self.tenant_label):
-            widget.setVisible(entra)
-        for widget in (self.batch_key_edit, self.batch_key_label, self.storage_mode_combo,
-                       self.storage_mode_label, self.show_keys_check):
-            widget.setVisible(not entra)
-        self.batch_key_edit.parentWidget().setVisible(not entra)
-        for widget in (self.storage_account_edit, self.storage_account_label):
-            widget.setVisible(not by_string)
-        self.storage_account_edit.parentWidget().setVisible(not by_string)
-        for widget in (self.storage_key_edit, self.storage_key_label):
-            widget.setVisible(not entra and not by_string)
-        self.storage_key_edit.parentWidget().setVisible(not entra and not by_string)
-        for widget in (self.connection_string_edit, self.connection_string_label):
-            widget.setVisible(by_string)
-        self.connection_string_edit.parentWidget().setVisible(by_string)
-        for widget in (self.blob_endpoint_edit, self.blob_endpoint_label):
-            widget.setVisible(not by_string)
-        self.blob_endpoint_edit.parentWidget().setVisible(not by_string)
+        rows: list[tuple[bool, QLabel, QWidget]] = [
+            (entra, self.tenant_label, self.tenant_edit),
+            (not entra, self.batch_key_label, self.batch_key_edit),
+            (not entra, self.storage_mode_label, self.storage_mode_combo),
+            (not by_string, self.storage_account_label, self.storage_account_edit),
+            (not entra and not by_string, self.storage_key_label, self.storage_key_edit),
+            (by_string, self.connection_string_label, self.connection_string_edit),
+            (not by_string, self.blob_endpoint_label, self.blob_endpoint_edit),
+        ]
+        for visible, label, widget in rows:
+            label.setVisible(visible)
+            widget.setVisible(visible)
+            box = self._boxes.get(id(widget))  # the field with its error line below
+            if box is not None:
+                box.setVisible(visible)
+        self.show_keys_check.setVisible(not entra)
         for field, edit in (("batch_key", self.batch_key_edit),
                             ("storage_key", self.storage_key_edit),
                             ("storage_connection_string", self.connection_string_edit)):
