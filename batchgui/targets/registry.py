@@ -122,15 +122,46 @@ def _azure_from_environment(options: argparse.Namespace | None) -> Target:
 
 def add_other_commands(sub: Any) -> None:
     """Subcommands besides `convert` (e.g. `accounts`)."""
+    from batchgui import accounts_cli
+
+    accounts_cli.add_commands(sub)
 
 
 def run_other_command(args: argparse.Namespace) -> int:
+    if args.command == "accounts":
+        from batchgui import accounts_cli
+
+        return accounts_cli.run(args)
     raise SystemExit(f"unknown command {args.command!r}")
 
 
 def available_targets() -> list[tuple[str, str]]:
     """(name, label) for every target that exists right now, for the window's selector."""
-    return [(LOCAL, local_label(default_slots()))]
+    return [(LOCAL, local_label(default_slots()))] + _profile_targets()
+
+
+def _profile_targets() -> list[tuple[str, str]]:
+    """Saved account profiles (reads a small JSON file, never the keyring)."""
+    from batchgui import accounts
+
+    return [(p.name, p.label) for p in accounts.load_profiles()]
+
+
+def _profile_target(name: str, options: argparse.Namespace | None) -> Target | None:
+    """The Azure target of a saved account profile, or None when no profile has this name.
+
+    Reads the profile's keys from the keyring (may block: call it off the GUI thread).
+    Pool options given on the command line override the profile's pool defaults.
+    """
+    from batchgui import accounts
+
+    if not accounts.has_profile(name):
+        return None
+    try:
+        account, pool = accounts.load_account(name)
+    except accounts.AccountsError as exc:
+        raise TargetError(str(exc)) from None
+    return make_azure_target(account, pool_settings_from(options, pool))
 
 
 def make_target(name: str, options: argparse.Namespace | None = None) -> Target:
@@ -139,6 +170,9 @@ def make_target(name: str, options: argparse.Namespace | None = None) -> Target:
         return LocalTarget(slots=parallel)
     if name == AZURE:
         return _azure_from_environment(options)
+    profile_target = _profile_target(name, options)
+    if profile_target is not None:
+        return profile_target
     raise TargetError(
         f"There is no target called {name!r}. Use 'local' for this computer."
     )
