@@ -59,7 +59,7 @@ class LocalTarget(Target):
     # -- Target ----------------------------------------------------------------------------
 
     async def submit(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
-        ffmpeg = self._ffmpeg or await ctx.blocking(ffmpeg_exe)  # may ask the wheel: off-loop
+        ffmpeg = self._ffmpeg or str(await ctx.blocking(ffmpeg_exe))  # may ask the wheel: off-loop
         with self._lock:
             for item in items:
                 self._tasks[item.task_id] = TaskStatus(item.task_id, TaskState.ACTIVE)
