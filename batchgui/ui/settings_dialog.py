@@ -288,6 +288,7 @@ class SettingsDialog(QDialog):
         self.vm_size_combo.setObjectName("vmSizeCombo")
         self.vm_size_combo.setEditable(True)
         self.vm_size_combo.addItems(VM_SIZES)
+        self.vm_size_combo.setMinimumContentsLength(22)
         self.dedicated_spin = QSpinBox()
         self.dedicated_spin.setObjectName("dedicatedNodesSpin")
         self.dedicated_spin.setRange(0, 1000)
@@ -314,6 +315,7 @@ class SettingsDialog(QDialog):
         self.keep_pool_check.setObjectName("keepPoolCheck")
         self.keep_pool_check.setToolTip("Faster next time, but the nodes cost money while idle")
         pool_form = QFormLayout()
+        pool_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self._add_row(pool_form, "P&ool id:",
                       self._with_error(self.pool_id_edit, self.pool_id_error), self.pool_id_edit)
         self._add_row(pool_form, "&VM size:", self.vm_size_combo)
@@ -615,7 +617,8 @@ class SettingsDialog(QDialog):
             "batch_url", "batch_account", "batch_key", "storage_account", "storage_key",
             "storage_connection_string", "blob_endpoint",
         }
-        self.save_button.setEnabled(not self._busy and not problems)
+        changed = self._dirty or self._editing is None
+        self.save_button.setEnabled(not self._busy and not problems and changed)
         self.test_button.setEnabled(not self._busy and not (connection_fields & set(problems)))
         self.remove_button.setEnabled(not self._busy and self._editing is not None)
         self.session_only_button.setEnabled(not self._busy and not problems)
@@ -665,6 +668,8 @@ class SettingsDialog(QDialog):
         if self._loading:
             return
         self._dirty = True
+        if not self._busy:
+            self._show_status("", "")  # "Saved" is no longer true
         self._validate()
 
     @Slot(int)
@@ -687,6 +692,8 @@ class SettingsDialog(QDialog):
     def _on_mode_changed(self, _index: int) -> None:
         if self._loading:
             return
+        # say at once what the new mode still needs, instead of a silently grey Save
+        self._touched.update({"storage_account", "storage_key", "storage_connection_string"})
         self._apply_mode()
         self._on_form_changed()
 

@@ -319,3 +319,19 @@ def test_messages_stay_readable_in_dark_and_light_themes(
         label = child(dialog, QLabel, name)
         color = QColor(label.styleSheet().split("color:")[1].split(";")[0].strip())
         assert contrast(color, QColor(window_color)) >= 4.5, name
+
+
+def test_save_waits_for_a_change_and_a_new_mode_says_what_it_needs(
+    qtbot: Any, qloop: Any, memory_keyring: MemoryKeyring,
+) -> None:
+    accounts.save_profile(shared.work_profile(), shared.KEYS)
+    d = SettingsDialog()
+    qtbot.addWidget(d)
+    assert not d.save_button.isEnabled()  # nothing changed yet
+    assert d.test_button.isEnabled()  # the saved keys can be tested as they are
+    d.storage_mode_combo.setCurrentIndex(
+        d.storage_mode_combo.findData(accounts.STORAGE_BY_CONNECTION_STRING))
+    assert shown_error(d, "connectionStringError") == "Paste the storage connection string."
+    assert not d.save_button.isEnabled()
+    d.storage_mode_combo.setCurrentIndex(d.storage_mode_combo.findData(accounts.STORAGE_BY_KEY))
+    assert d.save_button.isEnabled()  # back to the saved key: nothing missing
