@@ -132,3 +132,34 @@ def test_test_command_exit_code_follows_both_services(
 
     code, _, err = run_cli(["accounts", "test", "nobody"], "", monkeypatch, capsys)
     assert code == 1 and "no account profile called 'nobody'" in err
+
+
+def test_convert_through_a_profile_whose_keys_are_gone_says_what_to_do(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    assert run_cli(ADD, f"{BATCH_KEY}\n{STORAGE_KEY}\n", monkeypatch, capsys)[0] == 0
+    memory_keyring.entries.clear()
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"")
+    code, _, err = run_cli(["convert", str(video), "-o", str(tmp_path / "out"),
+                            "--target", "work"], "", monkeypatch, capsys)
+    assert code == 2
+    assert "keys of the account profile 'work' are not saved" in err
+
+
+def test_a_profile_becomes_an_azure_target_with_its_pool(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_cli(ADD + ["--spot-nodes", "3", "--dedicated-nodes", "0"],
+                   f"{BATCH_KEY}\n{STORAGE_KEY}\n", monkeypatch, capsys)[0] == 0
+    made: list[tuple[object, object]] = []
+    monkeypatch.setattr(registry, "make_azure_target",
+                        lambda account, pool: made.append((account, pool)) or "target")
+    options = cli.build_parser().parse_args(
+        ["convert", "x.mp4", "-o", "out", "--target", "work", "--slots-per-node", "4"])
+    assert registry.make_target("work", options) == "target"
+    account, pool = made[0]
+    assert account.batch_key == BATCH_KEY  # type: ignore[attr-defined]
+    assert (pool.spot_nodes, pool.dedicated_nodes, pool.slots_per_node) == (3, 0, 4)  # type: ignore[attr-defined]
