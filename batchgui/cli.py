@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from batchgui.core import media
 from batchgui.core.models import (
@@ -25,6 +26,13 @@ from batchgui.core.models import (
     RunResult,
     RunSnapshot,
     RunSpec,
+)
+from batchgui.core.resume import (
+    latest_unfinished,
+    mark_resumed,
+    remove_leftovers,
+    resume_spec,
+    unfinished_files,
 )
 from batchgui.core.run import Run
 from batchgui.core.store import RunStore, atomic_write_text
@@ -85,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write one JSON object per input to this file")
     registry.add_target_arguments(conv)
 
+    res = sub.add_parser("resume", help="finish a run that was interrupted (closed, crashed)")
+    res.add_argument("run_id", nargs="?", metavar="RUN_ID",
+                     help="which run (default: the latest unfinished one)")
+    res.add_argument("--parallel", type=int, metavar="N",
+                     help="conversions at once on this computer (default: CPU cores)")
+    res.add_argument("--report", type=Path, metavar="FILE.json")
+    registry.add_target_arguments(res)
+
     registry.add_other_commands(sub)
     return parser
 
@@ -92,10 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "parallel", None) is not None and args.parallel < 1:
+        parser.error("--parallel must be 1 or more")
     if args.command == "convert":
-        if args.parallel is not None and args.parallel < 1:
-            parser.error("--parallel must be 1 or more")
         return convert(args)
+    if args.command == "resume":
+        return resume(args)
     if args.command is not None:
         return registry.run_other_command(args)
     parser.print_help()
@@ -103,16 +121,66 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def convert(args: argparse.Namespace) -> int:
-    out: TextIO = sys.stdout
     missing = [p for p in args.paths if not os.path.exists(p)]
     for p in missing:
         print(f"batchgui: {p}: no such file or folder", file=sys.stderr)
+    quality = args.quality or args.bitrate or Quality()
+
+    def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
+        found = media.find_inputs(args.paths)
+        inputs = list(executor.map(lambda pr: media.probe(*pr), found))
+        return RunSpec(
+            inputs=tuple(inputs),
+            output_dir=args.output.expanduser().absolute(),
+            quality=quality,
+            on_conflict=ConflictPolicy(args.on_conflict),
+            mirror_folders=args.mirror_folders,
+            target_name=args.target,
+        )
+
+    return _run(args, args.target, make_spec, missing)
+
+
+def resume(args: argparse.Namespace) -> int:
+    """Finish the files of a run that was interrupted (app closed, crash, power cut)."""
+    store = RunStore()
+    record: dict[str, Any] | None
+    if args.run_id:
+        try:
+            record = store.load(args.run_id)
+        except (OSError, ValueError):
+            print(f"batchgui: there is no run called {args.run_id!r}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        record = latest_unfinished(store)
+    if record is None or record.get("finished") or not unfinished_files(record):
+        print("Nothing to resume: every run reached its end.")
+        return EXIT_OK
+    print(f"Resuming {record['run_id']}: {len(unfinished_files(record))} file(s) to go")
+    remove_leftovers(record)
+
+    def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
+        return resume_spec(record, media.probe)
+
+    code = _run(args, record.get("target", registry.LOCAL), make_spec, [],
+                on_started=lambda run_id: mark_resumed(store, record, run_id))
+    return code
+
+
+def _run(
+    args: argparse.Namespace,
+    target_name: str,
+    make_spec: Callable[[ThreadPoolExecutor], RunSpec],
+    missing: list[str],
+    on_started: Callable[[str], None] | None = None,
+) -> int:
+    """Probe, run on the named target with live progress, summarise, write the report."""
+    out: TextIO = sys.stdout
     try:
-        target = registry.make_target(args.target, args)
+        target = registry.make_target(target_name, args)
     except TargetError as exc:
         print(f"batchgui: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quality = args.quality or args.bitrate or Quality()
     cancel = CancelToken()
     view = TerminalView(out) if out.isatty() else PlainView(out)
 
@@ -123,30 +191,19 @@ def convert(args: argparse.Namespace) -> int:
         except (NotImplementedError, RuntimeError):  # Windows
             pass
         with ThreadPoolExecutor(max_workers=target.parallelism + 8) as executor:
-            found = await loop.run_in_executor(executor, media.find_inputs, args.paths)
-            inputs = list(
-                await asyncio.gather(
-                    *(loop.run_in_executor(executor, media.probe, p, root) for p, root in found)
-                )
-            )
-            if not inputs:
+            spec = await loop.run_in_executor(executor, make_spec, executor)
+            if not spec.inputs:
                 view.line("No video files found.")
-            spec = RunSpec(
-                inputs=tuple(inputs),
-                output_dir=args.output.expanduser().absolute(),
-                quality=quality,
-                on_conflict=ConflictPolicy(args.on_conflict),
-                mirror_folders=args.mirror_folders,
-                target_name=args.target,
-            )
             run = Run(spec, target, executor, cancel=cancel, on_snapshot=view.snapshot,
                       on_log=view.log, store=RunStore())
+            if on_started is not None:
+                await loop.run_in_executor(executor, on_started, run.run_id)
             return await run.execute()
 
     result = asyncio.run(go())
     view.close()
     _print_summary(result, out, missing)
-    if args.report:
+    if getattr(args, "report", None):
         report = [o.to_json() for o in result.outcomes]
         report += [
             {"input": str(p), "output": None, "status": "rejected",

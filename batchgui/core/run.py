@@ -213,6 +213,8 @@ class Run:
         self._convert_started: float | None = None
         self._last_emit = 0.0
         self._last_save = 0.0
+        self._saving = False
+        self._save_again = False
         self._error: str | None = None
         self._files = [
             _File(item, naming.task_id_for(i), FileStatus.READY)
@@ -327,6 +329,7 @@ class Run:
                     "input": str(f.input.path),
                     "root": str(f.input.root) if f.input.root else None,
                     "output": str(f.output) if f.output else None,
+                    "part": str(f.item.part_path) if f.item else None,
                     "status": f.status.value,
                     "reason": f.reason,
                     "duration_s": f.input.duration_s,
@@ -336,17 +339,30 @@ class Run:
         }
 
     async def _save(self, force: bool = False) -> None:
+        """Write the record; forced saves (a file just finished) coalesce while one is writing,
+        so a big run writes as often as the disk allows and never queues up saves."""
         if self.store is None:
             return
-        now = time.monotonic()
-        if not force and now - self._last_save < 2.0:
+        if self._saving:
+            self._save_again = self._save_again or force
             return
-        self._last_save = now
-        record = self.record(finished=self._stage in (Stage.DONE, Stage.CANCELLED, Stage.FAILED))
+        if not force and time.monotonic() - self._last_save < 2.0:
+            return
+        self._saving = True
         try:
-            await self.ctx.blocking(self.store.save, self.run_id, record)
-        except OSError as exc:
-            log.warning("could not save the run record: %s", exc)
+            while True:
+                self._save_again = False
+                self._last_save = time.monotonic()
+                finished = self._stage in (Stage.DONE, Stage.CANCELLED, Stage.FAILED)
+                record = self.record(finished=finished)
+                try:
+                    await self.ctx.blocking(self.store.save, self.run_id, record)
+                except OSError as exc:
+                    log.warning("could not save the run record: %s", exc)
+                if not self._save_again:
+                    break
+        finally:
+            self._saving = False
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -502,6 +518,7 @@ class Run:
                 f.output_duration = duration
                 f.set(FileStatus.DONE)
                 self.log(f"{f.input.name}: done, {final.name}")
+                await self._save(force=True)  # a crash from now on must not redo this file
                 await self.target.release(item, self.ctx)
             except RunCancelled:
                 f.set(FileStatus.CANCELLED, "cancelled")
@@ -547,6 +564,8 @@ class Run:
         else:
             self._message = self._error or "The run failed"
         self.log(self._message)
+        while self._saving:  # the last word on disk must be this one
+            await asyncio.sleep(0.01)
         await self._save(force=True)
         self._emit(force=True)
 
