@@ -49,6 +49,27 @@ def _probe_many(found: Sequence[tuple[Path, Path | None]]) -> list[InputFile]:
     return [media.probe(path, root) for path, root in found]
 
 
+def _latest_unfinished(store: RunStore | None) -> dict[str, Any] | None:
+    from batchgui.core.resume import latest_unfinished
+    from batchgui.core.store import RunStore
+
+    return latest_unfinished(store or RunStore())
+
+
+def _resume_prepare(record: dict[str, Any]) -> RunSpec:
+    from batchgui.core.media import probe
+    from batchgui.core.resume import remove_leftovers, resume_spec
+
+    remove_leftovers(record)
+    return resume_spec(record, probe)
+
+
+def _dismiss(store: RunStore | None, record: dict[str, Any]) -> None:
+    from batchgui.core.store import RunStore
+
+    (store or RunStore()).save(record["run_id"], dict(record, finished=True, dismissed=True))
+
+
 def _available_targets() -> list[tuple[str, str]]:
     from batchgui.targets import registry
 
@@ -82,6 +103,8 @@ class RunController(QObject):
     snapshot_changed = Signal(object)
     log_added = Signal(str)
     run_finished = Signal(object)
+    unfinished_run_found = Signal(object)  # a run record (dict) that never reached its end
+    resume_prepared = Signal(object, object)  # RunSpec, the record it resumes
 
     def __init__(self, parent: QObject | None = None, store: RunStore | None = None) -> None:
         super().__init__(parent)
@@ -205,9 +228,39 @@ class RunController(QObject):
         if not future.cancelled() and future.exception() is not None:
             log.warning("could not save settings: %s", future.exception())
 
+    # -- runs that were interrupted -----------------------------------------------------------
+
+    def find_unfinished(self) -> None:
+        """Look for a run the last session left half done; answers with unfinished_run_found."""
+        if self._io_open:
+            self._spawn(self._find_unfinished())
+
+    async def _find_unfinished(self) -> None:
+        try:
+            record = await self._blocking(_latest_unfinished, self._store)
+        except Exception as exc:  # an unreadable record must not stop the window
+            log.warning("could not read the run records: %s", exc)
+            return
+        if record is not None:
+            self.unfinished_run_found.emit(record)
+
+    def prepare_resume(self, record: dict[str, Any]) -> None:
+        """Remove the old part files and probe the unfinished inputs again, off the GUI thread."""
+        if self._io_open:
+            self._spawn(self._prepare_resume(record))
+
+    async def _prepare_resume(self, record: dict[str, Any]) -> None:
+        spec = await self._blocking(_resume_prepare, record)
+        self.resume_prepared.emit(spec, record)
+
+    def dismiss_unfinished(self, record: dict[str, Any]) -> None:
+        """The user does not want it: close that record for good (the files stay as they are)."""
+        if self._io_open:
+            self._spawn(self._blocking(_dismiss, self._store, record))
+
     # -- the run ------------------------------------------------------------------------------
 
-    def start(self, spec: RunSpec) -> None:
+    def start(self, spec: RunSpec, resumes: dict[str, Any] | None = None) -> None:
         """Start converting; the window disables Convert while `busy`."""
         if self.busy:
             raise RuntimeError("a run is already going")
@@ -216,7 +269,7 @@ class RunController(QObject):
         self._cancel = CancelToken()
         self.last_snapshot = None
         self.last_result = None
-        self._run_task = asyncio.ensure_future(self._execute(spec, self._cancel))
+        self._run_task = asyncio.ensure_future(self._execute(spec, self._cancel, resumes))
         self.run_started.emit(spec)
 
     def cancel(self) -> None:
@@ -229,7 +282,9 @@ class RunController(QObject):
         self.last_snapshot = snapshot
         self.snapshot_changed.emit(snapshot)
 
-    async def _execute(self, spec: RunSpec, cancel: CancelToken) -> None:
+    async def _execute(
+        self, spec: RunSpec, cancel: CancelToken, resumes: dict[str, Any] | None = None
+    ) -> None:
         from batchgui.core.run import Run
         from batchgui.core.store import RunStore
         from batchgui.targets.base import TargetError
@@ -255,6 +310,10 @@ class RunController(QObject):
                     on_log=self.log_added.emit,
                     store=self._store,
                 )
+                if resumes is not None:
+                    from batchgui.core.resume import mark_resumed
+
+                    await self._blocking(mark_resumed, self._store, resumes, run.run_id)
                 result = await run.execute()
             finally:
                 # every blocking call of the run has returned by now: the threads are idle

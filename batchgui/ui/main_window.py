@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         self._apply_settings(self._settings)
         self._update_buttons()
         self.controller.list_targets()
+        self.controller.find_unfinished()
 
     # -- building -----------------------------------------------------------------------------
 
@@ -391,8 +392,31 @@ class MainWindow(QMainWindow):
         self.main_splitter.setSizes([300, 480, 120])
         self.main_splitter.setChildrenCollapsible(False)
 
+        # Shown at start when the last session left a run half done
+        self.resume_banner = QFrame()
+        self.resume_banner.setObjectName("resumeBanner")
+        self.resume_banner.setFrameShape(QFrame.Shape.StyledPanel)
+        self.resume_banner.setAutoFillBackground(True)
+        self.resume_banner.setBackgroundRole(self.resume_banner.backgroundRole().AlternateBase)
+        self.resume_label = QLabel()
+        self.resume_label.setObjectName("resumeLabel")
+        self.resume_label.setWordWrap(True)
+        self.resume_button = QPushButton("Res&ume")
+        self.resume_button.setObjectName("resumeButton")
+        self.resume_button.setToolTip("Convert the files the interrupted run did not finish")
+        self.dismiss_resume_button = QPushButton("&Dismiss")
+        self.dismiss_resume_button.setObjectName("dismissResumeButton")
+        self.dismiss_resume_button.setToolTip("Forget that run; nothing is deleted")
+        banner_layout = QHBoxLayout(self.resume_banner)
+        banner_layout.addWidget(self.resume_label, 1)
+        banner_layout.addWidget(self.resume_button)
+        banner_layout.addWidget(self.dismiss_resume_button)
+        self.resume_banner.setVisible(False)
+        self._unfinished_record: dict[str, object] | None = None
+
         central = QWidget()
         layout = QVBoxLayout(central)
+        layout.addWidget(self.resume_banner)
         layout.addWidget(self.main_splitter)
         self.setCentralWidget(central)
 
@@ -466,6 +490,10 @@ class MainWindow(QMainWindow):
         c.snapshot_changed.connect(self._on_controller_snapshot_changed)
         c.log_added.connect(self._on_controller_log_added)
         c.run_finished.connect(self._on_controller_run_finished)
+        c.unfinished_run_found.connect(self._on_controller_unfinished_run_found)
+        c.resume_prepared.connect(self._on_controller_resume_prepared)
+        self.resume_button.clicked.connect(self._on_resume_button_clicked)
+        self.dismiss_resume_button.clicked.connect(self._on_dismiss_resume_button_clicked)
 
         self.file_list.paths_dropped.connect(self._on_file_list_paths_dropped)
         self.file_list.remove_requested.connect(self._on_remove_button_clicked)
@@ -695,6 +723,44 @@ class MainWindow(QMainWindow):
             return
         self._on_save_timer_timeout()
         self.controller.start(self.build_spec(inputs))
+
+    @Slot(object)
+    def _on_controller_unfinished_run_found(self, record: dict[str, object]) -> None:
+        from batchgui.core.resume import unfinished_files
+
+        count = len(unfinished_files(record))
+        self._unfinished_record = record
+        self.resume_label.setText(
+            f"The last run was interrupted before it finished: {count} file(s) not converted "
+            f"yet, MP3s to {record.get('output_dir')}. Resume it?"
+        )
+        self.resume_banner.setVisible(True)
+
+    @Slot()
+    def _on_resume_button_clicked(self) -> None:
+        if self._unfinished_record is None or self.controller.busy:
+            return
+        self.resume_button.setEnabled(False)
+        self.controller.prepare_resume(self._unfinished_record)
+
+    @Slot(object, object)
+    def _on_controller_resume_prepared(self, spec: RunSpec, record: dict[str, object]) -> None:
+        self.resume_banner.setVisible(False)
+        self.resume_button.setEnabled(True)
+        self._unfinished_record = None
+        if self.controller.busy:
+            return
+        self.file_model.add_inputs(list(spec.inputs))
+        self.output_folder_edit.setText(str(spec.output_dir))
+        self._log(f"Resuming the interrupted run {record.get('run_id')}")
+        self.controller.start(spec, resumes=record)
+
+    @Slot()
+    def _on_dismiss_resume_button_clicked(self) -> None:
+        if self._unfinished_record is not None:
+            self.controller.dismiss_unfinished(self._unfinished_record)
+        self._unfinished_record = None
+        self.resume_banner.setVisible(False)
 
     @Slot()
     def _on_convert_button_clicked(self) -> None:
