@@ -30,6 +30,8 @@ XCB_PACKAGES = [
     "libxcb-render-util0", "libxcb-shape0", "libxcb-xfixes0", "libxcb-xkb1", "libxkbcommon-x11-0",
     "libxkbcommon0", "libegl1", "libgl1", "libfontconfig1", "libdbus-1-3", "fonts-dejavu-core",
 ]
+# A real Secret Service for the keyring test (skipped where it can't be installed).
+SECRET_SERVICE_PACKAGES = ["gnome-keyring", "dbus"]
 # What the offscreen plugin (tests) needs.
 OFFSCREEN_PACKAGES = ["libegl1", "libgl1", "libxkbcommon0", "libfontconfig1", "libdbus-1-3",
                       "libglib2.0-0"]
@@ -77,15 +79,35 @@ def missing_qt_libraries(plugin: str) -> list[str]:
     return [line.split()[0] for line in out.splitlines() if "not found" in line]
 
 
+def can_apt() -> bool:
+    return bool(shutil.which("apt-get")) and hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def apt_install(packages: list[str]) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "update", "-qq"], env=env)
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env=env)
+
+
+def ensure_secret_service() -> None:
+    """gnome-keyring + dbus let one test store keys in a real Secret Service."""
+    if shutil.which("gnome-keyring-daemon") and shutil.which("dbus-run-session"):
+        return
+    if can_apt():
+        say("installing gnome-keyring and dbus for the keyring test")
+        try:
+            apt_install(SECRET_SERVICE_PACKAGES)
+        except subprocess.CalledProcessError:
+            say("could not install them: the Secret Service test will be skipped")
+
+
 def ensure_system_libraries(plugin: str, packages: list[str]) -> None:
     missing = missing_qt_libraries(plugin)
     if not missing:
         return
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+    if can_apt():
         say("installing system libraries Qt needs: " + ", ".join(missing))
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        run(["apt-get", "update", "-qq"], env=env)
-        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env=env)
+        apt_install(packages)
         return
     say("Qt needs these system libraries, which are missing: " + ", ".join(missing))
     say("install them with your package manager (on Debian/Ubuntu: sudo apt-get install "
@@ -114,6 +136,7 @@ def app(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     ensure_venv("[test]")
     ensure_system_libraries("offscreen", OFFSCREEN_PACKAGES)
+    ensure_secret_service()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     if code == 5:  # pytest found no tests: that must never look like a pass
