@@ -31,3 +31,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> MediaCache:
     return MediaCache(tmp_path_factory.mktemp("media-cache"))
+
+
+@pytest.fixture
+def qloop(qapp):  # type: ignore[no-untyped-def]
+    """A qasync event loop on the test's QApplication, as the app runs it.
+
+    pytest-qt's waits spin Qt's loop; with this loop installed as the running asyncio
+    loop, the window's coroutines advance during those waits as they do in the app.
+    """
+    import asyncio
+
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    # not loop.stop(): that calls QApplication.exit(), which would end the next test's waits
+    loop._QEventLoop__is_running = False
+    try:
+        qapp.aboutToQuit.disconnect(loop._after_run_forever)
+    except (RuntimeError, TypeError):
+        pass
+    loop.close()
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)

@@ -7,33 +7,14 @@ those waits exactly as they do in the app.
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import qasync
 import shiboken6
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
-
-
-@pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    # not loop.stop(): that calls QApplication.exit(), which would end the next test's waits
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-    try:
-        qapp.aboutToQuit.disconnect(loop._after_run_forever)
-    except (RuntimeError, TypeError):
-        pass
-    loop.close()
-    asyncio.events._set_running_loop(None)
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

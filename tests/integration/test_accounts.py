@@ -6,7 +6,6 @@ Nothing Azure is mocked; only the OS keyring is an in-memory backend.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import logging
@@ -17,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import qasync
 from mutagen.mp3 import MP3
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
 from batchgui import accounts, cli
 from batchgui.ui.settings_dialog import SettingsDialog
@@ -49,22 +46,6 @@ def emulator(ffmpeg_dir: str, tmp_path: Path) -> Iterator[BatchEmulator]:
     finally:
         emu.stop()
         assert "Traceback" not in emu.stderr()
-
-
-@pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """The same qasync loop the GUI tests use (tests/gui/conftest.py)."""
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-    try:
-        qapp.aboutToQuit.disconnect(loop._after_run_forever)
-    except (RuntimeError, TypeError):
-        pass
-    loop.close()
-    asyncio.events._set_running_loop(None)
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture
