@@ -107,6 +107,13 @@ def storage_key(account: AzureAccount) -> StorageKey:
     if account.storage_account and account.storage_key:
         endpoint = account.blob_endpoint or f"https://{account.storage_account}.blob.core.windows.net"
         return StorageKey(account.storage_account, account.storage_key, endpoint.rstrip("/"))
+    if account.auth == "entra":
+        raise StorageSettingsError(
+            "BatchGUI still needs the storage account's key to hand each task its own "
+            "short-lived link: add the storage key or connection string to this account "
+            "(Storage account > Access keys in the Azure portal); Batch keeps using your "
+            "Entra ID sign-in."
+        )
     raise StorageSettingsError(
         "No storage account is set up. Add the storage account's connection string "
         "(Storage account > Access keys in the Azure portal)."
