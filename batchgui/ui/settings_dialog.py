@@ -210,7 +210,9 @@ class SettingsDialog(QDialog):
         self.auth_combo.setToolTip(
             "Use Entra ID when the account does not allow access with keys. "
             "A browser opens to sign in; if none can, a code to enter at "
-            "microsoft.com/devicelogin is shown here."
+            "microsoft.com/devicelogin is shown here. Storage needs the storage "
+            "account's name and, for your sign-in, the 'Storage Blob Data Contributor' "
+            "role on it."
         )
         self.tenant_edit = self._line("tenantIdEdit", "optional: your organisation's tenant")
         profile_form = QFormLayout()

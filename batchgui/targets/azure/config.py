@@ -48,6 +48,9 @@ class AzureAccount:
     blob_endpoint: str | None = None  # https://<storage>.blob.core.windows.net
     auth: str = "shared-key"  # or "entra"
     credential: object | None = field(default=None, repr=False)  # azure-identity TokenCredential
+    # a CA bundle (PEM path) to trust for storage over https, e.g. a test's own certificate;
+    # None: the system's usual trust
+    storage_verify: str | None = None
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> AzureAccount:

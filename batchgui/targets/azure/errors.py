@@ -143,10 +143,24 @@ def _host(url: str | None) -> str:
     return urlparse(url if "://" in url else "https://" + url).netloc or url
 
 
-def plain_error(exc: BaseException, service: str, url: str | None = None) -> str:
-    """One sentence for a user: `service` is 'batch' or 'storage', `url` the endpoint used."""
+#: storage codes that, for an Entra ID sign-in, mean "your sign-in lacks the data role"
+SIGNED_IN_REFUSED_CODES = {"AuthorizationPermissionMismatch", "AuthorizationFailure"}
+
+
+def plain_error(
+    exc: BaseException, service: str, url: str | None = None, *, signed_in: bool = False
+) -> str:
+    """One sentence for a user: `service` is 'batch' or 'storage', `url` the endpoint used.
+
+    `signed_in`: storage was reached with an Entra ID sign-in, not the account key, so
+    "refused" means a missing role on the storage account rather than a wrong key.
+    """
     what = "Azure Batch" if service == "batch" else "Azure Storage"
     host = _host(url)
+    if signed_in and service == "storage":
+        sentence = _signed_in_storage_error(exc, host)
+        if sentence:
+            return sentence
     key_name = "Batch account key" if service == "batch" else "storage account key"
     where = (
         "Batch account > Keys in the Azure portal"
@@ -185,7 +199,8 @@ def plain_error(exc: BaseException, service: str, url: str | None = None) -> str
         return (
             "The storage account does not allow access with account keys. Turn on "
             "'Allow storage account key access' (Storage account > Configuration) "
-            "or use a storage account that allows it."
+            "or use a storage account that allows it, or switch this account to "
+            "Microsoft Entra ID sign-in in Settings."
         )
     bad_signature = "failed to authenticate" in _service_text(exc).lower()
     if code == "AuthorizationFailure" and not bad_signature:
@@ -231,6 +246,49 @@ def plain_error(exc: BaseException, service: str, url: str | None = None) -> str
     if code:
         return f"{what} refused the request ({code}): {detail}".rstrip(": ")
     return f"{what} failed: {detail or type(exc).__name__}"
+
+
+def _signed_in_storage_error(exc: BaseException, host: str) -> str | None:
+    """Storage errors that read differently when the user signed in with Entra ID."""
+    if isinstance(exc, (binascii.Error, ValueError)) and not isinstance(exc, AzureError):
+        return (
+            f"The storage settings are not valid ({first_line(str(exc)) or 'bad value'}). "
+            "Check the storage account name and blob endpoint of this account."
+        )
+    if isinstance(exc, ServiceRequestError) or is_clock_skew(exc):
+        return None  # not about who is signed in: the usual sentences fit
+    code = error_code(exc)
+    if code in SIGNED_IN_REFUSED_CODES:
+        firewall = (
+            " If you have that role already, the storage account's firewall may block this "
+            "computer: allow this network (Networking in the Azure portal)."
+            if code == "AuthorizationFailure" else ""
+        )
+        return (
+            f"Your Entra ID sign-in may not read and write blobs in the storage account at "
+            f"{host}. Ask the account's owner to give you the 'Storage Blob Data "
+            "Contributor' role on it (Storage account > Access control (IAM) > Add role "
+            "assignment in the Azure portal), then try again; a new role takes a few "
+            f"minutes to apply.{firewall}"
+        )
+    status = status_code(exc)
+    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
+        # azure-identity itself: the sign-in did not happen (closed browser, no tenant ...)
+        return (
+            "Signing in with Entra ID did not work, so storage could not be reached: "
+            f"{first_line(getattr(exc, 'message', None) or str(exc)) or 'no reason given.'} "
+            "Try again, and check the tenant set for this account."
+        )
+    if (
+        code in ("AuthenticationFailed", "InvalidAuthenticationInfo")
+        or isinstance(exc, ClientAuthenticationError)
+        or (status in (401, 403) and code is None)
+    ):
+        return (
+            f"Azure Storage at {host} did not accept your Entra ID sign-in. Sign in again, "
+            "and check that the storage account belongs to the tenant set for this account."
+        )
+    return None
 
 
 #: resize error codes and what to tell the user

@@ -4,6 +4,11 @@ Everything is blocking (azure-storage-blob's sync client) and meant to run on th
 executor. Each run keeps its blobs under `<run_id>/` in one container, with opaque
 names from core.naming; nothing here ever sees a user's file name except as a local
 path to read from or write to.
+
+Two ways in: the account key (SAS URLs signed with it), or an Entra ID sign-in
+(`AzureAccount.credential`, when no key is given): then the app talks to storage with
+the user's token and signs the tasks' SAS URLs with a user delegation key, so accounts
+that forbid shared keys work too.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -27,6 +33,7 @@ from azure.storage.blob import (
     ContainerSasPermissions,
     ContentSettings,
     ExponentialRetry,
+    UserDelegationKey,
     generate_blob_sas,
     generate_container_sas,
 )
@@ -49,6 +56,9 @@ BLOCK_BYTES = 8 * 1024 * 1024
 BLOCK_CONCURRENCY = 4
 #: how often (seconds) a file's progress is reported while it moves
 PROGRESS_EVERY_S = 0.1
+#: a user delegation key (and so every SAS signed with it) lives at most 7 days from now;
+#: asked for a little less, so clocks a few minutes apart don't get it refused
+DELEGATION_KEY_MAX = timedelta(days=7) - timedelta(minutes=10)
 
 Progress = Callable[[int, int], None]
 
@@ -71,6 +81,18 @@ class StorageKey:
 
     def __repr__(self) -> str:
         return f"StorageKey({self.account_name!r}, {self.blob_endpoint!r})"
+
+
+@dataclass(frozen=True)
+class StorageSignIn:
+    """Storage reached with an Entra ID sign-in: SAS URLs get a user delegation key."""
+
+    account_name: str
+    blob_endpoint: str
+    credential: object = field(repr=False)  # an azure-identity TokenCredential
+
+    def __repr__(self) -> str:
+        return f"StorageSignIn({self.account_name!r}, {self.blob_endpoint!r})"
 
 
 def parse_connection_string(text: str) -> dict[str, str]:
@@ -109,15 +131,44 @@ def storage_key(account: AzureAccount) -> StorageKey:
         return StorageKey(account.storage_account, account.storage_key, endpoint.rstrip("/"))
     if account.auth == "entra":
         raise StorageSettingsError(
-            "BatchGUI still needs the storage account's key to hand each task its own "
-            "short-lived link: add the storage key or connection string to this account "
-            "(Storage account > Access keys in the Azure portal); Batch keeps using your "
-            "Entra ID sign-in."
+            "Storage needs your Entra ID sign-in or the storage account's key, and this "
+            "account has neither: sign in again, or add the storage key."
         )
     raise StorageSettingsError(
         "No storage account is set up. Add the storage account's connection string "
         "(Storage account > Access keys in the Azure portal)."
     )
+
+
+def uses_sign_in(account: AzureAccount) -> bool:
+    """True when storage goes through the Entra ID sign-in (a credential and no key)."""
+    return account.credential is not None and not (
+        account.storage_connection_string or account.storage_key
+    )
+
+
+def storage_access(account: AzureAccount) -> StorageKey | StorageSignIn:
+    """How this account reaches storage: its key (as before) or the Entra ID sign-in."""
+    if not uses_sign_in(account):
+        return storage_key(account)
+    name = (account.storage_account or "").strip()
+    if not name:
+        raise StorageSettingsError(
+            "Add the storage account's name to this account: with Entra ID sign-in, "
+            "BatchGUI needs it to reach the storage account (Storage accounts in the "
+            "Azure portal lists it)."
+        )
+    endpoint = account.blob_endpoint or f"https://{name}.blob.core.windows.net"
+    if not endpoint.lower().startswith("https://"):
+        raise StorageSettingsError(
+            "Entra ID sign-in works over https only: use a blob endpoint that starts "
+            "with https:// (or leave it empty for the usual one)."
+        )
+    return StorageSignIn(name, endpoint.rstrip("/"), account.credential)
+
+
+def storage_endpoint(account: AzureAccount) -> str:
+    return storage_access(account).blob_endpoint
 
 
 def client_options() -> dict[str, object]:
@@ -150,18 +201,38 @@ class RunStorage:
     """The storage side of one run: upload, SAS URLs, download, delete."""
 
     def __init__(self, account: AzureAccount, container: str = CONTAINER) -> None:
-        self.key = storage_key(account)
+        access = storage_access(account)
+        #: the account key, or None when signed in with Entra ID (see `signed_in`)
+        self.key = access if isinstance(access, StorageKey) else None
+        self.account_name = access.account_name
+        self._endpoint = access.blob_endpoint
         self.container = container
+        options = client_options()
+        if account.storage_verify:
+            options["connection_verify"] = account.storage_verify
+        credential: Any  # a key dict, or the sign-in's TokenCredential
+        if isinstance(access, StorageKey):
+            credential = {"account_name": access.account_name, "account_key": access.account_key}
+        else:
+            credential = access.credential
         self.service = BlobServiceClient(
-            self.key.blob_endpoint,
-            credential={"account_name": self.key.account_name, "account_key": self.key.account_key},
-            **client_options(),  # type: ignore[arg-type]
+            access.blob_endpoint,
+            credential=credential,
+            **options,  # type: ignore[arg-type]
         )
         self.container_client = self.service.get_container_client(container)
+        self._delegation: UserDelegationKey | None = None
+        self._delegation_expiry: datetime | None = None
+        self._delegation_lock = threading.Lock()
 
     @property
     def endpoint(self) -> str:
-        return self.key.blob_endpoint
+        return self._endpoint
+
+    @property
+    def signed_in(self) -> bool:
+        """True when storage is reached with an Entra ID sign-in rather than a key."""
+        return self.key is None
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -172,8 +243,16 @@ class RunStorage:
             pass
 
     def check(self) -> None:
-        """One cheap authenticated call, for 'Test connection'."""
+        """One cheap authenticated call, for 'Test connection'.
+
+        Signed in with Entra ID, also ask for a user delegation key: a run needs one to
+        hand its tasks their links, and a missing role shows up here rather than mid-run.
+        """
         next(iter(self.service.list_containers(results_per_page=1).by_page()), None)
+        if self.signed_in:
+            now = datetime.now(UTC)
+            self.service.get_user_delegation_key(now - timedelta(minutes=5),
+                                                 now + timedelta(hours=1))
 
     # -- upload ----------------------------------------------------------------------------
 
@@ -262,28 +341,62 @@ class RunStorage:
     def blob_url(self, blob_name: str) -> str:
         return f"{self.endpoint}/{self.container}/{quote(blob_name)}"
 
+    def prepare_signing(self, expiry: datetime) -> None:
+        """Get what SAS URLs valid until `expiry` are signed with (blocking: one call at most).
+
+        With the account key there is nothing to get. Signed in with Entra ID, this asks
+        storage for a user delegation key covering `expiry` (at most 7 days ahead), once;
+        call it on the executor before `read_sas_url`/`write_sas_url`, which then only sign.
+        """
+        if self.key is not None:
+            return
+        with self._delegation_lock:
+            now = datetime.now(UTC)
+            wanted = min(expiry, now + DELEGATION_KEY_MAX)
+            # a key that reaches (nearly) as far as the 7-day cap is as good as a new one
+            enough = min(wanted, now + DELEGATION_KEY_MAX - timedelta(hours=1))
+            if (
+                self._delegation is not None
+                and self._delegation_expiry is not None
+                and self._delegation_expiry >= enough
+            ):
+                return
+            self._delegation = self.service.get_user_delegation_key(_sas_start(), wanted)
+            self._delegation_expiry = wanted
+
+    def _signing(self, expiry: datetime) -> tuple[dict[str, object], datetime]:
+        """The signing argument for generate_*_sas, and the expiry the SAS can have."""
+        if self.key is not None:
+            return {"account_key": self.key.account_key}, expiry
+        self.prepare_signing(expiry)
+        assert self._delegation is not None and self._delegation_expiry is not None
+        # a SAS can't outlive the delegation key it is signed with
+        return {"user_delegation_key": self._delegation}, min(expiry, self._delegation_expiry)
+
     def read_sas_url(self, blob_name: str, expiry: datetime) -> str:
         """A URL that can read this one blob and nothing else, until `expiry`."""
+        signing, expiry = self._signing(expiry)
         sas = generate_blob_sas(
-            self.key.account_name,
+            self.account_name,
             self.container,
             blob_name,
-            account_key=self.key.account_key,
             permission=BlobSasPermissions(read=True),
             expiry=expiry,
             start=_sas_start(),
+            **signing,  # type: ignore[arg-type]
         )
         return f"{self.blob_url(blob_name)}?{sas}"
 
     def write_sas_url(self, expiry: datetime) -> str:
         """A container URL that can create and write blobs (not read, list or delete them)."""
+        signing, expiry = self._signing(expiry)
         sas = generate_container_sas(
-            self.key.account_name,
+            self.account_name,
             self.container,
-            account_key=self.key.account_key,
             permission=ContainerSasPermissions(create=True, write=True),
             expiry=expiry,
             start=_sas_start(),
+            **signing,  # type: ignore[arg-type]
         )
         return f"{self.endpoint}/{self.container}?{sas}"
 

@@ -57,6 +57,7 @@ from batchgui.targets.azure.storage import (
     RunStorage,
     StorageSettingsError,
     TransferAborted,
+    uses_sign_in,
 )
 from batchgui.targets.base import RunCancelled, RunContext, Target, TargetError, WorkItem
 
@@ -208,7 +209,8 @@ class AzureBatchTarget(Target):
                 url = self.account.batch_url if service == "batch" else (
                     self._storage.endpoint if self._storage else None
                 )
-                raise TargetError(plain_error(exc, service, url)) from exc
+                signed_in = service == "storage" and uses_sign_in(self.account)
+                raise TargetError(plain_error(exc, service, url, signed_in=signed_in)) from exc
         raise AssertionError("unreachable")
 
     async def _clients(self, ctx: RunContext) -> tuple[RunStorage, BatchService]:
@@ -218,7 +220,8 @@ class AzureBatchTarget(Target):
             except StorageSettingsError as exc:
                 raise TargetError(str(exc)) from exc
             except ValueError as exc:
-                raise TargetError(plain_error(exc, "storage")) from exc
+                raise TargetError(plain_error(
+                    exc, "storage", signed_in=uses_sign_in(self.account))) from exc
         if self._batch is None:
             try:
                 self._batch = await ctx.blocking(BatchService, self.account)
@@ -236,7 +239,7 @@ class AzureBatchTarget(Target):
         ctx.set_stage(
             Stage.UPLOADING,
             f"Uploading {len(items)} file(s), {total / 1e6:.1f} MB, to storage account "
-            f"{storage.key.account_name}",
+            f"{storage.account_name}",
         )
         # Both accounts are checked before any byte moves, storage first so that a wrong
         # storage key leaves no pool behind; a wrong key stops the run here.
@@ -343,7 +346,8 @@ class AzureBatchTarget(Target):
                     return
                 except (AzureError, ValueError) as exc:
                     self._abort.set()
-                    raise TargetError(plain_error(exc, "storage", storage.endpoint)) from exc
+                    raise TargetError(plain_error(exc, "storage", storage.endpoint,
+                                                  signed_in=storage.signed_in)) from exc
                 self.stats["uploaded" if uploaded else "skipped"] += 1
 
         await asyncio.gather(*(one(item) for item in items))
@@ -366,6 +370,8 @@ class AzureBatchTarget(Target):
         expiry = datetime.now(UTC) + sas_lifetime(
             total_media, total_bytes, self.parallelism
         )
+        # Entra ID sign-in: one call for the user delegation key the links are signed with
+        await self._call(ctx, "storage", storage.prepare_signing, expiry)
         write_url = storage.write_sas_url(expiry)
         tasks = [self.task_options(item, storage.read_sas_url(self.input_blob(item), expiry),
                                    write_url)
@@ -643,7 +649,8 @@ class AzureBatchTarget(Target):
                 if not is_transient(exc) or attempt == 3:
                     raise TargetError(
                         "the MP3 could not be downloaded: "
-                        + plain_error(exc, "storage", storage.endpoint)
+                        + plain_error(exc, "storage", storage.endpoint,
+                                      signed_in=storage.signed_in)
                     ) from exc
                 await asyncio.sleep(1.0 * 2 ** attempt)
 
@@ -785,7 +792,8 @@ def test_connection(account: AzureAccount) -> dict[str, str]:
             endpoint = storage_endpoint(account)
         except StorageSettingsError:
             pass
-        results["storage"] = plain_error(exc, "storage", endpoint)
+        results["storage"] = plain_error(exc, "storage", endpoint,
+                                         signed_in=uses_sign_in(account))
     return results
 
 
@@ -793,6 +801,6 @@ test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest t
 
 
 def storage_endpoint(account: AzureAccount) -> str:
-    from batchgui.targets.azure.storage import storage_key
+    from batchgui.targets.azure.storage import storage_endpoint as endpoint_of
 
-    return storage_key(account).blob_endpoint
+    return endpoint_of(account)
