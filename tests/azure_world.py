@@ -48,7 +48,7 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 
 # A made-up Batch account for the emulator (any base64 key works).
 BATCH_ACCOUNT = "emulatedbatch"
-BATCH_KEY = base64.b64encode(b"batchgui-emulator-test-key-32byt").decode()
+BATCH_KEY = base64.b64encode(b"batchgui-emulator-test-key-64-bytes-long-like-a-real-batch-key!!").decode()  # noqa: E501
 
 
 def free_port(host: str = "127.0.0.1") -> int:
