@@ -36,8 +36,8 @@ from batchgui.core.resume import (
 )
 from batchgui.core.run import Run
 from batchgui.core.store import RunStore, atomic_write_text
+from batchgui.core.target import CancelToken, TargetError
 from batchgui.targets import registry
-from batchgui.targets.base import CancelToken, TargetError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 

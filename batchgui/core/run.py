@@ -38,7 +38,7 @@ from batchgui.core.models import (
     TaskView,
 )
 from batchgui.core.store import RunStore
-from batchgui.targets.base import (
+from batchgui.core.target import (
     CancelToken,
     RunCancelled,
     RunContext,

@@ -27,7 +27,7 @@ from batchgui.core.models import (
     TaskState,
     TaskStatus,
 )
-from batchgui.targets.base import RunContext, Target, WorkItem
+from batchgui.core.target import RunContext, Target, WorkItem
 
 STDERR_TAIL_BYTES = 4000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from batchgui.targets.base import Target, TargetError
+from batchgui.core.target import Target, TargetError
 from batchgui.targets.local import LocalTarget, default_slots, local_label
 
 if TYPE_CHECKING:  # the Azure modules load only when an Azure target is asked for

@@ -25,7 +25,7 @@ from batchgui.ui import settings as ui_settings
 
 if TYPE_CHECKING:
     from batchgui.core.store import RunStore
-    from batchgui.targets.base import CancelToken
+    from batchgui.core.target import CancelToken
 
 # The core's heavier modules (mutagen for probing, the run, the targets) are imported on
 # first use, on a worker thread where possible: the window shows sooner that way.
@@ -264,7 +264,7 @@ class RunController(QObject):
         """Start converting; the window disables Convert while `busy`."""
         if self.busy:
             raise RuntimeError("a run is already going")
-        from batchgui.targets.base import CancelToken
+        from batchgui.core.target import CancelToken
 
         self._cancel = CancelToken()
         self.last_snapshot = None
@@ -287,7 +287,7 @@ class RunController(QObject):
     ) -> None:
         from batchgui.core.run import Run
         from batchgui.core.store import RunStore
-        from batchgui.targets.base import TargetError
+        from batchgui.core.target import TargetError
 
         if self._store is None:
             self._store = RunStore()

@@ -27,9 +27,9 @@ from typing import Any
 from azure.batch import models as bm
 
 from batchgui.core.models import InputFile, Quality
+from batchgui.core.target import CancelToken, RunContext, WorkItem
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.target import AzureBatchTarget
-from batchgui.targets.base import CancelToken, RunContext, WorkItem
 from tests.azure_world import start_azurite, start_batch_emulator
 
 

@@ -29,10 +29,10 @@ from pathlib import Path
 from azure.storage.blob import BlobServiceClient
 
 from batchgui.core.models import InputFile, Quality
+from batchgui.core.target import CancelToken, RunContext, WorkItem
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.storage import RunStorage
 from batchgui.targets.azure.target import AzureBatchTarget
-from batchgui.targets.base import CancelToken, RunContext, WorkItem
 from tests.azure_world import start_azurite
 
 

@@ -29,11 +29,11 @@ from batchgui.core import media as core_media
 from batchgui.core.ffmpeg import stderr_reason
 from batchgui.core.models import FileStatus, RunResult, RunSnapshot, RunSpec, Stage
 from batchgui.core.run import Run
+from batchgui.core.target import CancelToken
 from batchgui.targets import registry
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.storage import CONTAINER, SINGLE_PUT_BYTES, RunStorage, file_md5
 from batchgui.targets.azure.target import AzureBatchTarget
-from batchgui.targets.base import CancelToken
 from tests.azure_world import Azurite, BatchEmulator, start_batch_emulator
 from tests.integration.conftest import DEFAULT_TEST_KNOBS
 from tests.media import MediaCache

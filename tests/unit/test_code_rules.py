@@ -49,3 +49,10 @@ def test_mypy_is_clean_on_core_and_targets() -> None:
         cwd=ROOT, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_core_depends_on_nothing_above_it() -> None:
+    pattern = re.compile(r"^\s*(from|import)\s+batchgui\.(targets|ui|accounts|cli)", re.M)
+    offenders = [str(p.relative_to(ROOT)) for p in python_files(PKG / "core")
+                 if pattern.search(p.read_text())]
+    assert offenders == []

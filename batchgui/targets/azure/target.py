@@ -39,6 +39,7 @@ from batchgui.core.models import (
     TaskState,
     TaskStatus,
 )
+from batchgui.core.target import RunCancelled, RunContext, Target, TargetError, WorkItem
 from batchgui.targets.azure.batch import (
     BatchService,
     PoolChoice,
@@ -59,7 +60,6 @@ from batchgui.targets.azure.storage import (
     TransferAborted,
     uses_sign_in,
 )
-from batchgui.targets.base import RunCancelled, RunContext, Target, TargetError, WorkItem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
