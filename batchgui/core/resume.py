@@ -34,6 +34,10 @@ UNFINISHED = {
 }
 
 
+class ResumeError(Exception):
+    """The run can't be resumed, in plain words."""
+
+
 @dataclass(frozen=True)
 class ResumableRun:
     """A dead run with files left to do, as the resume offer shows it."""
@@ -98,8 +102,9 @@ def resume_spec(journal: Journal, run_id: str,
                 probe: Callable[[Path, Path | None], InputFile]) -> RunSpec:
     """The run's spec with all its files: unfinished ones probed again now, others as kept."""
     run = journal.run(run_id)
-    if run is None:
-        raise KeyError(run_id)
+    if run is None or not is_dead(journal, run):
+        raise ResumeError(f"run {run_id} is no longer waiting to be resumed (it was resumed, "
+                          "finished or dismissed elsewhere, or is still going)")
     inputs: list[InputFile] = []
     for row in journal.files(run_id):
         if row.status in UNFINISHED:
