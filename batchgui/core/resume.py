@@ -126,6 +126,18 @@ def spec_from_json(run: RunRow, inputs: tuple[InputFile, ...]) -> RunSpec:
     )
 
 
+def run_standing(journal: Journal, run_id: str | None) -> str:
+    """What a run is to this computer: "live", "resumable", "over" or "unknown"."""
+    run = journal.run(run_id) if run_id else None
+    if run is None:
+        return "unknown"
+    if not run.is_open:
+        return "over"
+    if not is_dead(journal, run):
+        return "live"
+    return "resumable"
+
+
 def dismiss(journal: Journal, run_id: str) -> None:
     """The user does not want it: settle what it left and close it for good."""
     run = journal.run(run_id)
