@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "or the name of an account")
     conv.add_argument("--parallel", type=int, metavar="N",
                       help="conversions at once on this computer (default: CPU cores)")
+    conv.add_argument("--priority", choices=["low", "normal"], default="low",
+                      help="run ffmpeg below normal priority so the computer stays smooth "
+                      "(default: low)")
     q = conv.add_mutually_exclusive_group()
     q.add_argument("--quality", type=_quality, metavar="V0..V9",
                    help="variable bitrate level, V0 best .. V9 smallest (default V2)")
@@ -95,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="which run (default: the latest unfinished one)")
     res.add_argument("--parallel", type=int, metavar="N",
                      help="conversions at once on this computer (default: CPU cores)")
+    res.add_argument("--priority", choices=["low", "normal"], default="low",
+                     help="run ffmpeg below normal priority (default: low)")
     res.add_argument("--report", type=Path, metavar="FILE.json",
                      help="write one JSON object per input to this file")
 
@@ -277,7 +282,7 @@ class TerminalView(PlainView):
         self._draw()
 
     def snapshot(self, snapshot: RunSnapshot) -> None:
-        running = [t for t in snapshot.tasks if t.status is FileStatus.CONVERTING]
+        running = snapshot.running
         parts = [
             f"{snapshot.files_done}/{snapshot.files_total} done",
             f"{snapshot.fraction * 100:3.0f}%",

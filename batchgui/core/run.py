@@ -51,7 +51,7 @@ from batchgui.core.outputs import (
     remove,
 )
 from batchgui.core.resume import settle_run, take_over
-from batchgui.core.run_files import RunFile, snapshot_of
+from batchgui.core.run_files import Board, RunFile, snapshot_of
 from batchgui.core.target import (
     CancelToken,
     RunCancelled,
@@ -110,10 +110,12 @@ class Run:
         self._last_emit = 0.0
         self._error: str | None = None
         self._paused = False
+        self.board = Board()
         self._files = [
-            RunFile(item, naming.task_id_for(i), FileStatus.READY)
+            RunFile(item, naming.task_id_for(i), FileStatus.READY, self.board)
             for i, item in enumerate(spec.inputs)
         ]
+        self._sent_complete = False  # the first snapshot carries every file
         self._by_task = {f.task_id: f for f in self._files}
         self._finishing: set[asyncio.Task[None]] = set()
         self._journal_thread: ThreadPoolExecutor | None = None
@@ -154,16 +156,27 @@ class Run:
         file = self._by_task.get(task_id)
         if file is None:
             return
+        if file.status in (FileStatus.READY, FileStatus.UPLOADING):
+            old_done, old_total = file.transfer
+            self.board.bytes_done += done - old_done
+            self.board.bytes_total += total - old_total
         file.transfer = (done, total)
         if file.status in (FileStatus.READY, FileStatus.UPLOADING):
             file.set(FileStatus.UPLOADING if done < total else FileStatus.QUEUED)
-        file.view = None
+        file.touch()
         self._emit()
 
     def snapshot(self) -> RunSnapshot:
+        """The run now; carries the files that changed since the last snapshot (all, first)."""
+        complete = not self._sent_complete
+        changed = list(self._files) if complete else self.board.take_dirty()
+        if complete:
+            self.board.take_dirty()
+            self._sent_complete = True
         return snapshot_of(
-            self.run_id, self._stage, self._message, self._files, self._nodes,
-            started=self._started, convert_started=self._convert_started, paused=self._paused,
+            self.run_id, self._stage, self._message, self.board, changed, self._nodes,
+            files_total=len(self._files), complete=complete, started=self._started,
+            convert_started=self._convert_started, paused=self._paused,
         )
 
     def _emit(self, force: bool = False) -> None:
@@ -301,8 +314,9 @@ class Run:
                 continue
             if f.output.parent != spec.output_dir:
                 await self.ctx.blocking(f.output.parent.mkdir, parents=True, exist_ok=True)
-            f.item = WorkItem(f.task_id, f.input, f.output, naming.part_path(f.output),
-                              spec.quality)
+            f.plan(WorkItem(f.task_id, f.input, f.output, naming.part_path(f.output),
+                            spec.quality))
+            assert f.item is not None
             items.append(f.item)
         # longest first: one long file that sorts last must not start last
         items.sort(key=lambda item: -(item.input.duration_s or 0.0))
@@ -367,20 +381,12 @@ class Run:
             if self.cancel.cancelled:
                 raise RunCancelled()
             status = await self.target.poll(self.ctx)
-            changed = self._apply(status)
+            changed = self._apply(status, limit)
             if status.message and status.message != self._message:
                 self._message = status.message
                 changed = True
-            for f in self._files:
-                if f.finishing or f.item is None or f.task is None:
-                    continue
-                if f.task.state is TaskState.COMPLETED and not f.status.is_final:
-                    f.finishing = True
-                    task = asyncio.ensure_future(self._finish_file(f, limit))
-                    self._finishing.add(task)
-                    task.add_done_callback(self._finishing.discard)
             self._emit(force=changed)
-            if all(f.status.is_final for f in self._files) and not self._finishing:
+            if self.board.unfinished == 0 and not self._finishing:
                 return
             assert self._wake is not None
             try:
@@ -389,7 +395,8 @@ class Run:
                 pass
             self._wake.clear()
 
-    def _apply(self, status: TargetStatus) -> bool:
+    def _apply(self, status: TargetStatus, limit: asyncio.Semaphore) -> bool:
+        """Take the target's news (tasks that changed); start finishing completed ones."""
         changed = status.nodes != self._nodes
         self._nodes = status.nodes
         for task_id, task in status.tasks.items():
@@ -397,11 +404,16 @@ class Run:
             if f is None or task == f.task:
                 continue
             f.task = task
-            f.view = None
+            f.touch()
             changed = True
-            if f.status.is_final or f.finishing:
+            if f.status.is_final or f.finishing or f.item is None:
                 continue
-            if task.state in (TaskState.RUNNING, TaskState.PREPARING):
+            if task.state is TaskState.COMPLETED:
+                f.finishing = True
+                finishing = asyncio.ensure_future(self._finish_file(f, limit))
+                self._finishing.add(finishing)
+                finishing.add_done_callback(self._finishing.discard)
+            elif task.state in (TaskState.RUNNING, TaskState.PREPARING):
                 f.set(FileStatus.CONVERTING)
             elif task.state is TaskState.ACTIVE and f.status is not FileStatus.UPLOADING:
                 f.set(FileStatus.QUEUED)
@@ -449,7 +461,7 @@ class Run:
         finally:
             if f.status is not FileStatus.DONE:
                 await self.ctx.blocking(remove, item.part_path)
-            f.view = None
+            f.touch()
             self._emit()
             self._notify()
 

@@ -1,9 +1,15 @@
-"""The run's own, mutable view of each input, and the frozen snapshot made from them."""
+"""The run's own, mutable view of each input, and the snapshots made from them.
+
+A `Board` keeps the run's totals as files change (counts by status, media seconds
+done, which files are at work, which changed since the last snapshot), so a change
+costs the same whether the run has ten files or ten thousand: a snapshot carries
+only the files that changed since the previous one (the first carries them all).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +25,58 @@ from batchgui.core.models import (
 )
 from batchgui.core.target import WorkItem
 
-_MEDIA_DONE = (FileStatus.DONE, FileStatus.FAILED, FileStatus.SKIPPED, FileStatus.CANCELLED,
-               FileStatus.DOWNLOADING)
+#: statuses whose whole media counts as converted for the overall progress
+_MEDIA_DONE = frozenset((FileStatus.DONE, FileStatus.FAILED, FileStatus.SKIPPED,
+                         FileStatus.CANCELLED, FileStatus.DOWNLOADING))
+#: statuses of a file at work (shown on the status line, partly converted)
+_ACTIVE = frozenset((FileStatus.UPLOADING, FileStatus.CONVERTING, FileStatus.DOWNLOADING))
+
+
+class Board:
+    """Running totals of a run's files, updated by RunFile.set and RunFile.touch."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[FileStatus] = Counter()
+        self.dirty: dict[str, RunFile] = {}
+        self.active: dict[str, RunFile] = {}
+        self.total_media = 0.0  # seconds of media of the files this run converts
+        self.done_media = 0.0  # of those, seconds in a finished (or downloading) file
+        self.bytes_done = 0  # uploaded so far, and to upload in all
+        self.bytes_total = 0
+
+    def add(self, f: RunFile) -> None:
+        self.counts[f.status] += 1
+        self.dirty[f.task_id] = f
+
+    def moved(self, f: RunFile, old: FileStatus) -> None:
+        new = f.status
+        if old is not new:
+            self.counts[old] -= 1
+            self.counts[new] += 1
+            if f.item is not None:
+                duration = f.input.duration_s or 0.0
+                self.done_media += duration * ((new in _MEDIA_DONE) - (old in _MEDIA_DONE))
+        if new in _ACTIVE:
+            self.active[f.task_id] = f
+        else:
+            self.active.pop(f.task_id, None)
+        self.dirty[f.task_id] = f
+
+    def planned(self, f: RunFile) -> None:
+        """`f` got its work item: its media counts in the run's total from now on."""
+        duration = f.input.duration_s or 0.0
+        self.total_media += duration
+        if f.status in _MEDIA_DONE:
+            self.done_media += duration
+
+    @property
+    def unfinished(self) -> int:
+        return sum(n for status, n in self.counts.items() if not status.is_final)
+
+    def take_dirty(self) -> list[RunFile]:
+        changed = list(self.dirty.values())
+        self.dirty.clear()
+        return changed
 
 
 @dataclass
@@ -30,6 +86,7 @@ class RunFile:
     input: InputFile
     task_id: str
     status: FileStatus
+    board: Board = field(repr=False)
     reason: str | None = None
     item: WorkItem | None = None
     output: Path | None = None
@@ -41,10 +98,24 @@ class RunFile:
     remote: dict[str, Any] = field(default_factory=dict)  # the target's facts (blob, md5 ...)
     view: TaskView | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.board.add(self)
+
     def set(self, status: FileStatus, reason: str | None = None) -> None:
+        old = self.status
         self.status = status
         self.reason = reason
         self.view = None
+        self.board.moved(self, old)
+
+    def touch(self) -> None:
+        """Something shown about the file changed (its task's progress, a transfer)."""
+        self.view = None
+        self.board.dirty[self.task_id] = self
+
+    def plan(self, item: WorkItem) -> None:
+        self.item = item
+        self.board.planned(self)
 
     def media_done(self) -> float:
         """Seconds of this file's media that are converted, for the overall progress."""
@@ -89,44 +160,51 @@ def snapshot_of(
     run_id: str,
     stage: Stage,
     message: str,
-    files: Sequence[RunFile],
+    board: Board,
+    changed: list[RunFile],
     nodes: tuple[NodeView, ...],
     *,
+    files_total: int,
+    complete: bool,
     started: float,
     convert_started: float | None,
     paused: bool = False,
 ) -> RunSnapshot:
-    """The whole visible state of a run at this moment."""
-    total_media = sum(f.input.duration_s or 0.0 for f in files if f.item is not None)
-    done_media = sum(f.media_done() for f in files if f.item is not None)
+    """The visible state of a run now: totals, the files at work, the files that changed."""
+    active = list(board.active.values())
+    partial = sum(f.media_done() for f in active if f.status is FileStatus.CONVERTING
+                  and f.item is not None)
+    done_media = board.done_media + partial
+    total_media = board.total_media
     elapsed = time.monotonic() - started
     fraction = done_media / total_media if total_media else 0.0
     eta: float | None = None
     rate = ""
     if stage is Stage.UPLOADING:
-        done_b = sum(f.transfer[0] for f in files)
-        total_b = sum(f.transfer[1] for f in files)
+        done_b = board.bytes_done
         if done_b and elapsed > 0:
             speed = done_b / elapsed
             rate = f"{speed / 1e6:.1f} MB/s"
-            eta = (total_b - done_b) / speed if speed else None
+            eta = (board.bytes_total - done_b) / speed if speed else None
     elif convert_started is not None and done_media > 0:
         spent = time.monotonic() - convert_started
         if spent > 0.5:
             speed = done_media / spent
             rate = f"{speed:.1f}× realtime"
             eta = (total_media - done_media) / speed
+    counts = board.counts
     return RunSnapshot(
         run_id=run_id,
         stage=stage,
         message=message,
-        tasks=tuple(f.to_view() for f in files),
+        tasks=tuple(f.to_view() for f in changed),
+        complete=complete,
+        running=tuple(f.to_view() for f in active if f.status is FileStatus.CONVERTING),
         nodes=nodes,
-        files_total=len(files),
-        files_done=sum(1 for f in files if f.status is FileStatus.DONE),
-        files_failed=sum(
-            1 for f in files if f.status in (FileStatus.FAILED, FileStatus.REJECTED)
-        ),
+        files_total=files_total,
+        files_done=counts[FileStatus.DONE],
+        files_failed=counts[FileStatus.FAILED] + counts[FileStatus.REJECTED],
+        files_converting=counts[FileStatus.CONVERTING],
         fraction=min(1.0, fraction),
         elapsed_s=elapsed,
         eta_s=None if paused else eta,

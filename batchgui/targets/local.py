@@ -75,6 +75,7 @@ class LocalTarget(Target):
         self.low_priority = low_priority
         self._ffmpeg = ffmpeg
         self._tasks: dict[str, TaskStatus] = {}
+        self._changed: set[str] = set()  # tasks changed since the last poll
         self._jobs: dict[int, _Job] = {}  # slot -> its job
         self._queue: deque[WorkItem] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,7 +93,7 @@ class LocalTarget(Target):
         self._loop = asyncio.get_running_loop()
         self._ctx = ctx
         for item in items:
-            self._tasks[item.task_id] = TaskStatus(item.task_id, TaskState.ACTIVE)
+            self._set(TaskStatus(item.task_id, TaskState.ACTIVE))
         self._queue.extend(items)
         loop = self._loop
 
@@ -112,7 +113,8 @@ class LocalTarget(Target):
             )
             for i in range(self.slots)
         )
-        return TargetStatus(nodes=nodes, tasks=dict(self._tasks))
+        changed, self._changed = self._changed, set()
+        return TargetStatus(nodes=nodes, tasks={t: self._tasks[t] for t in changed})
 
     def poll_interval(self, changed: bool) -> float:
         return 0.5  # every change wakes the run at once (ctx.notify); this is a fallback
@@ -132,6 +134,10 @@ class LocalTarget(Target):
         await self._idle.wait()
 
     # -- the slots -------------------------------------------------------------------------
+
+    def _set(self, status: TaskStatus) -> None:
+        self._tasks[status.task_id] = status
+        self._changed.add(status.task_id)
 
     def _start_next(self) -> None:
         """Fill every free slot from the queue (on the loop thread)."""
@@ -163,10 +169,10 @@ class LocalTarget(Target):
         job = _Job(item, slot, proc, stderr, started)
         self._jobs[slot] = job
         self._idle.clear()
-        self._tasks[item.task_id] = TaskStatus(
+        self._set(TaskStatus(
             item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}", progress=0.0,
             started_at=started,
-        )
+        ))
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         os.set_blocking(fd, False)
@@ -211,10 +217,10 @@ class LocalTarget(Target):
             moved = job.parser.feed(line.decode("utf-8", "replace")) or moved
         duration = job.item.input.duration_s or 0.0
         if moved and duration:
-            self._tasks[job.item.task_id] = TaskStatus(
+            self._set(TaskStatus(
                 job.item.task_id, TaskState.RUNNING, node_id=f"slot-{job.slot + 1}",
                 progress=min(1.0, job.parser.seconds / duration), started_at=job.started,
-            )
+            ))
 
     def _reap(self, job: _Job) -> None:
         """ffmpeg closed its output: collect its exit code without blocking the loop."""
@@ -241,7 +247,7 @@ class LocalTarget(Target):
 
     def _done(self, item: WorkItem, slot: int, started: float, exit_code: int, tail: str,
               failure: str | None, progress: float | None = None) -> None:
-        self._tasks[item.task_id] = TaskStatus(
+        self._set(TaskStatus(
             item.task_id,
             TaskState.COMPLETED,
             node_id=f"slot-{slot + 1}",
@@ -252,7 +258,7 @@ class LocalTarget(Target):
             result=TaskResult.SUCCESS if exit_code == 0 else TaskResult.FAILURE,
             failure=failure,
             stderr_tail=tail,
-        )
+        ))
         if self._ctx is not None:
             self._ctx.notify()
         self._start_next()

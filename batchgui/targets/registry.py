@@ -195,7 +195,8 @@ def _profile_target(name: str, options: argparse.Namespace | None) -> Target | N
 def make_target(name: str, options: argparse.Namespace | None = None) -> Target:
     if name in (LOCAL, "this-computer"):
         parallel = getattr(options, "parallel", None) if options is not None else None
-        return LocalTarget(slots=parallel)
+        priority = getattr(options, "priority", "low") if options is not None else "low"
+        return LocalTarget(slots=parallel, low_priority=priority != "normal")
     if name == AZURE:
         return _azure_from_environment(options)
     profile_target = _profile_target(name, options)

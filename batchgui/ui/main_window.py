@@ -11,7 +11,6 @@ import base64
 import importlib.util
 import os
 import time
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -827,10 +826,9 @@ class MainWindow(QMainWindow):
             text = f"{words}: {message}" if message else words
         self.stage_label.setText(text)
         self.stage_label.setToolTip(text)
-        by_status = Counter(t.status for t in snapshot.tasks)
         self.task_summary.setText(
-            f"{len(snapshot.tasks)} tasks · {by_status[FileStatus.CONVERTING]} running · "
-            f"{by_status[FileStatus.FAILED] + by_status[FileStatus.REJECTED]} failed"
+            f"{snapshot.files_total} tasks · {snapshot.files_converting} running · "
+            f"{snapshot.files_failed} failed"
         )
         self._show_task_detail(self.task_table.currentIndex())
 
