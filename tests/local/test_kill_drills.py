@@ -178,3 +178,39 @@ def test_kill_from_outside_when_the_first_mp3_appears(media, tmp_path: Path) -> 
     _wait_no_ffmpeg(out, within_s=2.0)
     assert main(["resume"]) == 0
     _assert_each_input_once(out)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("priority,nice", [("low", 10), ("normal", 0)])
+def test_ffmpeg_runs_below_normal_priority_unless_asked(media, tmp_path: Path, priority: str,
+                                                        nice: int) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    media.good(src / "long.mp4", 300.0)
+    proc = subprocess.Popen(_convert_argv(src, out, "--priority", priority),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _ffmpeg_for(out):
+            assert time.monotonic() < deadline and proc.poll() is None, "no conversion started"
+            time.sleep(0.01)
+        seen = set()
+        for pid in _ffmpeg_pids(out):
+            stat = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            seen.add(int(stat[16]))  # field 19 of /proc/PID/stat: the nice value
+        assert seen == {nice}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def _ffmpeg_pids(folder: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"ffmpeg" in args[0] and any(str(folder).encode() in a for a in args):
+                pids.append(int(entry.name))
+    return pids
