@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from batchgui.core import media
+from batchgui.core.journal import Journal
 from batchgui.core.models import (
     ConflictPolicy,
     FileStatus,
@@ -27,19 +28,15 @@ from batchgui.core.models import (
     RunSnapshot,
     RunSpec,
 )
-from batchgui.core.resume import (
-    latest_unfinished,
-    mark_resumed,
-    remove_leftovers,
-    resume_spec,
-    unfinished_files,
-)
+from batchgui.core.resume import is_dead, latest_resumable, resumable_runs, resume_spec
 from batchgui.core.run import Run
-from batchgui.core.store import RunStore, atomic_write_text
+from batchgui.core.store import atomic_write_text
 from batchgui.core.target import CancelToken, TargetError
 from batchgui.targets import registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+#: at most this many worker threads for a run, whatever the pool size: the work is I/O
+MAX_RUN_THREADS = 16
 
 
 def _quality(text: str) -> Quality:
@@ -98,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="which run (default: the latest unfinished one)")
     res.add_argument("--parallel", type=int, metavar="N",
                      help="conversions at once on this computer (default: CPU cores)")
-    res.add_argument("--report", type=Path, metavar="FILE.json")
-    registry.add_target_arguments(res)
+    res.add_argument("--report", type=Path, metavar="FILE.json",
+                     help="write one JSON object per input to this file")
 
     registry.add_other_commands(sub)
     return parser
@@ -143,28 +140,28 @@ def convert(args: argparse.Namespace) -> int:
 
 def resume(args: argparse.Namespace) -> int:
     """Finish the files of a run that was interrupted (app closed, crash, power cut)."""
-    store = RunStore()
-    record: dict[str, Any] | None
+    journal = Journal()
     if args.run_id:
-        try:
-            record = store.load(args.run_id)
-        except (OSError, ValueError):
+        run = journal.run(args.run_id)
+        if run is None:
             print(f"batchgui: there is no run called {args.run_id!r}", file=sys.stderr)
             return EXIT_USAGE
+        if run.is_open and not is_dead(journal, run):
+            print(f"batchgui: run {args.run_id} is still going in another window or command.",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        found = next((r for r in resumable_runs(journal) if r.run_id == args.run_id), None)
     else:
-        record = latest_unfinished(store)
-    if record is None or record.get("finished") or not unfinished_files(record):
+        found = latest_resumable(journal)
+    if found is None:
         print("Nothing to resume: every run reached its end.")
         return EXIT_OK
-    print(f"Resuming {record['run_id']}: {len(unfinished_files(record))} file(s) to go")
-    remove_leftovers(record)
+    print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
 
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
-        return resume_spec(record, media.probe)
+        return resume_spec(journal, found.run_id, media.probe)
 
-    code = _run(args, record.get("target", registry.LOCAL), make_spec, [],
-                on_started=lambda run_id: mark_resumed(store, record, run_id))
-    return code
+    return _run(args, found.target, make_spec, [], journal=journal, run_id=found.run_id)
 
 
 def _run(
@@ -172,9 +169,14 @@ def _run(
     target_name: str,
     make_spec: Callable[[ThreadPoolExecutor], RunSpec],
     missing: list[str],
-    on_started: Callable[[str], None] | None = None,
+    *,
+    journal: Journal | None = None,
+    run_id: str | None = None,
 ) -> int:
-    """Probe, run on the named target with live progress, summarise, write the report."""
+    """Probe, run on the named target with live progress, summarise, write the report.
+
+    With `run_id`, the journaled run of that id is resumed rather than a new one started.
+    """
     out: TextIO = sys.stdout
     try:
         target = registry.make_target(target_name, args)
@@ -186,18 +188,19 @@ def _run(
 
     async def go() -> RunResult:
         loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGINT, _on_interrupt, cancel, view)
-        except (NotImplementedError, RuntimeError):  # Windows
-            pass
-        with ThreadPoolExecutor(max_workers=target.parallelism + 8) as executor:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, _on_interrupt, cancel, view)
+            except (NotImplementedError, RuntimeError, AttributeError):  # Windows
+                pass
+        threads = max(2, min(MAX_RUN_THREADS, target.threads_needed))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="run") as executor:
             spec = await loop.run_in_executor(executor, make_spec, executor)
             if not spec.inputs:
                 view.line("No video files found.")
             run = Run(spec, target, executor, cancel=cancel, on_snapshot=view.snapshot,
-                      on_log=view.log, store=RunStore())
-            if on_started is not None:
-                await loop.run_in_executor(executor, on_started, run.run_id)
+                      on_log=view.log, journal=journal or Journal(), run_id=run_id,
+                      resuming=run_id is not None)
             return await run.execute()
 
     result = asyncio.run(go())

@@ -243,6 +243,7 @@ class RunSnapshot:
     elapsed_s: float
     eta_s: float | None
     rate: str = ""  # "3.2x realtime" or "12.4 MB/s" while uploading
+    paused: bool = False  # running files finish, no new one starts
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def test_connection(account: AzureAccount) -> dict[str, str]:
     Each value is "ok" or one plain sentence saying what is wrong and what to do.
     Blocking (network calls, a few seconds at most): call it on a worker thread.
     """
-    from batchgui.targets.azure.target import test_connection as check
+    from batchgui.targets.azure.connection import test_connection as check
 
     return check(account)
 
