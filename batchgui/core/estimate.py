@@ -10,9 +10,11 @@ The model follows what the app does:
 - Slots share a node's cores: a node with c vCPUs running k files at once converts each
   at (node speed) / max(k, c). One MP3 encode uses one core, so k = c is the sweet spot:
   fewer leaves cores idle, more makes every file slower without adding throughput.
-- Money is node-hours as Azure bills them: every node from the pool's creation to the end
-  of the run, start-up and idle time included, at the list price per hour (dedicated or
-  Spot). Storage and data transfer are named as small extras, never guessed.
+- Money is node-hours as Azure bills them: every node from the pool's creation, start-up
+  and idle time included, until the pool goes: a run's own pool ends with its job, which
+  ends when the last task is done (the last downloads cost nothing); a kept or reused
+  pool is counted to the end of the run (and costs on). List price per hour, dedicated or
+  Spot. Storage and data transfer are named as small extras, never guessed.
 - This computer: the same queue over its slots; no money.
 """
 
@@ -305,6 +307,7 @@ class Timeline:
     start_s: float
     converted_s: float  # the last file converted
     total_s: float
+    billed_s: float  # how long each node is billed
 
 
 def azure_timeline(workload: Workload, plan: AzurePlan, learned: Learned,
@@ -322,8 +325,11 @@ def azure_timeline(workload: Workload, plan: AzurePlan, learned: Learned,
     down = learned.download_bps.value
     ends = [start + t + overheads.azure_notice_s + workload.mp3_bytes(f) / down
             for t, f in zip(finish, workload.files, strict=True)]
-    return Timeline(ready, upload, start, start + max(finish, default=0.0),
-                    max(ends, default=0.0))
+    converted = start + max(finish, default=0.0)
+    total = max(ends, default=0.0)
+    own_pool = not plan.pool_exists and not plan.keep_pool  # it ends with the run's job
+    billed = converted + overheads.azure_release_s if own_pool else total
+    return Timeline(ready, upload, start, converted, total, billed)
 
 
 def estimate_azure(workload: Workload, plan: AzurePlan, learned: Learned,
@@ -332,7 +338,7 @@ def estimate_azure(workload: Workload, plan: AzurePlan, learned: Learned,
     line = azure_timeline(workload, plan, learned, overheads)
     vm = display_vm_size(plan.vm_size)
     slots = max(1, plan.slots_per_node)
-    minutes = line.total_s / 60
+    minutes = line.billed_s / 60
     ded_min, spot_min = plan.dedicated_nodes * minutes, plan.spot_nodes * minutes
     cost = list_price_cost(ded_min, spot_min, price)
     currency = price.currency if price else "USD"
@@ -398,8 +404,12 @@ def _azure_notes(workload: Workload, plan: AzurePlan, learned: Learned, price: V
     if slots > cores:
         notes.append(f"{slots} files at once on {cores} vCPUs share the cores, so each file "
                      "converts more slowly.")
-    notes.append("Counted as Azure bills: every node from the pool's start to the end of the "
-                 "run, idle time included.")
+    if plan.pool_exists or plan.keep_pool:
+        notes.append("Counted as Azure bills: every node from the pool's start (or from now, "
+                     "for a running pool) to the end of the run, idle time included.")
+    else:
+        notes.append("Counted as Azure bills: every node from the pool's start until Azure "
+                     "removes the pool after the last file, idle time included.")
     notes.append("Storage and data transfer cost a little extra and are not included.")
     if plan.spot_nodes:
         notes.append("Spot nodes cost less, but Azure can take them back at any time; their "

@@ -65,6 +65,9 @@ class Overheads:
     azure_notice_s: float = 5.0
     #: one call adds 100 tasks
     azure_submit_s_per_100: float = 1.0
+    #: a pool that ends with the run's job: from the last task done until Azure has ended
+    #: the job and removed the nodes (a stated guess; real runs' node times will tell)
+    azure_release_s: float = 60.0
     #: a deadline met with Spot nodes must be met with this much room (preemption risk)
     spot_margin: float = 1.15
 
@@ -97,7 +100,7 @@ def default_node_speed(vm_size: str) -> float:
 class Learned:
     """Everything the estimator has learned. Speeds are per node with all its cores busy."""
 
-    pool_ready_s: Mapping[str, Measure] = field(default_factory=dict)  # per Batch account
+    pool_ready_s: Mapping[str, Measure] = field(default_factory=dict)  # per Batch account key
     upload_bps: Measure = Measure(DEFAULT_UPLOAD_BPS)
     download_bps: Measure = Measure(DEFAULT_DOWNLOAD_BPS)
     node_speed: Mapping[str, Measure] = field(default_factory=dict)  # per VM size
@@ -164,7 +167,9 @@ class RunOutcome:
     """What one finished run measured; the caller fills it from the journal."""
 
     target_kind: str  # "local" or "azure"
-    account: str | None = None  # the Batch account (profile) name
+    #: the key for the Batch account, the same one the estimate is asked with (its URL is
+    #: a good one: it stays when a profile is renamed)
+    account: str | None = None
     vm_size: str | None = None
     slots_per_node: int = 1  # files at once per node (local: the parallel setting)
     dedicated_nodes: int = 0

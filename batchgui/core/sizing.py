@@ -68,6 +68,7 @@ class _Candidate:
     spot: int
     slots: int
     seconds: float
+    billed_s: float
     floor_s: float  # what no number of nodes can shorten: pool start, upload, longest file
     cost: float | None
     pool_ready_s: float = 0.0
@@ -83,7 +84,7 @@ class _Candidate:
 
     @property
     def node_minutes(self) -> float:
-        return self.nodes * self.seconds / 60
+        return self.nodes * self.billed_s / 60
 
     def money_key(self) -> float:
         return self.cost if self.cost is not None else self.node_minutes
@@ -102,7 +103,7 @@ def _words(c: _Candidate) -> str:
 
 def _candidates(workload: Workload, account: str, learned: Learned,
                 prices: dict[str, VmPrice], vm_sizes: Sequence[str], max_nodes: int,
-                allow_spot: bool, overheads: Overheads) -> list[_Candidate]:
+                allow_spot: bool, keep_pool: bool, overheads: Overheads) -> list[_Candidate]:
     out: list[_Candidate] = []
     for vm in vm_sizes:
         slots = vm_cores(vm) or FALLBACK_CORES
@@ -112,13 +113,13 @@ def _candidates(workload: Workload, account: str, learned: Learned,
         floor = azure_timeline(workload, AzurePlan(account, vm, max(1, len(workload.files)), 0,
                                                    1), learned, overheads).total_s
         for n in range(1, max_nodes + 1):
-            line = azure_timeline(workload, AzurePlan(account, vm, n, 0, slots), learned,
-                                  overheads)
+            line = azure_timeline(workload, AzurePlan(account, vm, n, 0, slots,
+                                                      keep_pool=keep_pool), learned, overheads)
             for spot in range(n + 1) if spot_ok else (0,):
-                cost = list_price_cost((n - spot) * line.total_s / 60,
-                                       spot * line.total_s / 60, price)
-                out.append(_Candidate(vm, n - spot, spot, slots, line.total_s, floor, cost,
-                                      line.pool_ready_s, line.upload_s))
+                cost = list_price_cost((n - spot) * line.billed_s / 60,
+                                       spot * line.billed_s / 60, price)
+                out.append(_Candidate(vm, n - spot, spot, slots, line.total_s, line.billed_s,
+                                      floor, cost, line.pool_ready_s, line.upload_s))
     return out
 
 
@@ -138,7 +139,7 @@ def size_pool(
     """The pool that meets `goal` within `max_nodes`, or the best it can do, and why."""
     by_size = {normal_vm_size(p.vm_size): p for p in prices}
     cands = _candidates(workload, account, learned, by_size, vm_sizes or (DEFAULT_VM_SIZE,),
-                        max(1, max_nodes), allow_spot, overheads)
+                        max(1, max_nodes), allow_spot, keep_pool, overheads)
     priced = any(c.cost is not None for c in cands)
     if priced:  # compare money with money; sizes without a price drop out
         cands = [c for c in cands if c.cost is not None]
