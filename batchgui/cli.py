@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
+from batchgui import planning, planning_cli
 from batchgui.core import media
 from batchgui.core.journal import Journal
 from batchgui.core.models import (
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--report", type=Path, metavar="FILE.json",
                       help="write one JSON object per input to this file")
     registry.add_target_arguments(conv)
+    planning_cli.add_convert_arguments(conv)
 
     res = sub.add_parser("resume", help="finish a run that was interrupted (closed, crashed)")
     res.add_argument("run_id", nargs="?", metavar="RUN_ID",
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--report", type=Path, metavar="FILE.json",
                      help="write one JSON object per input to this file")
 
+    planning_cli.add_command(sub)
     registry.add_other_commands(sub)
     return parser
 
@@ -116,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return convert(args)
     if args.command == "resume":
         return resume(args)
+    if args.command == "runs":
+        return planning_cli.runs(args)
     if args.command is not None:
         return registry.run_other_command(args)
     parser.print_help()
@@ -191,7 +196,11 @@ def _run(
     cancel = CancelToken()
     view = TerminalView(out) if out.isatty() else PlainView(out)
 
-    async def go() -> RunResult:
+    journal = journal or Journal()
+    only_estimate = bool(getattr(args, "estimate", False))
+
+    async def go() -> RunResult | None:
+        nonlocal target
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -203,13 +212,35 @@ def _run(
             spec = await loop.run_in_executor(executor, make_spec, executor)
             if not spec.inputs:
                 view.line("No video files found.")
+            if run_id is None:
+                target = await loop.run_in_executor(
+                    executor, planning_cli.size_pool, args, spec, target, journal, view.line)
+            guess, price = await loop.run_in_executor(
+                executor, planning_cli.estimate, args, spec, target, journal)
+            view.line(f"Estimate: {guess.text}")
+            if only_estimate:
+                for note in guess.notes:
+                    view.line(f"  {note}")
+                return None
             run = Run(spec, target, executor, cancel=cancel, on_snapshot=view.snapshot,
-                      on_log=view.log, journal=journal or Journal(), run_id=run_id,
+                      on_log=view.log, journal=journal, run_id=run_id,
                       resuming=run_id is not None)
-            return await run.execute()
+            run.extra_stats = {"estimate": guess.to_dict()}
+            result = await run.execute()
+            if result.run_id and journal.run(result.run_id) is not None:
+                outcome = await loop.run_in_executor(
+                    executor, planning.record_outcome, journal, result.run_id, target, result,
+                    run.measured(), price)
+                line = planning_cli.outcome_line(target, outcome, price)
+                if line:
+                    view.line(line)
+            return result
 
-    result = asyncio.run(go())
+    ran = asyncio.run(go())
     view.close()
+    if ran is None:  # --estimate: nothing was done
+        return EXIT_OK
+    result = ran
     _print_summary(result, out, missing)
     if getattr(args, "report", None):
         report = [o.to_json() for o in result.outcomes]

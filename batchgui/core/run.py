@@ -116,6 +116,11 @@ class Run:
             for i, item in enumerate(spec.inputs)
         ]
         self._sent_complete = False  # the first snapshot carries every file
+        #: figures for the estimator (planning.record_outcome): transfers and their times
+        self.measures: dict[str, float] = {"upload_seconds": 0.0, "download_seconds": 0.0,
+                                           "bytes_downloaded": 0.0}
+        #: kept in the journal beside the outcome (e.g. the estimate shown before the run)
+        self.extra_stats: dict[str, Any] = {}
         self._by_task = {f.task_id: f for f in self._files}
         self._finishing: set[asyncio.Task[None]] = set()
         self._journal_thread: ThreadPoolExecutor | None = None
@@ -229,7 +234,9 @@ class Run:
             items = await self._plan()
             if items:
                 self.cancel.raise_if_cancelled()
+                prepared = time.monotonic()
                 await self.target.prepare(items, self.ctx)
+                self.measures["upload_seconds"] = time.monotonic() - prepared
                 self.cancel.raise_if_cancelled()
                 for f in self._files:
                     if f.item is not None and f.status in (FileStatus.READY, FileStatus.UPLOADING):
@@ -371,6 +378,8 @@ class Run:
         ]
         await self._j(self.journal.create_run, self.run_id, self.spec.target_name,
                       spec_to_json(self.spec), rows)
+        if self.extra_stats:
+            await self._j(self.journal.update_stats, self.run_id, self.extra_stats)
         kill_point("planned")
         for f in self._files:
             f.journaled_final = f.status.is_final
@@ -434,7 +443,11 @@ class Run:
                     await self._fail(f, reason)
                     return
                 f.set(FileStatus.DOWNLOADING)
+                fetched = time.monotonic()
                 await self.target.fetch(item, self.ctx)
+                if f.transfer[1]:  # a real download (this computer has nothing to fetch)
+                    self.measures["download_seconds"] += time.monotonic() - fetched
+                    self.measures["bytes_downloaded"] += f.transfer[1]
                 duration, problem = await self.ctx.blocking(
                     check_output, item.part_path, f.input.duration_s
                 )
@@ -568,6 +581,26 @@ class Run:
             except Exception:  # the journal's disk may be the problem; the run still ends
                 log.exception("could not write the run's end to the journal")
         self._emit(force=True)
+
+    def measured(self) -> dict[str, Any]:
+        """What this run measured, for the estimator (see planning.record_outcome)."""
+        done = [f for f in self._files if f.status is FileStatus.DONE and f.item is not None]
+        converting = 0.0
+        for f in done:
+            t = f.task
+            if t is not None and t.started_at and t.ended_at:
+                converting += max(0.0, t.ended_at - t.started_at)
+        return {
+            "files_converted": len(done),
+            "media_seconds": sum(f.input.duration_s or 0.0 for f in done),
+            "conversion_seconds": converting,
+            "bytes_uploaded": self.board.bytes_total,
+            "upload_seconds": self.measures["upload_seconds"] if self.board.bytes_total else 0.0,
+            "bytes_downloaded": int(self.measures["bytes_downloaded"]),
+            "download_seconds": self.measures["download_seconds"],
+            "seconds": time.monotonic() - self._started,
+            "ended_at": time.time(),
+        }
 
     def result(self) -> RunResult:
         return RunResult(

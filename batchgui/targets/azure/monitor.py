@@ -65,6 +65,9 @@ class Monitor:
         self.tasks: dict[str, Status] = {}
         self.pool_broken = False
         self.polls = 0
+        #: each node seen: {node_id, is_spot, allocated_at, left_at} (for node-minutes)
+        self.node_times: dict[str, dict[str, object]] = {}
+        self.first_ready: float | None = None  # time.monotonic() when a node first worked
         self._interval = self.poll_min
         self._failed: dict[tuple[str, int], Status] = {}  # (task id, retries) -> with stderr
         self._failing_since: float | None = None
@@ -193,7 +196,15 @@ class Monitor:
     def node_views(self, batch: BatchService, pool_id: str,
                    health: PoolHealth) -> tuple[NodeView, ...]:
         views = []
+        now = time.time()
+        if health.usable and self.first_ready is None:
+            self.first_ready = time.monotonic()
         for node in health.nodes:
+            allocated = getattr(node, "allocation_time", None)
+            seen = self.node_times.setdefault(node.id, {
+                "node_id": node.id, "is_spot": node.is_dedicated is False,
+                "allocated_at": allocated.timestamp() if allocated else now, "left_at": now})
+            seen["left_at"] = now
             state = NodeState.parse(value(node.state))
             errors = [e.message or e.code or "" for e in (node.errors or [])]
             if state == NodeState.START_TASK_FAILED:

@@ -497,6 +497,16 @@ class AzureBatchTarget(Target):
     def poll_interval(self, changed: bool) -> float:
         return self.monitor.poll_interval(changed)
 
+    def facts(self) -> dict[str, Any]:
+        created = self.auto_pool or bool(self._pool_choice and self._pool_choice.created)
+        ready = self.monitor.first_ready
+        return {
+            "pool_created": created and bool(self._jobs_made),
+            "pool_ready_s": (ready - self._job_t0) if ready and created and self._job_t0
+            else None,
+            "nodes": list(self.monitor.node_times.values()),
+        }
+
     async def pause(self, ctx: RunContext) -> None:
         if self.job_id is not None and self._batch is not None:
             await self._call(ctx, "batch", self._batch.disable_job, self.job_id)
