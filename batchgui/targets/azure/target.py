@@ -450,10 +450,8 @@ class AzureBatchTarget(Target):
         write_url = storage.write_sas_url(expiry)
         # in the order the run gives (longest first): the Batch scheduler starts queued
         # tasks of a job roughly in the order they were added
-        tasks = [task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
-                              storage.read_sas_url(input_blob(item.task_id, item.input.path),
-                                                   expiry),
-                              write_url)
+        tasks = [self.task_options(item, storage.read_sas_url(
+                     input_blob(item.task_id, item.input.path), expiry), write_url)
                  for item in todo]
         chunks = -(-len(tasks) // 100)
         ctx.set_stage(Stage.TASKS, f"Adding {len(tasks)} task(s) to job {self.job_id}")
@@ -483,6 +481,12 @@ class AzureBatchTarget(Target):
         await ctx.remember({"tasks_added": True})
         self.stats["submit_calls"] = calls
         self.stats["submit_s"] = time.monotonic() - started
+
+    def task_options(self, item: WorkItem, read_url: str,
+                     write_url: str) -> bm.BatchTaskCreateOptions:
+        """One item's task: reads its input through `read_url`, writes through `write_url`."""
+        return task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
+                            read_url, write_url)
 
     # -- monitoring ------------------------------------------------------------------------
 
