@@ -314,7 +314,7 @@ def test_messages_stay_readable_in_dark_and_light_themes(
     palette.setColor(QPalette.ColorRole.WindowText, QColor("#e6e6e6" if dark else "#000000"))
     dialog.setPalette(palette)
     type_into(qtbot, dialog, "batchUrlEdit", "nope")
-    dialog._set_results("ok", "Azure Batch did not accept the Batch account key.")
+    dialog.results.show_results("ok", "Azure Batch did not accept the Batch account key.")
     for name in ("batchUrlError", "batchResultLabel", "storageResultLabel"):
         label = child(dialog, QLabel, name)
         color = QColor(label.styleSheet().split("color:")[1].split(";")[0].strip())
