@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
+from batchgui import accounts_cli
 from batchgui.core import media
 from batchgui.core.models import (
     ConflictPolicy,
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--report", type=Path, metavar="FILE.json")
     registry.add_target_arguments(res)
 
-    registry.add_other_commands(sub)
+    accounts_cli.add_commands(sub)
     return parser
 
 
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return convert(args)
     if args.command == "resume":
         return resume(args)
-    if args.command is not None:
-        return registry.run_other_command(args)
+    if args.command == "accounts":
+        return accounts_cli.run(args)
     parser.print_help()
     return EXIT_USAGE
 
