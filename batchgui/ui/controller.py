@@ -94,6 +94,8 @@ class RunController(QObject):
         snapshot_changed(RunSnapshot): the run's visible state, a few times a second.
         log_added(str): a line in plain words for the log panel.
         run_finished(RunResult): the run ended (done, cancelled or failed).
+        unfinished_run_found(dict): the record of a run the last session left half done.
+        resume_prepared(RunSpec, dict): the spec that finishes that run, and its record.
     """
 
     inputs_probed = Signal(list)
@@ -103,8 +105,8 @@ class RunController(QObject):
     snapshot_changed = Signal(object)
     log_added = Signal(str)
     run_finished = Signal(object)
-    unfinished_run_found = Signal(object)  # a run record (dict) that never reached its end
-    resume_prepared = Signal(object, object)  # RunSpec, the record it resumes
+    unfinished_run_found = Signal(object)
+    resume_prepared = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None, store: RunStore | None = None) -> None:
         super().__init__(parent)
