@@ -30,7 +30,6 @@ from batchgui.accounts.checks import (
     check_key,
     check_profile_name,
     normalize_url,
-    parse_connection_string,
 )
 from batchgui.accounts.entra import entra_credential, forget_credentials
 from batchgui.accounts.errors import (
@@ -68,6 +67,7 @@ from batchgui.accounts.profiles import (
     save_profile,
 )
 from batchgui.accounts.secret_store import SERVICE, SecretStore
+from batchgui.targets.azure.storage_access import parse_connection_string
 
 #: the one store the app uses (tests replace it with a fresh one)
 secrets = SecretStore()

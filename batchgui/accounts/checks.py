@@ -11,6 +11,11 @@ import binascii
 import re
 from urllib.parse import urlparse
 
+from batchgui.targets.azure.storage_access import (
+    StorageSettingsError,
+    key_from_connection_string,
+)
+
 #: Batch and Storage account keys are 64 random bytes, written as 88 base64 characters
 KEY_BYTES = 64
 
@@ -117,35 +122,14 @@ def check_key(key: str, service: str = "batch") -> str | None:
     return None
 
 
-def parse_connection_string(text: str) -> dict[str, str]:
-    parts: dict[str, str] = {}
-    for piece in text.strip().split(";"):
-        if not piece.strip():
-            continue
-        name, sep, value = piece.partition("=")
-        if not sep:
-            raise ValueError("not a connection string")
-        parts[name.strip().lower()] = value.strip()
-    return parts
-
-
 def check_connection_string(text: str) -> str | None:
+    """Refuses what a run could not use, in the words a run would use (one parser for both)."""
     if not text.strip():
         return "Paste the storage connection string."
     try:
-        parts = parse_connection_string(text)
-    except ValueError:
-        return (
-            "This is not a connection string. Copy it from Storage account > Access keys "
-            "> Connection string."
-        )
-    if parts.get("usedevelopmentstorage", "").lower() == "true":
-        return None
-    if "accountname" not in parts and "blobendpoint" not in parts:
-        return "The connection string has no AccountName. Copy the whole string again."
-    if "accountkey" in parts:
-        if check_key(parts["accountkey"], "storage") is not None:
-            return "The AccountKey in the connection string is not a whole key. Copy it again."
-    elif "sharedaccesssignature" not in parts:
-        return "The connection string has no AccountKey. Copy the whole string again."
+        found = key_from_connection_string(text)
+    except StorageSettingsError as exc:
+        return str(exc)
+    if check_key(found.account_key, "storage") is not None:
+        return "The AccountKey in the connection string is not a whole key. Copy it again."
     return None

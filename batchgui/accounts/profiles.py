@@ -14,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
-from batchgui.accounts.checks import normalize_url, parse_connection_string
+from batchgui.accounts.checks import normalize_url
 from batchgui.accounts.entra import entra_credential
 from batchgui.accounts.errors import (
     InvalidProfile,
@@ -27,6 +27,7 @@ from batchgui.accounts.profile import STORAGE_BY_CONNECTION_STRING, Profile, Sec
 from batchgui.accounts.secret_store import SecretStore
 from batchgui.core.store import atomic_write_text
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
+from batchgui.targets.azure.storage_access import parse_connection_string
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,8 @@ def account_from(
     blob_endpoint = blob_endpoint_for(profile) or None
     if connection_string:
         parts = parse_connection_string(connection_string)
-        storage_account = storage_account or parts.get("accountname")
-        blob_endpoint = blob_endpoint if profile.blob_endpoint else parts.get("blobendpoint")
+        storage_account = storage_account or parts.account_name
+        blob_endpoint = blob_endpoint if profile.blob_endpoint else parts.blob_endpoint
     return AzureAccount(
         name=profile.name,
         batch_url=normalize_url(profile.batch_url),

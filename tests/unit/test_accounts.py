@@ -338,3 +338,39 @@ def test_keys_never_reach_the_logs(memory_keyring: MemoryKeyring,
 def test_config_dir_is_platformdirs(accounts_home: Path) -> None:
     assert accounts.profiles_path() == accounts_home / "accounts.json"
     assert os.environ["XDG_CONFIG_HOME"] in str(accounts.profiles_path())
+
+
+def test_a_connection_string_a_run_cannot_use_is_refused_when_saved(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    """One parser for the accounts check and for the run: a SAS without the account key
+    saved fine once, and then every run failed. Now saving says why, in the run's words."""
+    from batchgui.targets.azure.config import AzureAccount
+    from batchgui.targets.azure.storage import StorageSettingsError, storage_access
+
+    sas_only = ("BlobEndpoint=https://workstore.blob.core.windows.net/;"
+                "SharedAccessSignature=sv=2024-11-04&ss=b&srt=sco&sp=rwdlac&sig=abc%3D")
+    profile = work_profile(storage_auth=accounts.STORAGE_BY_CONNECTION_STRING,
+                           storage_account="")
+    keys = accounts.Secrets(batch_key=BATCH_KEY, storage_connection_string=sas_only)
+    said = profile.check_secrets(keys)["storage_connection_string"]
+    assert "shared access signature" in said and "Entra ID" in said
+    assert "sig=" not in said
+    with pytest.raises(accounts.InvalidProfile, match="shared access signature"):
+        accounts.save_profile(profile, keys)
+    assert accounts.profile_names() == []
+    # the run says the same words for the same string
+    account = AzureAccount(name="x", batch_url="https://x.batch.azure.com", batch_account="x",
+                           storage_connection_string=sas_only)
+    with pytest.raises(StorageSettingsError) as run_said:
+        storage_access(account)
+    assert str(run_said.value) == said
+
+    no_name = f"BlobEndpoint=https://workstore.blob.core.windows.net/;AccountKey={STORAGE_KEY}"
+    assert "no AccountName" in (accounts.check_connection_string(no_name) or "")
+    # a usable one is the same to both
+    good = f"DefaultEndpointsProtocol=https;AccountName=workstore;AccountKey={STORAGE_KEY}"
+    assert accounts.check_connection_string(good) is None
+    account = AzureAccount(name="x", batch_url="https://x.batch.azure.com", batch_account="x",
+                           storage_connection_string=good)
+    assert storage_access(account).blob_endpoint == "https://workstore.blob.core.windows.net"
