@@ -17,6 +17,7 @@ import platformdirs
 from batchgui.accounts.checks import normalize_url
 from batchgui.accounts.entra import entra_credential
 from batchgui.accounts.errors import (
+    AccountsError,
     InvalidProfile,
     KeyringUnavailable,
     ProfileExists,
@@ -108,8 +109,10 @@ def save_profile(
 ) -> None:
     """Add or update a profile; keys left empty in `new_secrets` keep their stored value.
 
-    `old_name` is the name being edited (None: a new profile). The keys go first: when
-    the keyring refuses, nothing is written and KeyringUnavailable says why.
+    `old_name` is the name being edited (None: a new profile). The new keys go first:
+    when the keyring refuses, nothing is written and KeyringUnavailable says why. Old keys
+    (of a renamed profile, or ones the profile no longer uses) are forgotten only once the
+    new profile is on disk, so a failed write loses nothing.
     """
     store = _store(store)
     problems = profile.problems()
@@ -124,6 +127,7 @@ def save_profile(
             )
         if old_name is not None and old_name not in names:
             raise ProfileNotFound(f"The profile '{old_name}' was removed meanwhile.")
+        merged = Secrets()
         if profile.uses_keys:
             merged = _only_needed(profile, new_secrets or Secrets())
             if profile.check_secrets(merged) and old_name is not None:
@@ -137,18 +141,35 @@ def save_profile(
             missing = profile.check_secrets(merged)
             if missing:
                 raise InvalidProfile(" ".join(missing.values()))
-            store.set(profile.name, merged, session_only=session_only)
-        elif old_name is not None:
-            store.delete(old_name)  # Entra ID needs no keys: forget the old ones
-        if old_name is not None and old_name != profile.name:
-            store.delete(old_name)
+            store.put(profile.name, merged, session_only=session_only)
         if old_name is None:
             profiles.append(profile)
         else:
             profiles = [profile if p.name == old_name else p for p in profiles]
-        _write_profiles(profiles)
+        renamed = old_name is not None and old_name != profile.name
+        try:
+            _write_profiles(profiles)
+        except OSError as exc:
+            if profile.uses_keys and (old_name is None or renamed):
+                _forget_quietly(store, profile.name)  # copies: the old ones are still there
+            raise AccountsError(
+                f"The account profiles could not be saved in {profiles_path().parent} "
+                f"({exc.strerror or type(exc).__name__}); nothing was changed."
+            ) from None
+        # the new profile is on disk: now the old keys may go
+        if profile.uses_keys:
+            store.forget_unset(profile.name, merged, session_only=session_only)
+        if old_name is not None and (renamed or not profile.uses_keys):
+            store.delete(old_name)  # renamed, or Entra ID that needs no keys
     log.info("saved account profile %s%s", profile.name,
              " (keys for this session only)" if session_only else "")
+
+
+def _forget_quietly(store: SecretStore, name: str) -> None:
+    try:
+        store.delete(name)
+    except KeyringUnavailable:
+        log.warning("could not remove the keys of an unsaved profile %s", name)
 
 
 def _only_needed(profile: Profile, given: Secrets) -> Secrets:
@@ -166,7 +187,14 @@ def remove_profile(name: str, *, store: SecretStore | None = None) -> None:
         if name not in [p.name for p in profiles]:
             raise ProfileNotFound(f"There is no account profile called '{name}'.")
         store.delete(name)
-        _write_profiles([p for p in profiles if p.name != name])
+        try:
+            _write_profiles([p for p in profiles if p.name != name])
+        except OSError as exc:
+            raise AccountsError(
+                f"The keys of '{name}' were removed, but the list of profiles could not be "
+                f"saved in {profiles_path().parent} ({exc.strerror or type(exc).__name__}). "
+                "Remove the profile again."
+            ) from None
     log.info("removed account profile %s and its keys", name)
 
 

@@ -71,28 +71,37 @@ class SecretStore:
 
     def set(self, profile: str, secrets: Secrets, *, session_only: bool = False) -> None:
         """Store the secrets that are set and forget the others of this profile."""
+        self.put(profile, secrets, session_only=session_only)
+        self.forget_unset(profile, secrets, session_only=session_only)
+
+    def put(self, profile: str, secrets: Secrets, *, session_only: bool = False) -> None:
+        """Store the secrets that are set; the profile's other secrets stay as they are."""
         import keyring
 
-        values = secrets._by_kind()
+        values = {kind: value for kind, value in secrets._by_kind().items() if value}
         if session_only:
             with self._lock:
                 for kind, value in values.items():
-                    if value:
-                        self._session[(profile, kind)] = value
-                    else:
-                        self._session.pop((profile, kind), None)
+                    self._session[(profile, kind)] = value
             return
         for kind, value in values.items():
-            if value:
-                self._keyring_call(
-                    keyring.set_password, self.service, self._user(profile, kind), value
-                )
-        for kind, value in values.items():
-            if not value:
-                self._keyring_call(keyring.delete_password, self.service, self._user(profile, kind))
+            self._keyring_call(keyring.set_password, self.service, self._user(profile, kind), value)
         with self._lock:  # the keyring holds them now; an older session copy must not win
             for kind in _SECRET_KINDS:
                 self._session.pop((profile, kind), None)
+
+    def forget_unset(self, profile: str, secrets: Secrets, *, session_only: bool = False) -> None:
+        """Forget the profile's secrets of the kinds `secrets` leaves unset (no longer used)."""
+        import keyring
+
+        unset = [kind for kind, value in secrets._by_kind().items() if not value]
+        if session_only:
+            with self._lock:
+                for kind in unset:
+                    self._session.pop((profile, kind), None)
+            return
+        for kind in unset:
+            self._keyring_call(keyring.delete_password, self.service, self._user(profile, kind))
 
     def get(self, profile: str) -> Secrets:
         """The profile's secrets: this session's first, then the keyring's."""

@@ -374,3 +374,37 @@ def test_a_connection_string_a_run_cannot_use_is_refused_when_saved(
     account = AzureAccount(name="x", batch_url="https://x.batch.azure.com", batch_account="x",
                            storage_connection_string=good)
     assert storage_access(account).blob_endpoint == "https://workstore.blob.core.windows.net"
+
+
+def test_a_rename_that_cannot_be_written_loses_no_key(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Renaming stores the keys under the new name, writes accounts.json, and only then
+    forgets the old keys. When the write fails, the old profile and its keys are as they
+    were and no copy is left under the new name."""
+    import errno
+
+    from batchgui.accounts import profiles
+
+    accounts.save_profile(work_profile(), KEYS)
+    before = dict(memory_keyring.entries)
+
+    def disk_full(path: Path, text: str) -> None:  # the disk, failing as a full disk does
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(profiles, "atomic_write_text", disk_full)
+        with pytest.raises(Exception) as failed:  # noqa: B017 - which one is checked below
+            accounts.save_profile(work_profile(name="office"), old_name="work")
+    assert memory_keyring.entries == before  # the old keys, and nothing under 'office'
+    assert isinstance(failed.value, accounts.AccountsError)  # said in plain words
+    assert "No space left on device" in str(failed.value)
+    assert accounts.profile_names() == ["work"]
+    account, _ = accounts.load_account("work")
+    assert account.batch_key == BATCH_KEY and account.storage_key == STORAGE_KEY
+
+    # the same rename with a working disk: keys move, nothing is left under the old name
+    accounts.save_profile(work_profile(name="office"), old_name="work")
+    assert accounts.profile_names() == ["office"]
+    assert accounts.load_account("office")[0].batch_key == BATCH_KEY
+    assert all(not user.startswith("work/") for _, user in memory_keyring.entries)
