@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import filelock
 import platformdirs
 
 from batchgui.accounts.checks import normalize_url
@@ -35,7 +37,10 @@ log = logging.getLogger(__name__)
 FILE_NAME = "accounts.json"
 FILE_VERSION = 1
 
-_file_lock = threading.RLock()
+#: how long an edit waits for another process (the CLI, a second window) to finish its own
+LOCK_WAIT_S = 30.0
+
+_thread_lock = threading.RLock()
 
 
 def config_dir() -> Path:
@@ -44,6 +49,23 @@ def config_dir() -> Path:
 
 def profiles_path() -> Path:
     return config_dir() / FILE_NAME
+
+
+@contextmanager
+def _editing_profiles() -> Iterator[None]:
+    """Hold accounts.json for one read-change-write, against this process's other threads
+    and against other processes (the CLI and the window may edit at the same time)."""
+    path = profiles_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _thread_lock:
+        try:
+            with filelock.FileLock(f"{path}.lock", timeout=LOCK_WAIT_S):
+                yield
+        except filelock.Timeout:
+            raise AccountsError(
+                "Another BatchGUI window or command is changing the account profiles and has "
+                "not finished. Try again in a moment."
+            ) from None
 
 
 def _store(store: SecretStore | None) -> SecretStore:
@@ -118,7 +140,7 @@ def save_profile(
     problems = profile.problems()
     if problems:
         raise InvalidProfile(" ".join(problems.values()))
-    with _file_lock:
+    with _editing_profiles():
         profiles = load_profiles()
         names = [p.name for p in profiles]
         if profile.name != old_name and profile.name in names:
@@ -182,7 +204,7 @@ def _only_needed(profile: Profile, given: Secrets) -> Secrets:
 def remove_profile(name: str, *, store: SecretStore | None = None) -> None:
     """Remove the profile and its keys (from the keyring and from this session)."""
     store = _store(store)
-    with _file_lock:
+    with _editing_profiles():
         profiles = load_profiles()
         if name not in [p.name for p in profiles]:
             raise ProfileNotFound(f"There is no account profile called '{name}'.")

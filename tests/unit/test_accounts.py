@@ -408,3 +408,43 @@ def test_a_rename_that_cannot_be_written_loses_no_key(
     assert accounts.profile_names() == ["office"]
     assert accounts.load_account("office")[0].batch_key == BATCH_KEY
     assert all(not user.startswith("work/") for _, user in memory_keyring.entries)
+
+
+EDITOR = """
+import sys, time
+from pathlib import Path
+from batchgui import accounts
+from tests.unit.test_accounts import work_profile
+
+who, count, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+while not go.exists():  # start together with the other editor
+    time.sleep(0.001)
+for i in range(count):
+    accounts.save_profile(work_profile(name=f"{who}-{i}", auth=accounts.AUTH_ENTRA))
+accounts.save_profile(work_profile(name=f"{who}-last", auth=accounts.AUTH_ENTRA),
+                      old_name=f"{who}-0")
+"""
+
+
+def test_two_processes_editing_at_once_lose_nothing(accounts_home: Path, tmp_path: Path) -> None:
+    """The window and `batchgui accounts add` may save at the same moment: accounts.json is
+    read, changed and written under a file lock, so neither overwrites the other's edit."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    go = tmp_path / "go"
+    env = dict(os.environ, PYTHONPATH=str(root))
+    editors = [
+        subprocess.Popen([sys.executable, "-c", EDITOR, who, "30", str(go)], env=env, cwd=root,
+                         stderr=subprocess.PIPE, text=True)
+        for who in ("window", "cli")
+    ]
+    go.touch()
+    for editor in editors:
+        _, err = editor.communicate(timeout=120)
+        assert editor.returncode == 0, err
+    names = set(accounts.profile_names())
+    expected = {f"{who}-{i}" for who in ("window", "cli") for i in range(1, 30)}
+    expected |= {"window-last", "cli-last"}
+    assert names == expected, f"lost: {sorted(expected - names)}"
