@@ -314,3 +314,21 @@ def test_controls_are_reachable_by_keyboard(qtbot, window) -> None:  # type: ign
     # shortcuts: Ctrl+Return converts, Esc cancels
     assert window.convert_action.shortcut().toString() == "Ctrl+Return"
     assert window.cancel_action.shortcut().toString() == "Esc"
+
+
+def test_a_probe_that_breaks_is_said_in_the_log(  # type: ignore[no-untyped-def]
+    qtbot, window, media, tmp_path, monkeypatch
+) -> None:
+    """Dropped files never vanish silently: when checking them fails (here a RuntimeError,
+    which the controller once swallowed as 'the window is closing'), the log says so."""
+    clip = media.good(tmp_path / "a.mp4", seconds=2.0)
+
+    def broken(found):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the MP4 reader fell over")
+
+    monkeypatch.setattr("batchgui.ui.controller._probe_many", broken)
+    drop_paths(file_list(window).viewport(), [clip])
+    log_view = window.findChild(QWidget, "logView")
+    qtbot.waitUntil(lambda: "Could not check" in log_view.toPlainText(), timeout=10_000)
+    assert "the MP4 reader fell over" in log_view.toPlainText()
+    qtbot.waitUntil(lambda: not window.controller.probing, timeout=10_000)
