@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
         if not settings_dialog_available():
             return
         module = importlib.import_module(SETTINGS_DIALOG_MODULE)
-        dialog = module.SettingsDialog(self)
+        dialog = module.SettingsDialog(self, workers=self.controller.workers)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(self._on_accounts_dialog_finished)
         dialog.open()

@@ -1,9 +1,10 @@
 """Azure accounts in Settings: profiles list, add/edit/remove, and "Test connection".
 
-Keys typed here go straight to accounts.py (the OS keyring, or this session's memory
-when the user chooses that because no keyring works); the form never shows a saved
-key again. Keyring and network calls run on worker threads: the slots that need them
-are async methods awaiting `loop.run_in_executor`, so the window stays responsive.
+Keys typed here go straight to the accounts package (the OS keyring, or this session's
+memory when the user chooses that because no keyring works); the form never shows a
+saved key again. Keyring and network calls run on the app's Workers (ui/workers.py):
+the slots that need them are async methods awaiting `workers.run`, so the window stays
+responsive, and a sign-in that waits for the user never holds up quitting.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from qasync import asyncSlot
 from batchgui import accounts
 from batchgui.ui.connection_test import ConnectionResults, check_connection
 from batchgui.ui.profile_form import CONNECTION_FIELDS, ProfileForm, tone
+from batchgui.ui.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,11 @@ class SettingsDialog(QDialog):
     profiles_changed = Signal()
     sign_in_prompted = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, workers: Workers | None = None) -> None:
         super().__init__(parent)
+        # the window lends its controller's workers; a dialog on its own brings its own
+        self._own_workers = workers is None
+        self._workers = workers if workers is not None else Workers(self)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Azure accounts")
         self._profiles: list[accounts.Profile] = []
@@ -312,9 +317,10 @@ class SettingsDialog(QDialog):
         self._busy = busy
         self._update_buttons()
 
-    async def _blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+    async def _blocking(self, fn: Callable[..., Any], *args: Any,
+                        abandon_at_exit: bool = False, **kwargs: Any) -> Any:
+        future = asyncio.ensure_future(self._workers.run(
+            functools.partial(fn, *args, **kwargs), abandon_at_exit=abandon_at_exit))
         self._tasks.add(future)
         try:
             return await future
@@ -331,6 +337,8 @@ class SettingsDialog(QDialog):
 
     async def save(self, session_only: bool = False) -> bool:
         """Save the form; True when saved. A missing keyring shows the banner instead."""
+        if self._closed:  # clicked just before closing: the slot runs after done()
+            return False
         self.form.touched.add("*")
         if self._validate() or self._busy:
             self._show_status("Fix the fields marked in red first.", "bad")
@@ -412,6 +420,8 @@ class SettingsDialog(QDialog):
 
     async def test_connection(self) -> tuple[str, str]:
         """Check Batch and Storage with what the form holds; show each result in plain words."""
+        if self._closed:  # clicked just before closing: the slot runs after done()
+            return "", ""
         self.form.touched.update(CONNECTION_FIELDS)
         problems = self._validate()
         if self._busy or CONNECTION_FIELDS & set(problems):
@@ -422,8 +432,10 @@ class SettingsDialog(QDialog):
         self.results.show_results("Batch: checking…", "Storage: checking…", neutral=True)
         self.results.show_sign_in(None)
         try:
+            # an Entra ID sign-in may wait minutes for the user: quitting must not wait for it
             batch, storage = await self._blocking(
-                check_connection, profile, typed, self.form.editing, self._prompt_from_worker)
+                check_connection, profile, typed, self.form.editing, self._prompt_from_worker,
+                abandon_at_exit=True)
         except Exception as exc:  # the check itself failed: say so, never a traceback
             log.warning("connection test failed: %s", type(exc).__name__)
             batch = storage = f"The test could not run ({type(exc).__name__})."
@@ -449,6 +461,8 @@ class SettingsDialog(QDialog):
         self._closed = True
         for task in list(self._tasks):
             task.cancel()
+        if self._own_workers:
+            self._workers.close(wait=False)
         super().done(result)
 
     def changeEvent(self, event: QEvent) -> None:
