@@ -368,6 +368,7 @@ class TaskTableView(QTableView):
         super().__init__(parent)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setTabKeyNavigation(False)  # Tab moves on to the next control; arrows move here
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)
