@@ -64,7 +64,8 @@ def test_resume_banner_finishes_the_interrupted_run(  # type: ignore[no-untyped-
     win.show()
     qtbot.waitExposed(win)
     try:
-        qtbot.wait(500)
+        assert win.controller.pending_jobs  # the look-up for unfinished runs is under way
+        qtbot.waitUntil(lambda: not win.controller.pending_jobs, timeout=10_000)
         assert not win.resume_banner.isVisible()
     finally:
         dispose(qtbot, win)
