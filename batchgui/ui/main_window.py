@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSize, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import (
@@ -54,6 +54,9 @@ from batchgui.ui.resume_banner import ResumeBanner
 from batchgui.ui.run_panel import AfterRunBar, NodesPanel, RunBar, finish_message
 from batchgui.ui.task_table import TaskFilterProxy, TaskTableModel
 from batchgui.ui.tasks_panel import TasksPanel
+
+if TYPE_CHECKING:
+    from batchgui.core.resume import ResumableRun
 
 #: how the window opens folders; tests replace it to keep file managers closed
 open_url = QDesktopServices.openUrl
@@ -206,6 +209,7 @@ class MainWindow(QMainWindow):
         c.run_finished.connect(self._on_controller_run_finished)
         c.unfinished_run_found.connect(self.resume_banner.offer)
         c.resume_prepared.connect(self._on_controller_resume_prepared)
+        c.resume_failed.connect(self._on_controller_resume_failed)
 
         self.resume_banner.resume_requested.connect(self._on_resume_banner_resume_requested)
         self.resume_banner.dismissed.connect(c.dismiss_unfinished)
@@ -365,21 +369,27 @@ class MainWindow(QMainWindow):
         self.controller.start(self.build_spec(inputs))
 
     @Slot(object)
-    def _on_resume_banner_resume_requested(self, record: dict[str, Any]) -> None:
+    def _on_resume_banner_resume_requested(self, record: ResumableRun) -> None:
         if self.controller.busy:
             self.resume_button.setEnabled(True)
             return
         self.controller.prepare_resume(record)
 
     @Slot(object, object)
-    def _on_controller_resume_prepared(self, spec: RunSpec, record: dict[str, Any]) -> None:
+    def _on_controller_resume_prepared(self, spec: RunSpec, record: ResumableRun) -> None:
         self.resume_banner.close_offer()
         if self.controller.busy:
             return
         self.file_model.add_inputs(list(spec.inputs))
         self.output_folder_edit.setText(str(spec.output_dir))
-        self._log(f"Resuming the interrupted run {record.get('run_id')}")
+        self._log(f"Resuming the interrupted run {record.run_id}")
         self.controller.start(spec, resumes=record)
+
+    @Slot(str)
+    def _on_controller_resume_failed(self, message: str) -> None:
+        self.resume_button.setEnabled(True)
+        self._log(message)
+        self.statusBar().showMessage(message, 10000)
 
     @Slot()
     def _on_convert_button_clicked(self) -> None:

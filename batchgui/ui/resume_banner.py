@@ -4,19 +4,22 @@ half done (the app was closed or the computer crashed mid-run).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+
+if TYPE_CHECKING:
+    from batchgui.core.resume import ResumableRun
 
 
 class ResumeBanner(QFrame):
     """"The last run was interrupted … Resume it?" with Resume and Dismiss; hidden otherwise.
 
     Signals:
-        resume_requested(dict): Resume was clicked; the run record to finish.
-        dismissed(dict): Dismiss was clicked; the run record to forget (files stay).
+        resume_requested(ResumableRun): Resume was clicked; the run to finish.
+        dismissed(ResumableRun): Dismiss was clicked; the run to forget (MP3s stay).
     """
 
     resume_requested = Signal(object)
@@ -42,19 +45,16 @@ class ResumeBanner(QFrame):
         layout.addWidget(self.resume_button)
         layout.addWidget(self.dismiss_resume_button)
         self.setVisible(False)
-        self.record: dict[str, Any] | None = None  # the run on offer
+        self.record: ResumableRun | None = None  # the run on offer
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
         self.dismiss_resume_button.clicked.connect(self._on_dismiss_resume_button_clicked)
 
-    def offer(self, record: dict[str, Any]) -> None:
-        """Show the banner for this unfinished run record."""
-        from batchgui.core.resume import unfinished_files
-
-        count = len(unfinished_files(record))
-        self.record = record
+    def offer(self, run: ResumableRun) -> None:
+        """Show the banner for this unfinished run."""
+        self.record = run
         self.resume_label.setText(
-            f"The last run was interrupted before it finished: {count} file(s) not converted "
-            f"yet, MP3s to {record.get('output_dir')}. Resume it?"
+            f"The last run was interrupted before it finished: {run.files_left} file(s) not "
+            f"converted yet, MP3s to {run.output_dir}. Resume it?"
         )
         self.setVisible(True)
 

@@ -6,7 +6,6 @@ The table is a view over the window's TaskFilterProxy; the box never changes the
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
@@ -107,10 +106,9 @@ class TasksPanel(QGroupBox):
 
     def show_snapshot(self, snapshot: RunSnapshot) -> None:
         """The counts in the header, and the selected task's details as they are now."""
-        by_status = Counter(t.status for t in snapshot.tasks)
         self.task_summary.setText(
-            f"{len(snapshot.tasks)} tasks · {by_status[FileStatus.CONVERTING]} running · "
-            f"{by_status[FileStatus.FAILED] + by_status[FileStatus.REJECTED]} failed"
+            f"{snapshot.files_total} tasks · {snapshot.files_converting} running · "
+            f"{snapshot.files_failed} failed"
         )
         self._show_task_detail(self.task_table.currentIndex())
 
