@@ -1,7 +1,7 @@
 """The window's non-secret choices (output folder, quality, target ...), kept between runs.
 
 One small JSON file in the platformdirs config folder (XDG_CONFIG_HOME on Linux).
-Account keys never come here: they live in the OS keyring through accounts.py.
+Account keys never come here: they live in the OS keyring through the accounts package.
 Reading happens once at start-up, before the event loop runs; saving goes to a
 worker thread (see RunController.save_settings).
 """
