@@ -13,7 +13,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSize, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl, Slot
 from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
@@ -54,6 +54,7 @@ from batchgui.ui.resume_banner import ResumeBanner
 from batchgui.ui.run_panel import AfterRunBar, NodesPanel, RunBar, finish_message
 from batchgui.ui.task_table import TaskFilterProxy, TaskTableModel
 from batchgui.ui.tasks_panel import TasksPanel
+from batchgui.ui.window_state import WindowState
 
 if TYPE_CHECKING:
     from batchgui.core.resume import ResumableRun
@@ -83,14 +84,12 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("BatchGUI – video to MP3")
         self.setAcceptDrops(True)
-        self._settings = settings if settings is not None else ui_settings.load()
         self.controller = controller or RunController(self)
         self._close_when_idle = False
         self._notifier = Notifier(self)
-        self._save_timer = QTimer(self)
-        self._save_timer.setSingleShot(True)
-        self._save_timer.setInterval(500)
-        self._save_timer.timeout.connect(self._on_save_timer_timeout)
+        self.state = WindowState(
+            self, settings if settings is not None else ui_settings.load(),
+            self.controller.save_settings)
 
         self.file_model = FileListModel(self)
         self.task_model = TaskTableModel(self)
@@ -100,7 +99,8 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_menus()
         self._connect()
-        self._apply_settings(self._settings)
+        self.state.apply()
+        self._on_log_toggle_toggled(self.log_toggle.isChecked())
         self._update_buttons()
         self.controller.list_targets()
         self.controller.find_unfinished()
@@ -226,7 +226,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self.retry_failed_button.clicked.connect(self._on_retry_failed_button_clicked)
         self.open_output_button.clicked.connect(self._on_open_output_button_clicked)
-        self.tasks_panel.failed_only_toggled.connect(self._schedule_save)
+        self.tasks_panel.failed_only_toggled.connect(self.state.schedule_save)
         self.tasks_panel.folder_requested.connect(self._open_folder)
         self.log_toggle.toggled.connect(self._on_log_toggle_toggled)
         self.log_action.toggled.connect(self.log_toggle.setChecked)
@@ -238,51 +238,18 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self._on_cancel_button_clicked)
         self.retry_action.triggered.connect(self._on_retry_failed_button_clicked)
         self.open_output_action.triggered.connect(self._on_open_output_button_clicked)
-        self.main_splitter.splitterMoved.connect(self._schedule_save)
+        self.main_splitter.splitterMoved.connect(self.state.schedule_save)
 
     # -- settings -----------------------------------------------------------------------------
-
-    def _apply_settings(self, s: ui_settings.UiSettings) -> None:
-        self.output_panel.apply_settings(s)
-        self.failed_only_check.setChecked(s.failed_only)
-        self.log_toggle.setChecked(s.log_open)
-        if s.geometry:
-            self.restoreGeometry(QByteArray(ui_settings.unpack(s.geometry)))
-        if s.splitter:
-            self.main_splitter.restoreState(QByteArray(ui_settings.unpack(s.splitter)))
-        self._on_log_toggle_toggled(s.log_open)
-
-    def current_settings(self) -> ui_settings.UiSettings:
-        output = self.output_panel
-        return self._settings.replace(
-            output_dir=output.folder(),
-            quality=output.quality(),
-            on_conflict=output.on_conflict(),
-            mirror_folders=output.mirror_folders(),
-            target=output.target_name(),
-            log_open=self.log_toggle.isChecked(),
-            failed_only=self.failed_only_check.isChecked(),
-            geometry=ui_settings.pack(self.saveGeometry().data()),
-            splitter=ui_settings.pack(self.main_splitter.saveState().data()),
-        )
-
-    @Slot()
-    def _schedule_save(self) -> None:
-        self._save_timer.start()
-
-    @Slot()
-    def _on_save_timer_timeout(self) -> None:
-        self._settings = self.current_settings()
-        self.controller.save_settings(self._settings)
 
     @Slot()
     def _on_output_panel_changed(self) -> None:
         self._update_buttons()
-        self._schedule_save()
+        self.state.schedule_save()
 
     @Slot(list)
     def _on_controller_targets_listed(self, targets: list[tuple[str, str]]) -> None:
-        self.output_panel.set_targets(targets, self._settings.target)
+        self.output_panel.set_targets(targets, self.state.settings.target)
         self._update_buttons()
 
     @Slot()
@@ -365,7 +332,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(problem, 5000)
             self.output_folder_edit.setFocus()
             return
-        self._on_save_timer_timeout()
+        self.state.save_now()
         self.controller.start(self.build_spec(inputs))
 
     @Slot(object)
@@ -449,7 +416,7 @@ class MainWindow(QMainWindow):
         self.log_toggle.show_state(on)
         if self.log_action.isChecked() != on:
             self.log_action.setChecked(on)
-        self._schedule_save()
+        self.state.schedule_save()
 
     def _log(self, line: str) -> None:
         self.log_view.add_line(line)
@@ -487,9 +454,7 @@ class MainWindow(QMainWindow):
                 self.controller.cancel()
                 self._update_buttons()
             return
-        self._save_timer.stop()
-        self._settings = self.current_settings()
-        self.controller.save_settings(self._settings)
+        self.state.save_now()
         self._notifier.hide()
         event.accept()
 

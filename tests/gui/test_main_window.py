@@ -325,8 +325,8 @@ def one_round(seen: list[str]) -> list[str]:
 
 def test_controls_are_reachable_by_keyboard(qtbot, window, media, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Tab visits every enabled control once, in reading order, and comes back round; the
-    lists let Tab out (arrows move inside them). Cancel is reached during a run, Retry
-    failed after one, and Esc cancels."""
+    lists let Tab out (arrows move inside them). Cancel is reached during a run (and Esc
+    cancels), Retry failed after a run with a failure."""
     src = tmp_path / "videos"
     clips = [media.good(src / "long.mp4", seconds=30.0), media.truncated(src / "cut.mp4", 6.0)]
     drop_and_wait(qtbot, window, clips, rows=2)
@@ -351,6 +351,7 @@ def test_controls_are_reachable_by_keyboard(qtbot, window, media, tmp_path) -> N
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=RUN_TIMEOUT)
     assert window.controller.last_result.cancelled
 
+    convert_and_wait(qtbot, window)  # this time to the end: cut.mp4 fails
     assert child(window, QPushButton, "retryFailedButton").isEnabled()
     after = one_round(tab_walk(window, file_list(window)))
     assert after.index("logToggle") < after.index("retryFailedButton") < after.index(
