@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from batchgui import planning, planning_cli
+from batchgui import accounts_cli, cleanup_cli, planning, planning_cli
 from batchgui.core import media
 from batchgui.core.journal import Journal
 from batchgui.core.models import (
@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write one JSON object per input to this file")
 
     planning_cli.add_command(sub)
-    registry.add_other_commands(sub)
+    accounts_cli.add_commands(sub)
+    cleanup_cli.add_command(sub)
     return parser
 
 
@@ -121,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         return resume(args)
     if args.command == "runs":
         return planning_cli.runs(args)
-    if args.command is not None:
-        return registry.run_other_command(args)
+    if args.command == "accounts":
+        return accounts_cli.run(args)
+    if args.command == "cleanup":
+        return cleanup_cli.run(args)
     parser.print_help()
     return EXIT_USAGE
 

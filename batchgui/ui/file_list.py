@@ -345,6 +345,7 @@ class FileListView(QTableView):
         self.setDropIndicatorShown(False)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setTabKeyNavigation(False)  # Tab moves on to the next control; arrows move here
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)
