@@ -10,12 +10,16 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QIcon, QWindow
 from PySide6.QtWidgets import QApplication, QWidget
 
 from batchgui.resources import APP_ID, icon_path
+
+if TYPE_CHECKING:
+    from batchgui.ui.main_window import MainWindow
 
 APP_NAME = "BatchGUI"
 #: set to 1, the app prints WINDOW_SHOWN once the window is on screen and closes it
@@ -49,12 +53,8 @@ class _CloseWhenShown(QObject):
         return False
 
 
-def main(paths: list[Path] | None = None) -> int:
-    """Open the window, with `paths` (files and folders) already in its list."""
-    import qasync
-
-    from batchgui.ui.main_window import MainWindow
-
+def make_app() -> QApplication:
+    """The QApplication, named and iconed for the desktop (the existing one if any)."""
     QApplication.setHighDpiScaleFactorRoundingPolicy(
         Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
     )
@@ -65,16 +65,31 @@ def main(paths: list[Path] | None = None) -> int:
     app.setOrganizationName("batchgui")
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    return app
+
+
+def open_window(paths: list[Path]) -> MainWindow:
+    """The main window, shown, with `paths` (files and folders) going into its list."""
+    from batchgui.ui.main_window import MainWindow
+
     window = MainWindow()
     if paths:
         window.add_paths(paths)
     if os.environ.get(CLOSE_WHEN_SHOWN_ENV) == "1":
         window.winId()  # creates the QWindow to watch
-        handle = window.windowHandle()
-        handle.installEventFilter(_CloseWhenShown(window))
+        window.windowHandle().installEventFilter(_CloseWhenShown(window))
     window.show()
+    return window
+
+
+def main(paths: list[Path] | None = None) -> int:
+    """Open the window, with `paths` already in its list, and run until it closes."""
+    import qasync
+
+    app = make_app()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = open_window(paths or [])
     with loop:
         code = loop.run_forever()
     window.shutdown()
