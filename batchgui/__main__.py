@@ -3,8 +3,8 @@
 How the arguments are read (the same for the source install and the bundle):
 
 - no arguments: the window;
-- a first argument that is a command (`convert`, `resume`, `accounts`) or an
-  option (`--help`, ...): the command line;
+- a first argument that is a command (`convert`, `resume`, `runs`, `accounts`,
+  `cleanup`) or an option (`--help`, ...): the command line;
 - anything else: files and folders to open in the window, as a file manager's
   "Open with BatchGUI" passes them. A file whose name is a command is written
   `./convert`, or put after `--` (`batchgui -- convert`).
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 #: the CLI's commands (tests/packaging checks this against cli.build_parser())
-CLI_COMMANDS = frozenset({"convert", "resume", "accounts"})
+CLI_COMMANDS = frozenset({"convert", "resume", "runs", "accounts", "cleanup"})
 
 
 def paths_for_window(args: list[str]) -> list[Path] | None:

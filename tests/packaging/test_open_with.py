@@ -24,6 +24,8 @@ from tests.media import MediaCache
         (["convert", "a.mp4", "--output", "out"], None),
         (["resume"], None),
         (["accounts", "list"], None),
+        (["runs"], None),
+        (["cleanup"], None),
         (["--help"], None),
     ],
 )
