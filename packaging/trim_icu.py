@@ -9,6 +9,14 @@ fallback for every language) and the languages it speaks (English, Swedish). The
 rest goes: sorting, case and word breaks for any other language fall back to the
 root rules, which is what ICU does for a language it does not know.
 
+Qt calls ICU for four things only: collation (`ucol_*`), case mapping
+(`u_strToUpper/Lower`), calendars and time-zone names (`ucal_*`) and character set
+converters (`ucnv_*`); those are the ICU functions its libraries import. So the
+trees ICU reads for anything else (word breaks, number spelling, unit, currency,
+language and region names, transliteration, stringprep, spoof checks) go whole.
+The build checks the imports of the Qt libraries beside the ICU data and stops if
+Qt starts calling another part of ICU, so a Qt upgrade cannot lose data silently.
+
 ICU's own `icupkg` (Debian: icu-devtools) removes the items; `gcc` turns the blob
 back into a shared library with the same name and symbol, as ICU's build does.
 """
@@ -28,14 +36,18 @@ DEFAULT_LANGUAGES = ("en", "sv")
 LOCALE = re.compile(r"[a-z]{2,3}(_[A-Za-z0-9]*)*")
 #: names in the locale trees that are not locales
 NOT_LOCALES = {"res_index", "pool"}
-#: whole kinds of items nobody in the app uses
-DROPPED_FOLDERS = {"translit"}  # transliterators
-DROPPED_EXTENSIONS = {".cnv", ".dict"}  # legacy charset tables; CJK/Thai/Khmer/Lao/Burmese words
+#: the ICU functions Qt calls, by prefix (see the module docstring)
+QT_ICU_CALLS = ("ucol_", "u_strToUpper", "u_strToLower", "ucal_", "ucnv_", "UCNV_")
+#: whole kinds of items none of those calls read
+DROPPED_FOLDERS = {"translit", "brkitr", "rbnf", "unit", "curr", "lang", "region"}
+#: legacy charset tables (UTF-8 and friends are built in); word dictionaries;
+#: stringprep profiles; spoof-check data
+DROPPED_EXTENSIONS = {".cnv", ".dict", ".spp", ".cfu"}
 DROPPED_NAMES = {"unames.icu"}  # Unicode character names
 
 
 def tools_missing() -> list[str]:
-    return [tool for tool in ("icupkg", "gcc") if not shutil.which(tool)]
+    return [tool for tool in ("icupkg", "gcc", "nm", "readelf") if not shutil.which(tool)]
 
 
 def keep_item(item: str, languages: tuple[str, ...]) -> bool:
@@ -47,6 +59,29 @@ def keep_item(item: str, languages: tuple[str, ...]) -> bool:
     if ext == "res" and stem not in NOT_LOCALES and LOCALE.fullmatch(stem):
         return stem == "root" or stem.split("_")[0] in languages
     return True
+
+
+def qt_icu_calls(folder: Path, version: str) -> set[str]:
+    """The ICU functions the Qt libraries in `folder` import (names without _NN)."""
+    calls: set[str] = set()
+    for library in sorted(folder.glob("libQt6*.so*")):
+        out = subprocess.run(["nm", "-D", "--undefined-only", str(library)], check=True,
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            name = line.split()[-1]
+            if name.endswith(f"_{version}"):
+                calls.add(name.removesuffix(f"_{version}"))
+    return calls
+
+
+def check_qt_calls(library: Path, version: str) -> None:
+    """Stop when Qt calls a part of ICU whose data this script removes."""
+    unexpected = {c for c in qt_icu_calls(library.parent, version)
+                  if not c.startswith(QT_ICU_CALLS)}
+    if unexpected:
+        raise SystemExit(
+            f"Qt now calls ICU functions this trim does not keep data for: "
+            f"{', '.join(sorted(unexpected))}. Review packaging/trim_icu.py.")
 
 
 def blob_span(library: Path, symbol: str) -> tuple[int, int]:
@@ -76,6 +111,7 @@ def trim(library: Path, languages: tuple[str, ...] = DEFAULT_LANGUAGES) -> tuple
     if not version:
         raise SystemExit(f"{library}: not an ICU data library (libicudata.so.NN)")
     symbol = f"icudt{version[1]}_dat"
+    check_qt_calls(library, version[1])
     before = library.stat().st_size
     offset, size = blob_span(library, symbol)
     with tempfile.TemporaryDirectory(prefix="batchgui-icu-") as tmp:
