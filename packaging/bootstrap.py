@@ -42,7 +42,7 @@ XVFB_PACKAGES = ["xvfb", "xauth"]
 # Xvfb's screen: true colour, a laptop-sized desktop
 XVFB_SCREEN = "-screen 0 1280x800x24"
 # Building the bundle: ICU's icupkg and a C toolchain trim Qt's ICU data (packaging/trim_icu.py).
-BUNDLE_TOOLS = {"icupkg": "icu-devtools", "gcc": "gcc"}
+BUNDLE_TOOLS = {"icupkg": "icu-devtools", "gcc": "gcc", "nm": "binutils", "readelf": "binutils"}
 # The bundle's tests check the desktop files with the freedesktop.org validators.
 VALIDATORS = {"desktop-file-validate": "desktop-file-utils", "appstreamcli": "appstream"}
 
@@ -176,8 +176,7 @@ def test(args: list[str]) -> int:
         # the bundle's tests build it (with the X11 libraries it ships) and validate its
         # desktop files
         ensure_system_libraries("xcb", XCB_PACKAGES)
-        ensure_tools(BUNDLE_TOOLS, "to trim the bundle's ICU data")
-        ensure_tools(VALIDATORS, "to check the desktop files")
+        ensure_tools({**BUNDLE_TOOLS, **VALIDATORS}, "for the bundle's tests")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     if code == 5:  # pytest found no tests: that must never look like a pass
