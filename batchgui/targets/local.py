@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
+from batchgui.core import loudness
 from batchgui.core.ffmpeg import ProgressParser, convert_argv, ffmpeg_exe, file_url, stderr_reason
 from batchgui.core.models import (
     NodeState,
@@ -30,6 +31,8 @@ from batchgui.core.models import (
 from batchgui.core.target import RunContext, Target, WorkItem
 
 STDERR_TAIL_BYTES = 4000
+#: how much of the start and of the end of the loudness measurement's stderr is read
+WHOLE_STDERR_PART = 64 * 1024
 
 
 def default_slots() -> int:
@@ -131,10 +134,34 @@ class LocalTarget(Target):
             ctx.notify()
 
     def _convert(self, item: WorkItem, slot: int, ffmpeg: str, started: float) -> tuple[int, str]:
-        """Run one ffmpeg to the end (on an executor thread); returns (exit code, stderr tail)."""
-        argv = convert_argv(
-            file_url(item.input.path), file_url(item.part_path), item.quality, ffmpeg=ffmpeg
-        )
+        """Convert one file (on an executor thread); returns (exit code, stderr tail)."""
+        source = file_url(item.input.path)
+        argv = convert_argv(source, file_url(item.part_path), item.quality, ffmpeg=ffmpeg)
+        if item.loudness_lufs is None:
+            return self._run_ffmpeg(item, slot, argv, started)
+        # media: even loudness, two passes: measure (first half of the bar), then convert
+        # with the measured values; the same steps a Batch node runs (core/loudness.py)
+        lufs = item.loudness_lufs
+        peak = loudness.true_peak_limit(item.quality.vbr_level, item.quality.cbr_kbps)
+        measure = loudness.measure_argv(ffmpeg, source, lufs, peak, progress=True)
+        exit_code, stderr = self._run_ffmpeg(item, slot, measure, started, span=(0.0, 0.5),
+                                             whole_stderr=True)
+        if exit_code != 0 or self._stopping:
+            return exit_code or -1, stderr[-STDERR_TAIL_BYTES:]
+        measured = loudness.parse_measurement(stderr)
+        if measured is None:
+            return 1, stderr[-2000:] + "\nThe loudness of the video could not be measured.\n"
+        argv = loudness.with_plan(argv, loudness.plan(measured, lufs, peak))
+        return self._run_ffmpeg(item, slot, argv, started, span=(0.5, 1.0))
+
+    def _run_ffmpeg(
+        self, item: WorkItem, slot: int, argv: list[str], started: float, *,
+        span: tuple[float, float] = (0.0, 1.0), whole_stderr: bool = False,
+    ) -> tuple[int, str]:
+        """Run one ffmpeg to the end; its progress fills `span` of the file's bar.
+
+        Returns (exit code, stderr tail), or the whole stderr when asked.
+        """
         duration = item.input.duration_s or 0.0
         parser = ProgressParser()
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
@@ -154,10 +181,12 @@ class LocalTarget(Target):
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     if parser.feed(line) and duration:
+                        done = min(1.0, parser.seconds / duration)
                         with self._lock:
                             self._tasks[item.task_id] = TaskStatus(
                                 item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}",
-                                progress=min(1.0, parser.seconds / duration), started_at=started,
+                                progress=span[0] + (span[1] - span[0]) * done,
+                                started_at=started,
                             )
                 exit_code = proc.wait()
             finally:
@@ -170,8 +199,14 @@ class LocalTarget(Target):
                     proc.stdout.close()
             err.seek(0, os.SEEK_END)
             size = err.tell()
-            err.seek(max(0, size - STDERR_TAIL_BYTES))
-            tail = err.read()
+            if whole_stderr and size > 4 * WHOLE_STDERR_PART:  # its start and its end suffice
+                err.seek(0)
+                head = err.read(WHOLE_STDERR_PART)
+                err.seek(size - WHOLE_STDERR_PART)
+                tail = head + "\n…\n" + err.read()
+            else:
+                err.seek(0 if whole_stderr else max(0, size - STDERR_TAIL_BYTES))
+                tail = err.read()
         if self._stopping and exit_code != 0:
             Path(item.part_path).unlink(missing_ok=True)
         return exit_code, tail

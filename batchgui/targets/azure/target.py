@@ -10,6 +10,7 @@ reason and the tail of ffmpeg's stderr.
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import logging
 import os
 import shlex
@@ -28,7 +29,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from batchgui.core import naming
+from batchgui.core import loudness, naming
 from batchgui.core.ffmpeg import convert_argv, stderr_reason
 from batchgui.core.models import (
     NodeState,
@@ -100,9 +101,25 @@ def task_time_limit(duration_s: float | None) -> timedelta:
     return timedelta(seconds=max(20 * 60, 3 * (duration_s or 0.0) + 10 * 60))
 
 
-def task_command(input_name: str, quality: Any) -> str:
-    """The node's command line: fixed names only, no shell (Batch runs it directly on Linux)."""
-    return shlex.join(convert_argv(input_name, OUTPUT_NAME, quality, progress=False))
+def task_command(input_name: str, quality: Any, loudness_lufs: float | None = None) -> str:
+    """The node's command line: fixed names only, no shell (Batch runs it directly on Linux).
+
+    With even loudness, the node's python3 runs core/loudness.py (a resource file) around
+    the same ffmpeg command: it measures in.mp4, then converts with the measured values.
+    """
+    argv = convert_argv(input_name, OUTPUT_NAME, quality, progress=False)
+    if loudness_lufs is not None:  # media
+        peak = loudness.true_peak_limit(quality.vbr_level, quality.cbr_kbps)
+        argv = ["python3", loudness.SCRIPT_NAME, "--lufs", f"{loudness_lufs:g}",
+                "--true-peak", f"{peak:g}", "--", *argv]
+    return shlex.join(argv)
+
+
+def upload_loudness_script(storage: RunStorage, blob_name: str) -> None:
+    """Put core/loudness.py where the run's tasks can fetch it (blocking)."""
+    source = importlib.resources.files("batchgui.core").joinpath("loudness.py")
+    with importlib.resources.as_file(source) as path:
+        storage.upload(path, blob_name)
 
 
 def _poll_bounds() -> tuple[float, float]:
@@ -163,6 +180,7 @@ class AzureBatchTarget(Target):
         self.node_wait_limit_s = node_wait_limit_s
         self._no_node_since: float | None = None
         self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
+        self._script_url: str | None = None  # media: read link to the loudness script
         #: figures for tests and benchmarks
         self.stats: dict[str, float] = {"polls": 0, "submit_calls": 0, "submit_s": 0.0,
                                          "uploaded": 0, "skipped": 0}
@@ -373,6 +391,10 @@ class AzureBatchTarget(Target):
         # Entra ID sign-in: one call for the user delegation key the links are signed with
         await self._call(ctx, "storage", storage.prepare_signing, expiry)
         write_url = storage.write_sas_url(expiry)
+        if any(item.loudness_lufs is not None for item in todo):  # media: the loudness script
+            script_blob = f"{ctx.run_id}/tools/{loudness.SCRIPT_NAME}"
+            await self._call(ctx, "storage", upload_loudness_script, storage, script_blob)
+            self._script_url = storage.read_sas_url(script_blob, expiry)
         tasks = [self.task_options(item, storage.read_sas_url(self.input_blob(item), expiry),
                                    write_url)
                  for item in todo]
@@ -406,6 +428,10 @@ class AzureBatchTarget(Target):
         """One task: read its own input through `read_url`, write the MP3 and logs back."""
         ext = PurePosixPath(self.input_blob(item)).suffix
         input_name = INPUT_NAME.format(ext=ext)
+        resources = [bm.ResourceFile(http_url=read_url, file_path=input_name)]
+        if item.loudness_lufs is not None and self._script_url:  # media: the two-pass script
+            resources.append(bm.ResourceFile(http_url=self._script_url,
+                                             file_path=loudness.SCRIPT_NAME))
 
         def upload(pattern: str, path: str, condition: str) -> bm.OutputFile:
             return bm.OutputFile(
@@ -421,8 +447,8 @@ class AzureBatchTarget(Target):
         return bm.BatchTaskCreateOptions(
             id=item.task_id,
             display_name=item.task_id,
-            command_line=task_command(input_name, item.quality),
-            resource_files=[bm.ResourceFile(http_url=read_url, file_path=input_name)],
+            command_line=task_command(input_name, item.quality, item.loudness_lufs),
+            resource_files=resources,
             output_files=[
                 upload(OUTPUT_NAME, self.output_blob(item.task_id), "tasksuccess"),
                 upload("../std*.txt", self.log_prefix(item.task_id), "taskcompletion"),
@@ -748,6 +774,8 @@ def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
     if "fileupload" in lowered or "upload" in lowered:
         return f"the MP3 could not be uploaded from the node ({message or code})"
     if "programnotfound" in lowered:
+        if "python" in message.lower():  # media: even loudness runs a python3 script
+            return "python3 is not installed on the node (it is needed to even out loudness)"
         return "ffmpeg is not installed on the node (check the pool's start task)"
     if "wallclock" in lowered or "timeout" in lowered or "timed out" in message.lower():
         return "the conversion took longer than its time limit and was stopped"
