@@ -52,6 +52,8 @@ def resume_spec(record: dict[str, Any], probe: Any) -> RunSpec:
         on_conflict=ConflictPolicy(record.get("on_conflict", "rename")),
         mirror_folders=bool(record.get("mirror_folders", False)),
         target_name=record.get("target", "local"),
+        keep_tags=bool(record.get("keep_tags", True)),
+        loudness_lufs=record.get("loudness_lufs"),
     )
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchgui.core import naming
+from batchgui.core import awake, naming, tags
 from batchgui.core.media import mp3_duration
 from batchgui.core.models import (
     ConflictPolicy,
@@ -323,6 +323,8 @@ class Run:
             "quality": self.spec.quality.label,
             "on_conflict": self.spec.on_conflict.value,
             "mirror_folders": self.spec.mirror_folders,
+            "keep_tags": self.spec.keep_tags,  # media
+            "loudness_lufs": self.spec.loudness_lufs,  # media
             "files": [
                 {
                     "task_id": f.task_id,
@@ -368,6 +370,10 @@ class Run:
 
     async def execute(self) -> RunResult:
         """Convert everything that can be converted; never raises for a file's problem."""
+        async with awake.stay_awake(self.ctx.blocking):  # media: no sleep while the run goes on
+            return await self._execute()
+
+    async def _execute(self) -> RunResult:
         items: list[WorkItem] = []
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
@@ -434,7 +440,8 @@ class Run:
             f.output = output
             if output.parent != spec.output_dir:
                 await self.ctx.blocking(output.parent.mkdir, parents=True, exist_ok=True)
-            f.item = WorkItem(f.task_id, f.input, output, naming.part_path(output), spec.quality)
+            f.item = WorkItem(f.task_id, f.input, output, naming.part_path(output), spec.quality,
+                              loudness_lufs=spec.loudness_lufs)  # media
             items.append(f.item)
         return items
 
@@ -508,6 +515,9 @@ class Run:
                     f.set(FileStatus.FAILED, problem)
                     self.log(f"{f.input.name}: failed, {problem}")
                     return
+                # media: the video's tags (or none) into the checked MP3; a note may come back
+                note = await self.ctx.blocking(
+                    tags.finish_mp3, item.part_path, f.input.path, self.spec.keep_tags)
                 final = await self.ctx.blocking(
                     place_output, item.part_path, item.output, self.spec.on_conflict
                 )
@@ -516,8 +526,10 @@ class Run:
                     return
                 f.output = final
                 f.output_duration = duration
-                f.set(FileStatus.DONE)
+                f.set(FileStatus.DONE, note)
                 self.log(f"{f.input.name}: done, {final.name}")
+                if note:  # media
+                    self.log(f"{f.input.name}: {note}")
                 await self._save(force=True)  # a crash from now on must not redo this file
                 await self.target.release(item, self.ctx)
             except RunCancelled:
