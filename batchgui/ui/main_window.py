@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from batchgui.core.loudness import DEFAULT_LUFS
 from batchgui.core.models import (
     ConflictPolicy,
     FileStatus,
@@ -234,6 +235,14 @@ class MainWindow(QMainWindow):
             self.conflict_combo.addItem(label, policy.value)
         self.mirror_check = QCheckBox("&Keep folder structure of dropped folders")
         self.mirror_check.setObjectName("mirrorFoldersCheck")
+        self.keep_tags_check = QCheckBox("Copy ta&gs and cover picture")  # media
+        self.keep_tags_check.setObjectName("keepTagsCheck")
+        self.keep_tags_check.setToolTip("Title, artist, album and cover picture from the video; "
+                                        "a video without a title gets its file name")
+        self.loudness_check = QCheckBox("E&ven out loudness")  # media
+        self.loudness_check.setObjectName("loudnessCheck")
+        self.loudness_check.setToolTip("Every MP3 as loud as the next (-16 LUFS, EBU R128); "
+                                       "each file is read twice, so it takes longer")
         self.target_combo = QComboBox()
         self.target_combo.setObjectName("targetCombo")
         self.target_combo.setAccessibleName("Where to convert")
@@ -253,6 +262,8 @@ class MainWindow(QMainWindow):
         form.addRow(self._buddy("&Quality:", self.quality_combo), self.quality_combo)
         form.addRow(self._buddy("If the MP3 &exists:", self.conflict_combo), self.conflict_combo)
         form.addRow("", self.mirror_check)
+        form.addRow("", self.keep_tags_check)  # media
+        form.addRow("", self.loudness_check)  # media
         form.addRow(self._buddy("Convert &on:", self.target_combo), target_row)
         output_box = QGroupBox("Output")
         output_box.setLayout(form)
@@ -423,6 +434,7 @@ class MainWindow(QMainWindow):
         for w in (self.file_list, self.add_files_button, self.add_folder_button,
                   self.remove_button, self.clear_button, self.output_folder_edit,
                   self.browse_button, self.quality_combo, self.conflict_combo, self.mirror_check,
+                  self.keep_tags_check, self.loudness_check,
                   self.target_combo, self.accounts_button, self.convert_button,
                   self.cancel_button, self.node_grid, self.failed_only_check, self.task_table,
                   self.task_detail, self.log_toggle, self.retry_failed_button,
@@ -433,6 +445,7 @@ class MainWindow(QMainWindow):
         order: list[QWidget] = [self.file_list, self.add_files_button, self.add_folder_button,
                  self.remove_button, self.clear_button, self.output_folder_edit,
                  self.browse_button, self.quality_combo, self.conflict_combo, self.mirror_check,
+                 self.keep_tags_check, self.loudness_check,
                  self.target_combo, self.accounts_button, self.convert_button,
                  self.cancel_button, self.node_grid, self.failed_only_check, self.task_table,
                  self.task_detail, self.log_toggle, self.retry_failed_button,
@@ -511,6 +524,8 @@ class MainWindow(QMainWindow):
         self.quality_combo.currentIndexChanged.connect(self._on_option_changed)
         self.conflict_combo.currentIndexChanged.connect(self._on_option_changed)
         self.mirror_check.toggled.connect(self._on_option_changed)
+        self.keep_tags_check.toggled.connect(self._on_option_changed)  # media
+        self.loudness_check.toggled.connect(self._on_option_changed)  # media
         self.target_combo.currentIndexChanged.connect(self._on_option_changed)
         self.accounts_button.clicked.connect(self._on_accounts_button_clicked)
         self.accounts_action.triggered.connect(self._on_accounts_button_clicked)
@@ -545,6 +560,8 @@ class MainWindow(QMainWindow):
         i = self.conflict_combo.findData(s.on_conflict)
         self.conflict_combo.setCurrentIndex(max(0, i))
         self.mirror_check.setChecked(s.mirror_folders)
+        self.keep_tags_check.setChecked(s.keep_tags)  # media
+        self.loudness_check.setChecked(s.even_loudness)  # media
         self.failed_only_check.setChecked(s.failed_only)
         self.log_toggle.setChecked(s.log_open)
         if s.geometry:
@@ -559,6 +576,8 @@ class MainWindow(QMainWindow):
             quality=str(self.quality_combo.currentData()),
             on_conflict=str(self.conflict_combo.currentData()),
             mirror_folders=self.mirror_check.isChecked(),
+            keep_tags=self.keep_tags_check.isChecked(),  # media
+            even_loudness=self.loudness_check.isChecked(),  # media
             target=str(self.target_combo.currentData() or "local"),
             log_open=self.log_toggle.isChecked(),
             failed_only=self.failed_only_check.isChecked(),
@@ -705,6 +724,8 @@ class MainWindow(QMainWindow):
             on_conflict=ConflictPolicy(str(self.conflict_combo.currentData())),
             mirror_folders=self.mirror_check.isChecked(),
             target_name=str(self.target_combo.currentData() or "local"),
+            keep_tags=self.keep_tags_check.isChecked(),  # media
+            loudness_lufs=DEFAULT_LUFS if self.loudness_check.isChecked() else None,  # media
         )
 
     def _start(self, inputs: list[InputFile]) -> None:
@@ -952,7 +973,8 @@ class MainWindow(QMainWindow):
         )
         self.clear_button.setEnabled(not busy and has_rows)
         for w in (self.output_folder_edit, self.browse_button, self.quality_combo,
-                  self.conflict_combo, self.mirror_check, self.target_combo):
+                  self.conflict_combo, self.mirror_check, self.target_combo,
+                  self.keep_tags_check, self.loudness_check):  # media
             w.setEnabled(not busy)
         rows = self.file_model.rowCount()
         rejected = sum(1 for i in self.file_model.inputs() if not i.ok)
