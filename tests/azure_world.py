@@ -10,10 +10,13 @@ Plain helpers, no pytest needed (tests/integration/conftest.py wraps them in fix
   ``make_test_certificate(dir)``) and OAuth (``oauth=True``: Azurite's "basic" level, which
   accepts any unsigned bearer JWT with a storage audience and an Entra-like issuer; see
   ``entra_test_token``).
-- ``start_batch_emulator(account=..., key=..., path_dirs=[...], root=None, **knobs)
-  -> BatchEmulator`` with ``.url``, ``.account``, ``.key``, ``.stop()``, ``.set_knobs(**)``,
-  ``.knobs()``, ``.requests()``, ``.clear_requests()``, ``.preempt(pool_id, node_id=None)``,
-  ``.state()``.
+- ``start_batch_emulator(account=..., key=..., path_dirs=[...], root=None, tls=None,
+  entra=None, **knobs) -> BatchEmulator`` with ``.url``, ``.account``, ``.key``,
+  ``.ca_file``, ``.stop()``, ``.set_knobs(**)``, ``.knobs()``, ``.requests()``,
+  ``.clear_requests()``, ``.preempt(pool_id, node_id=None)``, ``.state()``. ``tls=(cert,
+  key)`` serves https; ``entra=LocalEntraIssuer()`` (tests/batch_emulator/entra_issuer.py)
+  also accepts that issuer's bearer tokens. ``stop()`` raises EmulatorTraceback when the
+  emulator printed a traceback: its own bugs must not pass as service outages.
 - ``ffmpeg_bin_dir(tmp) -> str``: a directory with an executable ``ffmpeg`` pointing at
   the imageio-ffmpeg binary, for a node's PATH (like a real node after the start task).
 - ``make_test_mp4(path, seconds=3)``: a short H.264/AAC MP4 made with the bundled ffmpeg.
@@ -299,6 +302,10 @@ def entra_test_token(
 # Batch emulator
 
 
+class EmulatorTraceback(AssertionError):
+    """The Batch emulator printed a traceback: a bug in the test world, not an outage."""
+
+
 @dataclass
 class BatchEmulator:
     proc: subprocess.Popen[bytes]
@@ -308,6 +315,7 @@ class BatchEmulator:
     root: str
     own_root: bool
     stderr_path: str = ""
+    ca_file: str = ""  # with https: the certificate a client must trust
     _stopped: bool = field(default=False, repr=False)
 
     def _control(self, method: str, path: str, body: Any = None) -> Any:
@@ -315,7 +323,12 @@ class BatchEmulator:
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        context = None
+        if self.ca_file:
+            import ssl
+
+            context = ssl.create_default_context(cafile=self.ca_file)
+        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
@@ -349,13 +362,26 @@ class BatchEmulator:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def traceback(self) -> str:
+        """The emulator's stderr if it holds a traceback, else ''."""
+        errors = self.stderr()
+        return errors if "Traceback" in errors else ""
+
+    def stop(self, check: bool = True) -> None:
+        """Stop the process (by its own PID); with `check`, raise EmulatorTraceback if the
+        emulator printed a traceback while it ran."""
         if self._stopped:
             return
         self._stopped = True
         _stop_process(self.proc)
+        errors = self.traceback()
         if self.own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        if check and errors:
+            raise EmulatorTraceback(
+                "The Batch emulator printed a traceback (a bug in the test world):\n"
+                + errors[-4000:]
+            )
 
 
 def start_batch_emulator(
@@ -364,13 +390,19 @@ def start_batch_emulator(
     path_dirs: list[str] | None = None,
     root: str | None = None,
     timeout_s: float = 30,
+    *,
+    tls: tuple[str, str] | None = None,
+    entra: Any = None,
     **knobs: Any,
 ) -> BatchEmulator:
     """Start ``python -m tests.batch_emulator`` on 127.0.0.1:0; knobs become its flags.
 
     Knobs (see tests/batch_emulator/world.py Knobs): start_task_fails, preempt_node_after_s,
     preempt_recover_s, fail_rate_5xx, drop_rate, allocation_delay_s, state_delay_s,
-    delete_delay_s, tick_s, max_page_size, seed.
+    delete_delay_s, tick_s, max_page_size, seed, node_speed, task_counts_lag_s,
+    job_transition_s, all_tasks_complete_delay_s, autoscale_interval_s.
+    `tls` = (cert.pem, key.pem) serves https (make_test_certificate); `entra` (a
+    LocalEntraIssuer) makes it accept that issuer's bearer tokens besides SharedKey.
     """
     own_root = root is None
     root = root or tempfile.mkdtemp(prefix="batch-emulator-")
@@ -392,6 +424,12 @@ def start_batch_emulator(
     ]
     for d in path_dirs or []:
         argv += ["--path-dir", str(d)]
+    if tls:
+        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    if entra is not None:
+        jwks_path = os.path.join(root, "entra-jwks.json")
+        Path(jwks_path).write_text(json.dumps(entra.jwks()))
+        argv += ["--entra-jwks", jwks_path]
     for name, value in knobs.items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
@@ -421,13 +459,13 @@ def start_batch_emulator(
     ready = sel.select(timeout=timeout_s)
     sel.close()
     line = proc.stdout.readline().decode().strip() if ready else ""
-    if not line.startswith("http://"):
+    if not line.startswith(("http://", "https://")):
         _stop_process(proc)
         detail = Path(stderr_path).read_text(errors="replace")[-2000:]
         raise RuntimeError(f"Batch emulator did not start (stdout {line!r}): {detail}")
     proc.stdout.close()
-    emu = BatchEmulator(proc, line, account, key, root, own_root, stderr_path=stderr_path)
-    return emu
+    return BatchEmulator(proc, line, account, key, root, own_root, stderr_path=stderr_path,
+                         ca_file=str(tls[0]) if tls else "")
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from batchgui.core import loudness
 from batchgui.core import media as core_media
 from batchgui.core.models import FileStatus, RunResult, RunSnapshot, RunSpec, Stage
 from batchgui.core.run import Run
-from batchgui.targets.azure.storage import CONTAINER
 from batchgui.targets.azure.target import AzureBatchTarget
+from batchgui.targets.azure.tasks import LOUDNESS_SCRIPT_BLOB, run_container
 from tests.azure_world import Azurite, BatchEmulator
 from tests.integration.test_azure_target import (
     CHECK_START,
@@ -105,7 +105,7 @@ def test_loudness_and_tags_on_the_nodes(
         script = [r for r in task.resource_files if r.file_path == loudness.SCRIPT_NAME]
         assert len(script) == 1
         url = urlparse(script[0].http_url)
-        assert url.path.endswith(f"/{CONTAINER}/{result.run_id}/tools/{loudness.SCRIPT_NAME}")
+        assert url.path.endswith(f"/{run_container(result.run_id)}/{LOUDNESS_SCRIPT_BLOB}")
         sas = parse_qs(url.query)
         assert sas["sp"] == ["r"] and sas["sr"] == ["b"], "read-only, this one blob"
     assert run_blobs(azurite) == [], "the script went with the run's other blobs"

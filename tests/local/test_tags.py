@@ -13,7 +13,7 @@ from mutagen.id3 import ID3, ID3NoHeaderError
 from batchgui.cli import main
 from batchgui.core.ffmpeg import convert_argv, ffmpeg_exe, file_url
 from batchgui.core.models import Quality
-from batchgui.core.run import check_output
+from batchgui.core.outputs import check_output
 from batchgui.core.tags import finish_mp3
 from tests.media import MediaCache, make_image, make_video
 

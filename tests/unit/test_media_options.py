@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from batchgui.cli import build_parser
-from batchgui.core.models import InputFile
-from batchgui.core.resume import resume_spec
+from batchgui.core.journal import RunRow
+from batchgui.core.models import RunSpec
+from batchgui.core.resume import spec_from_json
+from batchgui.core.run import spec_to_json
 
 
 def parse(*args: str):  # type: ignore[no-untyped-def]
@@ -26,13 +29,11 @@ def test_bare_loudness_is_minus_16_and_the_others_can_be_picked() -> None:
 
 
 def test_a_resumed_run_keeps_the_choices() -> None:
-    def probe(path: Path, root: Path | None) -> InputFile:
-        return InputFile(path, 10, 1.0, root=root)
-
-    record = {"output_dir": "/o", "quality": "V2", "keep_tags": False, "loudness_lufs": -14.0,
-              "files": [{"input": "/in/a.mp4", "root": None, "status": "converting"}]}
-    spec = resume_spec(record, probe)
-    assert spec.keep_tags is False and spec.loudness_lufs == -14.0
-    old = {"output_dir": "/o", "files": []}  # a record from before these choices existed
-    spec = resume_spec(old, probe)
-    assert spec.keep_tags is True and spec.loudness_lufs is None
+    spec = RunSpec(inputs=(), output_dir=Path("/o"), keep_tags=False, loudness_lufs=-14.0)
+    row = RunRow("run-1", 0.0, 0.0, "running", "local", spec_to_json(spec), {}, None, False,
+                 None, {})
+    again = spec_from_json(row, ())
+    assert again.keep_tags is False and again.loudness_lufs == -14.0
+    old = dataclasses.replace(row, spec={"output_dir": "/o"})  # from before these choices
+    again = spec_from_json(old, ())
+    assert again.keep_tags is True and again.loudness_lufs is None
