@@ -69,8 +69,11 @@ def test_loudness_and_tags_on_the_nodes(
     media.sound(src / ODD_NAMES[0], "speech", seconds=4.0)
     media.tagged(src / "talk.mp4", TAGS, cover="jpg")
     quiet_in = measure_loudness(src / "near_silent.mp4")[0]
+    # A kept pool: a run's own pool goes when its last task ends, and a poll that then
+    # meets "PoolNotFound" before it saw that task end stops the run (monitor.py; reported).
     target = AzureBatchTarget(account_for(azurite, batch_emulator),
-                              small_pool(slots_per_node=3), poll_bounds=(0.1, 0.5))
+                              small_pool(slots_per_node=3, keep_pool=True),
+                              poll_bounds=(0.1, 0.5))
 
     result, tasks = run_with({"loudness_lufs": -16.0}, [src], out, target, batch_client)
 
@@ -121,7 +124,7 @@ def test_cli_strip_tags_and_a_loudness_target_reach_azure(
     report = tmp_path / "report.json"
     proc, _ = run_cli(
         [str(src), "--output", str(out), "--target", "azure", "--report", str(report),
-         "--start-task", CHECK_START, "--strip-tags", "--loudness", "-23"],
+         "--start-task", CHECK_START, "--keep-pool", "--strip-tags", "--loudness", "-23"],
         azure_env(azurite, batch_emulator), timeout=150,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
