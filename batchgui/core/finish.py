@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+from batchgui.core import tags
 from batchgui.core.drills import kill_point
 from batchgui.core.models import FileStatus, TaskResult
 from batchgui.core.outputs import check_output, file_id, place_output, plain_os_error, remove
@@ -69,9 +70,12 @@ class Finisher:
                 if problem:
                     await self._fail(f, problem)
                     return
+                # the video's tags (or none) into the checked MP3; a note may come back
+                note = await self.run.ctx.blocking(
+                    tags.finish_mp3, item.part_path, f.input.path, self.run.spec.keep_tags)
                 kill_point("checked")
                 # placing is never cut off half-way: a cancel waits for it
-                placing = asyncio.ensure_future(self._place(f, duration))
+                placing = asyncio.ensure_future(self._place(f, duration, note))
                 try:
                     await asyncio.shield(placing)
                 except asyncio.CancelledError:
@@ -99,7 +103,7 @@ class Finisher:
         await self.run._file_changed(f, status=f.status.value, reason=reason)
         f.journaled_final = True
 
-    async def _place(self, f: RunFile, duration: float | None) -> None:
+    async def _place(self, f: RunFile, duration: float | None, note: str | None = None) -> None:
         """Journal the intent, link the part into place, journal the outcome, drop the part."""
         assert f.item is not None and f.output is not None
         part = f.item.part_path
@@ -119,9 +123,12 @@ class Finisher:
         else:
             f.output = final
             f.output_duration = duration
-            f.set(FileStatus.DONE)
-            await self.run._file_changed(f, status=f.status.value, output=final, placing=None)
+            f.set(FileStatus.DONE, note)  # the note, e.g. how loudness was evened out
+            await self.run._file_changed(f, status=f.status.value, output=final, placing=None,
+                                         reason=note)
             self.run.log(f"{f.input.name}: done, {final.name}")
+            if note:
+                self.run.log(f"{f.input.name}: {note}")
         f.journaled_final = True
         kill_point("done")
         await self.run.ctx.blocking(remove, part)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from batchgui.core import naming
+from batchgui.core import awake, naming
 from batchgui.core.drills import kill_point
 from batchgui.core.finish import Finisher
 from batchgui.core.journal import (
@@ -213,6 +213,10 @@ class Run(RunPlanning):
 
     async def execute(self) -> RunResult:
         """Convert everything that can be converted; never raises for a file's problem."""
+        async with awake.stay_awake(self.ctx.blocking):  # media: no sleep while the run goes on
+            return await self._execute()
+
+    async def _execute(self) -> RunResult:
         items: list[WorkItem] = []
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()

@@ -94,7 +94,7 @@ class RunPlanning:
             if f.output.parent != spec.output_dir:
                 await self.ctx.blocking(f.output.parent.mkdir, parents=True, exist_ok=True)
             f.plan(WorkItem(f.task_id, f.input, f.output, naming.part_path(f.output),
-                            spec.quality))
+                            spec.quality, loudness_lufs=spec.loudness_lufs))
             assert f.item is not None
             items.append(f.item)
         # longest first: one long file that sorts last must not start last
@@ -164,6 +164,8 @@ def spec_to_json(spec: RunSpec) -> dict[str, Any]:
         "quality": spec.quality.label,
         "on_conflict": spec.on_conflict.value,
         "mirror_folders": spec.mirror_folders,
+        "keep_tags": spec.keep_tags,
+        "loudness_lufs": spec.loudness_lufs,
     }
 
 

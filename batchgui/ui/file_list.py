@@ -87,7 +87,8 @@ def status_text(status: FileStatus, progress: float = 0.0, reason: str | None = 
         return f"converting {pct}"
     if status is FileStatus.QUEUED:
         return "waiting for a free slot"
-    if status in (FileStatus.REJECTED, FileStatus.FAILED, FileStatus.SKIPPED) and reason:
+    if status in (FileStatus.REJECTED, FileStatus.FAILED, FileStatus.SKIPPED,
+                  FileStatus.DONE) and reason:
         return f"{status.value}: {reason}"
     return status.value
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from batchgui.core.loudness import DEFAULT_LUFS
 from batchgui.core.models import (
     ConflictPolicy,
     FileStatus,
@@ -180,6 +181,7 @@ class MainWindow(QMainWindow):
         self.browse_button = output.browse_button
         self.quality_combo, self.conflict_combo = output.quality_combo, output.conflict_combo
         self.mirror_check, self.target_combo = output.mirror_check, output.target_combo
+        self.keep_tags_check, self.loudness_check = output.keep_tags_check, output.loudness_check
         self.convert_button, self.cancel_button = bar.convert_button, bar.cancel_button
         self.node_grid, self.task_table = self.nodes_panel.node_grid, self.tasks_panel.task_table
         self.failed_only_check = self.tasks_panel.failed_only_check
@@ -322,6 +324,8 @@ class MainWindow(QMainWindow):
             on_conflict=ConflictPolicy(output.on_conflict()),
             mirror_folders=output.mirror_folders(),
             target_name=output.target_name(),
+            keep_tags=output.keep_tags(),
+            loudness_lufs=DEFAULT_LUFS if output.even_loudness() else None,
         )
 
     def _start(self, inputs: list[InputFile]) -> None:

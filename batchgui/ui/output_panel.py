@@ -105,6 +105,14 @@ class OutputPanel(QGroupBox):
             self.conflict_combo.addItem(label, policy.value)
         self.mirror_check = QCheckBox("&Keep folder structure of dropped folders")
         self.mirror_check.setObjectName("mirrorFoldersCheck")
+        self.keep_tags_check = QCheckBox("Copy ta&gs and cover picture")
+        self.keep_tags_check.setObjectName("keepTagsCheck")
+        self.keep_tags_check.setToolTip("Title, artist, album and cover picture from the video; "
+                                        "a video without a title gets its file name")
+        self.loudness_check = QCheckBox("E&ven out loudness")
+        self.loudness_check.setObjectName("loudnessCheck")
+        self.loudness_check.setToolTip("Every MP3 as loud as the next (-16 LUFS, EBU R128); "
+                                       "each file is read twice, so it takes longer")
         self.target_combo = QComboBox()
         self.target_combo.setObjectName("targetCombo")
         self.target_combo.setAccessibleName("Where to convert")
@@ -124,6 +132,8 @@ class OutputPanel(QGroupBox):
         form.addRow(buddy("&Quality:", self.quality_combo), self.quality_combo)
         form.addRow(buddy("If the MP3 &exists:", self.conflict_combo), self.conflict_combo)
         form.addRow("", self.mirror_check)
+        form.addRow("", self.keep_tags_check)
+        form.addRow("", self.loudness_check)
         form.addRow(buddy("Convert &on:", self.target_combo), target_row)
 
         self.browse_button.clicked.connect(self._on_browse_button_clicked)
@@ -131,12 +141,15 @@ class OutputPanel(QGroupBox):
         self.quality_combo.currentIndexChanged.connect(self.changed)
         self.conflict_combo.currentIndexChanged.connect(self.changed)
         self.mirror_check.toggled.connect(self.changed)
+        self.keep_tags_check.toggled.connect(self.changed)
+        self.loudness_check.toggled.connect(self.changed)
         self.target_combo.currentIndexChanged.connect(self.changed)
         self.accounts_button.clicked.connect(self.accounts_requested)
 
     def tab_order(self) -> list[QWidget]:
         return [self.output_folder_edit, self.browse_button, self.quality_combo,
-                self.conflict_combo, self.mirror_check, self.target_combo, self.accounts_button]
+                self.conflict_combo, self.mirror_check, self.keep_tags_check,
+                self.loudness_check, self.target_combo, self.accounts_button]
 
     # -- the choices ----------------------------------------------------------------------------
 
@@ -161,6 +174,12 @@ class OutputPanel(QGroupBox):
     def mirror_folders(self) -> bool:
         return self.mirror_check.isChecked()
 
+    def keep_tags(self) -> bool:
+        return self.keep_tags_check.isChecked()
+
+    def even_loudness(self) -> bool:
+        return self.loudness_check.isChecked()
+
     def target_name(self) -> str:
         return str(self.target_combo.currentData() or "local")
 
@@ -171,6 +190,8 @@ class OutputPanel(QGroupBox):
         i = self.conflict_combo.findData(s.on_conflict)
         self.conflict_combo.setCurrentIndex(max(0, i))
         self.mirror_check.setChecked(s.mirror_folders)
+        self.keep_tags_check.setChecked(s.keep_tags)
+        self.loudness_check.setChecked(s.even_loudness)
 
     def set_targets(self, targets: list[tuple[str, str]], saved_target: str) -> None:
         """Fill the selector with (name, label) pairs, keeping the user's pick if it still exists.
@@ -192,7 +213,8 @@ class OutputPanel(QGroupBox):
     def set_busy(self, busy: bool) -> None:
         """During a run the choices it was started with stay as they are."""
         for w in (self.output_folder_edit, self.browse_button, self.quality_combo,
-                  self.conflict_combo, self.mirror_check, self.target_combo):
+                  self.conflict_combo, self.mirror_check, self.keep_tags_check,
+                  self.loudness_check, self.target_combo):
             w.setEnabled(not busy)
 
     @Slot()

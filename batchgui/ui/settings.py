@@ -43,6 +43,8 @@ class UiSettings:
     quality: str = "V2"
     on_conflict: str = ConflictPolicy.RENAME.value
     mirror_folders: bool = False
+    keep_tags: bool = True  # media
+    even_loudness: bool = False  # media
     target: str = "local"
     log_open: bool = False
     failed_only: bool = False

@@ -84,6 +84,8 @@ _ALL_ROLES = [
 def result_text(view: TaskView) -> str:
     """What came of the task, in plain words."""
     if view.status is FileStatus.DONE:
+        if view.output_path and view.reason:  # a note, e.g. how loudness was evened out
+            return f"saved as {view.output_path.name} ({view.reason})"
         return f"saved as {view.output_path.name}" if view.output_path else "done"
     if view.reason:
         return view.reason

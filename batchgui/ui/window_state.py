@@ -54,6 +54,8 @@ class WindowState(QObject):
             quality=output.quality(),
             on_conflict=output.on_conflict(),
             mirror_folders=output.mirror_folders(),
+            keep_tags=output.keep_tags(),
+            even_loudness=output.even_loudness(),
             target=output.target_name(),
             log_open=w.log_toggle.isChecked(),
             failed_only=w.failed_only_check.isChecked(),

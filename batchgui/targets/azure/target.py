@@ -59,12 +59,14 @@ from batchgui.targets.azure.storage import (
     uses_sign_in,
 )
 from batchgui.targets.azure.tasks import (
+    LOUDNESS_SCRIPT_BLOB,
     input_blob,
     log_prefix,
     output_blob,
     run_container,
     sas_lifetime,
     task_options,
+    upload_loudness_script,
 )
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,7 @@ class AzureBatchTarget(RunJob, Target):
         self._pool_choice: PoolChoice | None = None
         self._abort = threading.Event()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._script_url: str | None = None  # media: read link to the loudness script
         self.stats: dict[str, float] = {"polls": 0, "submit_calls": 0, "submit_s": 0.0,
                                          "uploaded": 0, "skipped": 0}
 
@@ -310,6 +313,9 @@ class AzureBatchTarget(RunJob, Target):
         # Entra ID sign-in: one call for the user delegation key the links are signed with
         await self._call(ctx, "storage", storage.prepare_signing, expiry)
         write_url = storage.write_sas_url(expiry)
+        if any(item.loudness_lufs is not None for item in todo):  # media: the loudness script
+            await self._call(ctx, "storage", upload_loudness_script, storage)
+            self._script_url = storage.read_sas_url(LOUDNESS_SCRIPT_BLOB, expiry)
         # in the order the run gives (longest first): the Batch scheduler starts queued
         # tasks of a job roughly in the order they were added
         tasks = [self.task_options(item, storage.read_sas_url(
@@ -348,7 +354,8 @@ class AzureBatchTarget(RunJob, Target):
                      write_url: str) -> bm.BatchTaskCreateOptions:
         """One item's task: reads its input through `read_url`, writes through `write_url`."""
         return task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
-                            read_url, write_url)
+                            read_url, write_url, loudness_lufs=item.loudness_lufs,
+                            script_url=self._script_url)  # media
 
     # -- monitoring ------------------------------------------------------------------------
 
