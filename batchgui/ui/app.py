@@ -37,7 +37,10 @@ def app_icon() -> QIcon:
 
 
 class _CloseWhenShown(QObject):
-    """Reports the window's first expose on stdout, then closes the window."""
+    """Reports the window's first expose on stdout, then closes the window.
+
+    Signals: none.
+    """
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
