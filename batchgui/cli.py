@@ -191,7 +191,10 @@ def resume(args: argparse.Namespace) -> int:
     if found is None:
         print("Nothing to resume: every run reached its end.")
         return EXIT_OK
-    print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
+    if found.needs_cleanup:
+        print(f"Every file of run {found.run_id} is done; removing what it left on Azure")
+    else:
+        print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
 
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
         return resume_spec(journal, found.run_id, media.probe)

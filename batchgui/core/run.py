@@ -42,6 +42,7 @@ from batchgui.core.models import (
 from batchgui.core.outputs import (
     remove,
 )
+from batchgui.core.resume import remote_left
 from batchgui.core.run_files import Board, RunFile, snapshot_of
 from batchgui.core.run_plan import RunPlanning
 from batchgui.core.target import (
@@ -336,7 +337,7 @@ class Run(RunPlanning):
         stopped_early = cancelled or self._error is not None
         if self._finisher is not None:  # owned: cancelled or awaited before the last word
             await self._finisher.end(stopped_early)
-        if items:
+        if items or (self.resuming and remote_left(self.ctx.saved)):
             self._stage, self._message = Stage.CLEANUP, "Cleaning up"
             self._emit(force=True)
             try:
