@@ -254,6 +254,7 @@ def _run(
                       on_log=view.log, journal=journal, run_id=run_id,
                       resuming=run_id is not None)
             run.extra_stats = {"estimate": guess.to_dict()}
+            run.keep_pause = False  # no Continue button here: a resumed paused run goes on
             result = await run.execute()
             if result.run_id and journal.run(result.run_id) is not None:
                 outcome = await loop.run_in_executor(

@@ -148,6 +148,16 @@ def run_standing(journal: Journal, run_id: str | None) -> str:
     return "resumable"
 
 
+def targets_with_leftovers(journal: Journal) -> list[str]:
+    """Targets (account names) where runs that are over left something behind, per the
+    journal: their container or job was never removed (a failed cleanup, a dismissed run)."""
+    names: list[str] = []
+    for run in journal.runs():
+        if not run.is_open and remote_left(run.target_state) and run.target not in names:
+            names.append(run.target)
+    return names
+
+
 def dismiss(journal: Journal, run_id: str) -> None:
     """The user does not want it: settle what it left and close it for good."""
     run = journal.run(run_id)
