@@ -1,9 +1,9 @@
 """Watching a run on Azure Batch: what its tasks and the pool's nodes are doing.
 
 One poll asks for the job's task counts (one small call), the tasks whose state
-changed since the last poll (`$filter` on their stateTransitionTime, measured on the
-service's own clock, with a margin: never the local clock), the pool's nodes (with
-`$select`), the pool itself only while it lacks nodes, and the stderr of a failed task
+changed since the last poll (`$filter` on their stateTransitionTime from the time the
+service gave its last answer, its Date header, less a margin: never the local clock),
+the pool's nodes (with `$select`), the pool itself only while it lacks nodes, and the stderr of a failed task
 once per attempt. The first poll lists every task once. A poll that fails keeps the
 last picture and says "Reconnecting…" until the service answers again or
 `GIVE_UP_AFTER_S` passes.
@@ -41,9 +41,9 @@ STDERR_READS_AT_ONCE = 4
 STDERR_TAIL_BYTES = 4000
 #: seconds between looks at the pool itself (resize errors) while it has fewer nodes than asked
 POOL_CHECK_EVERY_S = 10.0
-#: tasks that changed this long before the newest change already seen are asked for again:
-#: the service may show a change a moment after the time it stamps on it
-CHANGE_MARGIN = timedelta(seconds=15)
+#: tasks that changed this long before the last answer are asked for again: the service's
+#: Date header has whole seconds, and it may show a change a moment after the time it stamps
+CHANGE_MARGIN = timedelta(seconds=5)
 
 
 def poll_bounds() -> tuple[float, float]:
@@ -82,7 +82,7 @@ class Monitor:
         self._last_pool_check = 0.0
         self._no_node_since: float | None = None
         self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
-        self._newest_change: datetime | None = None  # the service's time of the last change
+        self._last_look: datetime | None = None  # the service's time of the last listing
         self.counts: bm.BatchTaskCounts | None = None
         self.pool_done = False  # the job ended and the service removed its pool
 
@@ -92,19 +92,21 @@ class Monitor:
         """One look at the job's tasks and the pool's nodes; `settled` are known outcomes
         (tasks of an earlier job of the run, files that could not be uploaded)."""
         self.polls += 1
-        since = self._newest_change - CHANGE_MARGIN if self._newest_change else None
+        since = self._last_look - CHANGE_MARGIN if self._last_look else None
         try:
-            listing = ctx.blocking(batch.list_tasks, job_id, quick=True, changed_since=since)
+            listing = ctx.blocking(batch.changed_tasks, job_id, since)
             counting = ctx.blocking(batch.task_counts, job_id, quick=True)
             if pool_id is None or self.pool_done:  # not named yet, or gone with its job
-                tasks, self.counts = await asyncio.gather(listing, counting)
+                (tasks, looked), self.counts = await asyncio.gather(listing, counting)
                 health = PoolHealth([], pending=0 if self.pool_done else 1)
             else:
-                tasks, self.counts, health = await asyncio.gather(
+                (tasks, looked), self.counts, health = await asyncio.gather(
                     listing, counting, self._health(ctx, batch, job_id, pool_id))
         except (AzureError, ValueError) as exc:
             return self.reconnecting(exc)
         self._failing_since, self._poll_failures = None, 0
+        if looked is not None:
+            self._last_look = looked
         self.nodes = self.node_views(batch, pool_id or "", health)
         self.check_pool(health)
 
@@ -113,10 +115,6 @@ class Monitor:
             changed.update(settled)
         to_explain: list[tuple[bm.BatchTask, Status]] = []
         for task in tasks:
-            moment = task.state_transition_time
-            if moment is not None and (self._newest_change is None
-                                       or moment > self._newest_change):
-                self._newest_change = moment
             status = task_status(task)
             if status.result is TaskResult.FAILURE:
                 known = self._failed.get((task.id, status.retries))
