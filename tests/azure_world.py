@@ -393,6 +393,7 @@ def start_batch_emulator(
     *,
     tls: tuple[str, str] | None = None,
     entra: Any = None,
+    node_ca_file: str | None = None,
     **knobs: Any,
 ) -> BatchEmulator:
     """Start ``python -m tests.batch_emulator`` on 127.0.0.1:0; knobs become its flags.
@@ -403,6 +404,8 @@ def start_batch_emulator(
     job_transition_s, all_tasks_complete_delay_s, autoscale_interval_s.
     `tls` = (cert.pem, key.pem) serves https (make_test_certificate); `entra` (a
     LocalEntraIssuer) makes it accept that issuer's bearer tokens besides SharedKey.
+    `node_ca_file`: a PEM the nodes trust for https resource files and output uploads (e.g.
+    an https Azurite's certificate), as real nodes trust Azure's.
     """
     own_root = root is None
     root = root or tempfile.mkdtemp(prefix="batch-emulator-")
@@ -441,6 +444,8 @@ def start_batch_emulator(
     err = open(stderr_path, "ab")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
+    if node_ca_file:
+        env["SSL_CERT_FILE"] = str(node_ca_file)
     proc = subprocess.Popen(
         argv,
         cwd=str(REPO_ROOT),

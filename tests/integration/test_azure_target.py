@@ -34,7 +34,7 @@ from batchgui.targets import registry
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.storage import CONTAINER, SINGLE_PUT_BYTES, RunStorage, file_md5
 from batchgui.targets.azure.target import AzureBatchTarget
-from tests.azure_world import Azurite, BatchEmulator, start_batch_emulator
+from tests.azure_world import Azurite, BatchEmulator, start_batch_emulator, wait_for
 from tests.integration.conftest import DEFAULT_TEST_KNOBS
 from tests.media import MediaCache
 
@@ -421,9 +421,12 @@ def test_upload_progress_blobs_only_for_accepted_files_and_pool_reuse(
     second = AzureBatchTarget(account, small_pool(keep_pool=False), poll_bounds=(0.1, 0.5))
     result = run_in_process([src / "a.mp4"], tmp_path / "out2", second)
     assert result.all_converted
-    creates = calls(batch_emulator.requests(), "POST", "/pools")
-    assert creates == [], "the matching pool was reused, not created again"
-    assert batch_emulator.state()["pools"]["batchgui-pool"]["state"] == "deleting"
+    requests = batch_emulator.requests()
+    assert calls(requests, "POST", "/pools") == [], "the matching pool was reused, not created"
+    assert calls(requests, "DELETE", "/pools/batchgui-pool"), "and deleted after the run"
+    # a deleting pool vanishes when the service is done with it: wait for that, not a moment
+    wait_for(lambda: "batchgui-pool" not in batch_emulator.state()["pools"], timeout_s=20,
+             what="the pool gone")
 
 
 @pytest.mark.timeout(60)
