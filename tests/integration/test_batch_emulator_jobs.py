@@ -108,6 +108,18 @@ def test_terminatejob_cannot_be_turned_back_and_bad_values_are_refused(
     assert err.value.status_code == 400
 
 
+@pytest.mark.timeout(60)
+def test_the_jobs_max_task_retry_count_applies_to_its_tasks(batch_client: Any) -> None:
+    make_pool(batch_client, "pool-retry")
+    make_job(batch_client, "job-retry", "pool-retry")
+    batch_client.update_job("job-retry", m.BatchJobUpdateOptions(
+        constraints=m.BatchJobConstraints(max_task_retry_count=2)))
+    batch_client.create_task("job-retry", m.BatchTaskCreateOptions(id="f", command_line="false"))
+    failed = task_in(batch_client, "job-retry", "f", "completed")
+    assert failed.constraints.max_task_retry_count == 2
+    assert failed.execution_info.retry_count == 2 and failed.execution_info.result == "failure"
+
+
 # -- how a job ends ------------------------------------------------------------------------
 
 
