@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from batchgui import planning, planning_cli
 from batchgui.core import media
+from batchgui.core.journal import Journal
 from batchgui.core.models import (
     ConflictPolicy,
     FileStatus,
@@ -27,19 +29,15 @@ from batchgui.core.models import (
     RunSnapshot,
     RunSpec,
 )
-from batchgui.core.resume import (
-    latest_unfinished,
-    mark_resumed,
-    remove_leftovers,
-    resume_spec,
-    unfinished_files,
-)
+from batchgui.core.resume import is_dead, latest_resumable, resumable_runs, resume_spec
 from batchgui.core.run import Run
-from batchgui.core.store import RunStore, atomic_write_text
+from batchgui.core.store import atomic_write_text
 from batchgui.core.target import CancelToken, TargetError
 from batchgui.targets import registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+#: at most this many worker threads for a run, whatever the pool size: the work is I/O
+MAX_RUN_THREADS = 16
 
 
 def _quality(text: str) -> Quality:
@@ -81,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "or the name of an account")
     conv.add_argument("--parallel", type=int, metavar="N",
                       help="conversions at once on this computer (default: CPU cores)")
+    conv.add_argument("--priority", choices=["low", "normal"], default="low",
+                      help="run ffmpeg below normal priority so the computer stays smooth "
+                      "(default: low)")
     q = conv.add_mutually_exclusive_group()
     q.add_argument("--quality", type=_quality, metavar="V0..V9",
                    help="variable bitrate level, V0 best .. V9 smallest (default V2)")
@@ -92,15 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--report", type=Path, metavar="FILE.json",
                       help="write one JSON object per input to this file")
     registry.add_target_arguments(conv)
+    planning_cli.add_convert_arguments(conv)
 
     res = sub.add_parser("resume", help="finish a run that was interrupted (closed, crashed)")
     res.add_argument("run_id", nargs="?", metavar="RUN_ID",
                      help="which run (default: the latest unfinished one)")
     res.add_argument("--parallel", type=int, metavar="N",
                      help="conversions at once on this computer (default: CPU cores)")
-    res.add_argument("--report", type=Path, metavar="FILE.json")
-    registry.add_target_arguments(res)
+    res.add_argument("--priority", choices=["low", "normal"], default="low",
+                     help="run ffmpeg below normal priority (default: low)")
+    res.add_argument("--report", type=Path, metavar="FILE.json",
+                     help="write one JSON object per input to this file")
 
+    planning_cli.add_command(sub)
     registry.add_other_commands(sub)
     return parser
 
@@ -114,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return convert(args)
     if args.command == "resume":
         return resume(args)
+    if args.command == "runs":
+        return planning_cli.runs(args)
     if args.command is not None:
         return registry.run_other_command(args)
     parser.print_help()
@@ -143,28 +150,28 @@ def convert(args: argparse.Namespace) -> int:
 
 def resume(args: argparse.Namespace) -> int:
     """Finish the files of a run that was interrupted (app closed, crash, power cut)."""
-    store = RunStore()
-    record: dict[str, Any] | None
+    journal = Journal()
     if args.run_id:
-        try:
-            record = store.load(args.run_id)
-        except (OSError, ValueError):
+        run = journal.run(args.run_id)
+        if run is None:
             print(f"batchgui: there is no run called {args.run_id!r}", file=sys.stderr)
             return EXIT_USAGE
+        if run.is_open and not is_dead(journal, run):
+            print(f"batchgui: run {args.run_id} is still going in another window or command.",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        found = next((r for r in resumable_runs(journal) if r.run_id == args.run_id), None)
     else:
-        record = latest_unfinished(store)
-    if record is None or record.get("finished") or not unfinished_files(record):
+        found = latest_resumable(journal)
+    if found is None:
         print("Nothing to resume: every run reached its end.")
         return EXIT_OK
-    print(f"Resuming {record['run_id']}: {len(unfinished_files(record))} file(s) to go")
-    remove_leftovers(record)
+    print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
 
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
-        return resume_spec(record, media.probe)
+        return resume_spec(journal, found.run_id, media.probe)
 
-    code = _run(args, record.get("target", registry.LOCAL), make_spec, [],
-                on_started=lambda run_id: mark_resumed(store, record, run_id))
-    return code
+    return _run(args, found.target, make_spec, [], journal=journal, run_id=found.run_id)
 
 
 def _run(
@@ -172,9 +179,14 @@ def _run(
     target_name: str,
     make_spec: Callable[[ThreadPoolExecutor], RunSpec],
     missing: list[str],
-    on_started: Callable[[str], None] | None = None,
+    *,
+    journal: Journal | None = None,
+    run_id: str | None = None,
 ) -> int:
-    """Probe, run on the named target with live progress, summarise, write the report."""
+    """Probe, run on the named target with live progress, summarise, write the report.
+
+    With `run_id`, the journaled run of that id is resumed rather than a new one started.
+    """
     out: TextIO = sys.stdout
     try:
         target = registry.make_target(target_name, args)
@@ -184,24 +196,51 @@ def _run(
     cancel = CancelToken()
     view = TerminalView(out) if out.isatty() else PlainView(out)
 
-    async def go() -> RunResult:
+    journal = journal or Journal()
+    only_estimate = bool(getattr(args, "estimate", False))
+
+    async def go() -> RunResult | None:
+        nonlocal target
         loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGINT, _on_interrupt, cancel, view)
-        except (NotImplementedError, RuntimeError):  # Windows
-            pass
-        with ThreadPoolExecutor(max_workers=target.parallelism + 8) as executor:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, _on_interrupt, cancel, view)
+            except (NotImplementedError, RuntimeError, AttributeError):  # Windows
+                pass
+        threads = max(2, min(MAX_RUN_THREADS, target.threads_needed))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="run") as executor:
             spec = await loop.run_in_executor(executor, make_spec, executor)
             if not spec.inputs:
                 view.line("No video files found.")
+            if run_id is None:
+                target = await loop.run_in_executor(
+                    executor, planning_cli.size_pool, args, spec, target, journal, view.line)
+            guess, price = await loop.run_in_executor(
+                executor, planning_cli.estimate, args, spec, target, journal)
+            view.line(f"Estimate: {guess.text}")
+            if only_estimate:
+                for note in guess.notes:
+                    view.line(f"  {note}")
+                return None
             run = Run(spec, target, executor, cancel=cancel, on_snapshot=view.snapshot,
-                      on_log=view.log, store=RunStore())
-            if on_started is not None:
-                await loop.run_in_executor(executor, on_started, run.run_id)
-            return await run.execute()
+                      on_log=view.log, journal=journal, run_id=run_id,
+                      resuming=run_id is not None)
+            run.extra_stats = {"estimate": guess.to_dict()}
+            result = await run.execute()
+            if result.run_id and journal.run(result.run_id) is not None:
+                outcome = await loop.run_in_executor(
+                    executor, planning.record_outcome, journal, result.run_id, target, result,
+                    run.measured(), price)
+                line = planning_cli.outcome_line(target, outcome, price)
+                if line:
+                    view.line(line)
+            return result
 
-    result = asyncio.run(go())
+    ran = asyncio.run(go())
     view.close()
+    if ran is None:  # --estimate: nothing was done
+        return EXIT_OK
+    result = ran
     _print_summary(result, out, missing)
     if getattr(args, "report", None):
         report = [o.to_json() for o in result.outcomes]
@@ -274,7 +313,7 @@ class TerminalView(PlainView):
         self._draw()
 
     def snapshot(self, snapshot: RunSnapshot) -> None:
-        running = [t for t in snapshot.tasks if t.status is FileStatus.CONVERTING]
+        running = snapshot.running
         parts = [
             f"{snapshot.files_done}/{snapshot.files_total} done",
             f"{snapshot.fraction * 100:3.0f}%",

@@ -229,7 +229,12 @@ class TargetStatus:
 
 @dataclass(frozen=True)
 class RunSnapshot:
-    """The whole visible state of a run at one moment."""
+    """The visible state of a run at one moment.
+
+    `tasks` holds the files that changed since the previous snapshot of the run (all of
+    them when `complete`), so applying one costs what changed; the totals are always
+    whole.
+    """
 
     run_id: str
     stage: Stage
@@ -243,6 +248,10 @@ class RunSnapshot:
     elapsed_s: float
     eta_s: float | None
     rate: str = ""  # "3.2x realtime" or "12.4 MB/s" while uploading
+    paused: bool = False  # running files finish, no new one starts
+    complete: bool = True  # `tasks` has every file (the first snapshot of a run)
+    running: tuple[TaskView, ...] = ()  # the files converting right now
+    files_converting: int = 0
 
 
 @dataclass(frozen=True)

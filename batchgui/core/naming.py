@@ -44,15 +44,17 @@ def plan_outputs(
     mirror_folders: bool = False,
     on_conflict: ConflictPolicy = ConflictPolicy.RENAME,
     exists: Callable[[Path], bool] | None = None,
+    taken: Sequence[Path] = (),
 ) -> list[Path | None]:
     """Decide each input's MP3 path; None means "skip" (an MP3 is already there).
 
     Two inputs of this run never get the same name (the later one becomes
     `name (1).mp3`), whatever the policy; the policy decides only about files
-    that were in the output folder before the run.
+    that were in the output folder before the run. `taken` are names other files of
+    the run already have (a resumed run keeps its planned names).
     """
     exists = exists or (lambda p: p.exists())
-    taken: set[str] = set()
+    used: set[str] = {os.path.normcase(str(p)) for p in taken}
     planned: list[Path | None] = []
     for item in inputs:
         folder = output_dir / relative_folder(item) if mirror_folders else output_dir
@@ -61,7 +63,7 @@ def plan_outputs(
         n = 0
         while True:
             key = os.path.normcase(str(candidate))
-            if key in taken:
+            if key in used:
                 n += 1
                 candidate = with_counter(wanted, n)
                 continue
@@ -75,7 +77,7 @@ def plan_outputs(
                     continue
             break
         if candidate is not None:
-            taken.add(os.path.normcase(str(candidate)))
+            used.add(os.path.normcase(str(candidate)))
         planned.append(candidate)
     return planned
 

@@ -1,8 +1,10 @@
 """The run: one asyncio coroutine that takes probed inputs to checked MP3s on any target.
 
 The CLI and the window both call `Run(...).execute()`. Blocking work (checking
-outputs, renaming, the target's SDK calls) goes to the executor passed in; the
-coroutine itself only decides and reports. Progress leaves through two plain
+outputs, placing them, the target's SDK calls) goes to the executor passed in; the
+coroutine itself only decides and reports. Every change of a file's state goes to
+the journal first (core.journal), so a run killed at any moment is resumed or taken
+over without redoing or duplicating anything. Progress leaves through two plain
 callbacks, `on_snapshot` (a frozen RunSnapshot, throttled) and `on_log` (a line in
 plain words).
 """
@@ -10,23 +12,29 @@ plain words).
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from batchgui.core import naming
-from batchgui.core.media import mp3_duration
+from batchgui.core.drills import kill_point
+from batchgui.core.journal import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    PAUSED,
+    RUNNING,
+    FileRow,
+    Journal,
+    data_dir,
+)
+from batchgui.core.liveness import RunLock
 from batchgui.core.models import (
-    ConflictPolicy,
     FileOutcome,
     FileStatus,
-    InputFile,
-    NodeView,
     RunResult,
     RunSnapshot,
     RunSpec,
@@ -34,10 +42,16 @@ from batchgui.core.models import (
     TargetStatus,
     TaskResult,
     TaskState,
-    TaskStatus,
-    TaskView,
 )
-from batchgui.core.store import RunStore
+from batchgui.core.outputs import (
+    check_output,
+    file_id,
+    place_output,
+    plain_os_error,
+    remove,
+)
+from batchgui.core.resume import settle_run, take_over
+from batchgui.core.run_files import Board, RunFile, snapshot_of
 from batchgui.core.target import (
     CancelToken,
     RunCancelled,
@@ -49,140 +63,20 @@ from batchgui.core.target import (
 
 log = logging.getLogger(__name__)
 
-#: the finishing steps (download, check, rename) that may run at once
+#: the finishing steps (download, check, place) that may run at once
 FINISH_CONCURRENCY = 4
 
 
-def duration_tolerance(expected_s: float) -> float:
-    """An MP3 counts as complete when within 1 s or 2 % of the input's duration."""
-    return max(1.0, 0.02 * expected_s)
-
-
-def check_output(part: Path, expected_s: float | None) -> tuple[float | None, str | None]:
-    """(duration, None) when the MP3 is whole; (duration, reason) when it is not."""
-    try:
-        size = part.stat().st_size
-    except FileNotFoundError:
-        return None, "ffmpeg wrote no MP3"
-    if size == 0:
-        return None, "ffmpeg wrote an empty MP3"
-    got = mp3_duration(part)
-    if got is None:
-        return None, "the MP3 that came back can't be read"
-    if expected_s is not None and abs(expected_s - got) > duration_tolerance(expected_s):
-        if got < expected_s:
-            return got, f"input looks truncated: got {got:.1f} s of {expected_s:.1f} s"
-        return got, f"the MP3 is longer than the video: got {got:.1f} s of {expected_s:.1f} s"
-    return got, None
-
-
-def place_output(part: Path, wanted: Path, policy: ConflictPolicy) -> Path | None:
-    """Move the checked MP3 into place without ever overwriting unasked.
-
-    Returns the final path, or None when the policy says skip (and the part file goes).
-    """
-    if policy is ConflictPolicy.OVERWRITE:
-        os.replace(part, wanted)
-        return wanted
-    candidate, n = wanted, 0
-    while True:
-        try:
-            os.link(part, candidate)  # fails if the name exists: no race with other writers
-        except FileExistsError:
-            if policy is ConflictPolicy.SKIP:
-                part.unlink(missing_ok=True)
-                return None
-            n += 1
-            candidate = naming.with_counter(wanted, n)
-            continue
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP,
-                                 errno.EMLINK):
-                raise
-            if candidate.exists():  # a file system without hard links (FAT, some shares)
-                if policy is ConflictPolicy.SKIP:
-                    part.unlink(missing_ok=True)
-                    return None
-                n += 1
-                candidate = naming.with_counter(wanted, n)
-                continue
-            os.rename(part, candidate)
-            return candidate
-        part.unlink()
-        return candidate
-
-
-def plain_os_error(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk with the output folder is full; free some space and press Retry failed"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "no permission to write in the output folder; choose another folder"
-    return f"the MP3 could not be written: {exc.strerror or exc}"
-
-
-@dataclass
-class _File:
-    """The run's own, mutable view of one input."""
-
-    input: InputFile
-    task_id: str
-    status: FileStatus
-    reason: str | None = None
-    item: WorkItem | None = None
-    output: Path | None = None
-    task: TaskStatus | None = None
-    transfer: tuple[int, int] = (0, 0)
-    output_duration: float | None = None
-    finishing: bool = False
-    view: TaskView | None = field(default=None, repr=False)
-
-    def set(self, status: FileStatus, reason: str | None = None) -> None:
-        self.status = status
-        self.reason = reason
-        self.view = None
-
-    def media_done(self) -> float:
-        """Seconds of this file's media that are converted, for the overall progress."""
-        duration = self.input.duration_s or 0.0
-        if self.status in (FileStatus.DONE, FileStatus.FAILED, FileStatus.SKIPPED,
-                           FileStatus.CANCELLED, FileStatus.DOWNLOADING):
-            return duration
-        if self.status is FileStatus.CONVERTING and self.task and self.task.progress:
-            return duration * min(1.0, self.task.progress)
-        return 0.0
-
-    def to_view(self) -> TaskView:
-        if self.view is None:
-            t = self.task
-            run_time = None
-            if t and t.started_at:
-                run_time = (t.ended_at or time.time()) - t.started_at
-            progress = 0.0
-            if self.status is FileStatus.DONE:
-                progress = 1.0
-            elif self.status is FileStatus.UPLOADING and self.transfer[1]:
-                progress = self.transfer[0] / self.transfer[1]
-            elif t and t.progress is not None:
-                progress = t.progress
-            self.view = TaskView(
-                task_id=self.task_id,
-                input_path=self.input.path,
-                status=self.status,
-                state=t.state if t else None,
-                node_id=t.node_id if t else None,
-                progress=progress,
-                run_time_s=run_time,
-                exit_code=t.exit_code if t else None,
-                result=t.result if t else None,
-                reason=self.reason,
-                stderr_tail=t.stderr_tail if t else "",
-                output_path=self.output,
-            )
-        return self.view
+class RunBusy(Exception):
+    """The run is already going in another window or command."""
 
 
 class Run:
-    """One conversion run. Create, then `await execute()`; cancel through `cancel`."""
+    """One conversion run. Create, then `await execute()`; cancel through `cancel`.
+
+    `resuming=True` continues the journaled run `run_id` (same job, same outputs):
+    the files the journal has as finished stay finished, the rest is done now.
+    """
 
     def __init__(
         self,
@@ -193,8 +87,9 @@ class Run:
         cancel: CancelToken | None = None,
         on_snapshot: Callable[[RunSnapshot], None] | None = None,
         on_log: Callable[[str], None] | None = None,
-        store: RunStore | None = None,
+        journal: Journal | None = None,
         run_id: str | None = None,
+        resuming: bool = False,
         snapshot_interval: float = 0.25,
     ) -> None:
         self.spec = spec
@@ -202,25 +97,34 @@ class Run:
         self.executor = executor
         self.cancel = cancel or CancelToken()
         self.run_id = run_id or naming.new_run_id()
-        self.store = store
+        self.journal = journal
+        self.resuming = resuming
         self._on_snapshot = on_snapshot or (lambda snapshot: None)
         self._on_log = on_log or (lambda line: None)
         self._snapshot_interval = snapshot_interval
         self._stage = Stage.PROBING
         self._message = ""
-        self._nodes: tuple[NodeView, ...] = ()
+        self._nodes: tuple[Any, ...] = ()
         self._started = time.monotonic()
         self._convert_started: float | None = None
         self._last_emit = 0.0
-        self._last_save = 0.0
-        self._saving = False
-        self._save_again = False
         self._error: str | None = None
+        self._paused = False
+        self.board = Board()
         self._files = [
-            _File(item, naming.task_id_for(i), FileStatus.READY)
+            RunFile(item, naming.task_id_for(i), FileStatus.READY, self.board)
             for i, item in enumerate(spec.inputs)
         ]
+        self._sent_complete = False  # the first snapshot carries every file
+        #: figures for the estimator (planning.record_outcome): transfers and their times
+        self.measures: dict[str, float] = {"upload_seconds": 0.0, "download_seconds": 0.0,
+                                           "bytes_downloaded": 0.0}
+        #: kept in the journal beside the outcome (e.g. the estimate shown before the run)
+        self.extra_stats: dict[str, Any] = {}
         self._by_task = {f.task_id: f for f in self._files}
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._journal_thread: ThreadPoolExecutor | None = None
+        self._lock = RunLock(journal.locks_dir if journal else data_dir() / "locks", self.run_id)
         self.ctx = RunContext(
             self.run_id,
             executor,
@@ -229,6 +133,8 @@ class Run:
             set_stage=self._set_stage,
             report_transfer=self._on_transfer,
             notify=self._notify,
+            remember=self._remember,
+            remember_file=self._remember_file,
         )
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -255,48 +161,27 @@ class Run:
         file = self._by_task.get(task_id)
         if file is None:
             return
+        if file.status in (FileStatus.READY, FileStatus.UPLOADING):
+            old_done, old_total = file.transfer
+            self.board.bytes_done += done - old_done
+            self.board.bytes_total += total - old_total
         file.transfer = (done, total)
         if file.status in (FileStatus.READY, FileStatus.UPLOADING):
             file.set(FileStatus.UPLOADING if done < total else FileStatus.QUEUED)
-        file.view = None
+        file.touch()
         self._emit()
 
     def snapshot(self) -> RunSnapshot:
-        files = self._files
-        total_media = sum(f.input.duration_s or 0.0 for f in files if f.item is not None)
-        done_media = sum(f.media_done() for f in files if f.item is not None)
-        elapsed = time.monotonic() - self._started
-        fraction = done_media / total_media if total_media else 0.0
-        eta: float | None = None
-        rate = ""
-        if self._stage is Stage.UPLOADING:
-            done_b = sum(f.transfer[0] for f in files)
-            total_b = sum(f.transfer[1] for f in files)
-            if done_b and elapsed > 0:
-                speed = done_b / elapsed
-                rate = f"{speed / 1e6:.1f} MB/s"
-                eta = (total_b - done_b) / speed if speed else None
-        elif self._convert_started is not None and done_media > 0:
-            spent = time.monotonic() - self._convert_started
-            if spent > 0.5:
-                speed = done_media / spent
-                rate = f"{speed:.1f}× realtime"
-                eta = (total_media - done_media) / speed
-        return RunSnapshot(
-            run_id=self.run_id,
-            stage=self._stage,
-            message=self._message,
-            tasks=tuple(f.to_view() for f in files),
-            nodes=self._nodes,
-            files_total=len(files),
-            files_done=sum(1 for f in files if f.status is FileStatus.DONE),
-            files_failed=sum(
-                1 for f in files if f.status in (FileStatus.FAILED, FileStatus.REJECTED)
-            ),
-            fraction=min(1.0, fraction),
-            elapsed_s=elapsed,
-            eta_s=eta,
-            rate=rate,
+        """The run now; carries the files that changed since the last snapshot (all, first)."""
+        complete = not self._sent_complete
+        changed = list(self._files) if complete else self.board.take_dirty()
+        if complete:
+            self.board.take_dirty()
+            self._sent_complete = True
+        return snapshot_of(
+            self.run_id, self._stage, self._message, self.board, changed, self._nodes,
+            files_total=len(self._files), complete=complete, started=self._started,
+            convert_started=self._convert_started, paused=self._paused,
         )
 
     def _emit(self, force: bool = False) -> None:
@@ -309,60 +194,30 @@ class Run:
         except Exception:  # a broken listener must not break the run
             log.exception("snapshot listener failed")
 
-    # -- the record on disk ----------------------------------------------------------------
+    # -- the journal -----------------------------------------------------------------------
 
-    def record(self, finished: bool = False) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "finished": finished,
-            "stage": self._stage.value,
-            "error": self._error,
-            "target": self.spec.target_name,
-            "target_state": self.target.record(),
-            "output_dir": str(self.spec.output_dir),
-            "quality": self.spec.quality.label,
-            "on_conflict": self.spec.on_conflict.value,
-            "mirror_folders": self.spec.mirror_folders,
-            "files": [
-                {
-                    "task_id": f.task_id,
-                    "input": str(f.input.path),
-                    "root": str(f.input.root) if f.input.root else None,
-                    "output": str(f.output) if f.output else None,
-                    "part": str(f.item.part_path) if f.item else None,
-                    "status": f.status.value,
-                    "reason": f.reason,
-                    "duration_s": f.input.duration_s,
-                }
-                for f in self._files
-            ],
-        }
+    async def _j(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One journal write, on the journal's own thread, awaited before going on."""
+        if self.journal is None:
+            return None
+        assert self._journal_thread is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._journal_thread, lambda: fn(*args, **kwargs))
 
-    async def _save(self, force: bool = False) -> None:
-        """Write the record; forced saves (a file just finished) coalesce while one is writing,
-        so a big run writes as often as the disk allows and never queues up saves."""
-        if self.store is None:
+    async def _file_changed(self, f: RunFile, **columns: Any) -> None:
+        await self._j(self.journal.update_file if self.journal else _noop, self.run_id,
+                      f.task_id, **columns)
+
+    async def _remember(self, changes: dict[str, Any]) -> None:
+        if self.journal is not None:
+            await self._j(self.journal.update_target_state, self.run_id, changes)
+
+    async def _remember_file(self, task_id: str, remote: dict[str, Any]) -> None:
+        f = self._by_task.get(task_id)
+        if f is None:
             return
-        if self._saving:
-            self._save_again = self._save_again or force
-            return
-        if not force and time.monotonic() - self._last_save < 2.0:
-            return
-        self._saving = True
-        try:
-            while True:
-                self._save_again = False
-                self._last_save = time.monotonic()
-                finished = self._stage in (Stage.DONE, Stage.CANCELLED, Stage.FAILED)
-                record = self.record(finished=finished)
-                try:
-                    await self.ctx.blocking(self.store.save, self.run_id, record)
-                except OSError as exc:
-                    log.warning("could not save the run record: %s", exc)
-                if not self._save_again:
-                    break
-        finally:
-            self._saving = False
+        f.remote = {**f.remote, **remote}
+        await self._file_changed(f, remote=f.remote)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -371,12 +226,17 @@ class Run:
         items: list[WorkItem] = []
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        if self.journal is not None:
+            self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
         try:
+            if not self._lock.acquire():
+                raise RunBusy()
             items = await self._plan()
-            await self._save(force=True)
             if items:
                 self.cancel.raise_if_cancelled()
+                prepared = time.monotonic()
                 await self.target.prepare(items, self.ctx)
+                self.measures["upload_seconds"] = time.monotonic() - prepared
                 self.cancel.raise_if_cancelled()
                 for f in self._files:
                     if f.item is not None and f.status in (FileStatus.READY, FileStatus.UPLOADING):
@@ -385,8 +245,15 @@ class Run:
                 self._convert_started = time.monotonic()
                 self._set_stage(Stage.MONITORING, f"Converting {len(items)} file(s) on "
                                 f"{self.target.display_name}")
+                if self._paused:
+                    await self.target.pause(self.ctx)
                 await self._monitor()
             self._stage = Stage.CANCELLED if self.cancel.cancelled else Stage.DONE
+        except RunBusy:
+            self._error = "This run is already going in another BatchGUI window or command."
+            self._stage = Stage.FAILED
+            self.log(self._error)
+            return self.result()
         except RunCancelled:
             self._stage = Stage.CANCELLED
         except TargetError as exc:
@@ -398,68 +265,137 @@ class Run:
             self._error = f"Something went wrong: {exc}"
             self._stage = Stage.FAILED
         finally:
-            await self._finish_run(items)
+            if self._lock.held:
+                await self._finish_run(items)
+                self._lock.release()
+            if self._journal_thread is not None:
+                self._journal_thread.shutdown(wait=False)  # its last job was awaited
         return self.result()
 
     async def _plan(self) -> list[WorkItem]:
         spec = self.spec
         self._set_stage(Stage.PROBING, f"Checking {len(self._files)} file(s)")
+        earlier: dict[Path, Path] = {}
+        if self.resuming:
+            await self._load_from_journal()
+        elif self.journal is not None:
+            earlier = await self._j(take_over, self.journal, spec, self.run_id)
         for f in self._files:
+            if f.status is not FileStatus.READY:
+                continue
             if not f.input.ok:
                 f.set(FileStatus.REJECTED, f.input.problem)
                 self.log(f"{f.input.name}: rejected, {f.input.problem}")
+            elif f.input.path in earlier:
+                f.output = earlier[f.input.path]
+                f.output_duration = f.input.duration_s
+                f.set(FileStatus.DONE)
+                self.log(f"{f.input.name}: already converted by an interrupted run, "
+                         f"{f.output.name}")
         accepted = [f for f in self._files if f.status is FileStatus.READY]
-        if not accepted:
-            return []
-        try:
-            await self.ctx.blocking(spec.output_dir.mkdir, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TargetError(
-                f"The output folder {spec.output_dir} can't be created ({exc.strerror}). "
-                "Choose another folder."
-            ) from exc
+        if accepted:
+            try:
+                await self.ctx.blocking(spec.output_dir.mkdir, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise TargetError(
+                    f"The output folder {spec.output_dir} can't be created ({exc.strerror}). "
+                    "Choose another folder."
+                ) from exc
+        fresh = [f for f in accepted if f.output is None]
         outputs = await self.ctx.blocking(
             naming.plan_outputs,
-            [f.input for f in accepted],
+            [f.input for f in fresh],
             spec.output_dir,
             mirror_folders=spec.mirror_folders,
             on_conflict=spec.on_conflict,
+            taken=[f.output for f in self._files if f.output is not None],
         )
-        items = []
-        for f, output in zip(accepted, outputs, strict=True):
+        for f, output in zip(fresh, outputs, strict=True):
             if output is None:
                 f.set(FileStatus.SKIPPED, "an MP3 with this name is already in the output folder")
                 self.log(f"{f.input.name}: skipped, {f.reason}")
-                continue
             f.output = output
-            if output.parent != spec.output_dir:
-                await self.ctx.blocking(output.parent.mkdir, parents=True, exist_ok=True)
-            f.item = WorkItem(f.task_id, f.input, output, naming.part_path(output), spec.quality)
+        items = []
+        for f in accepted:
+            if f.status is not FileStatus.READY or f.output is None:
+                continue
+            if f.output.parent != spec.output_dir:
+                await self.ctx.blocking(f.output.parent.mkdir, parents=True, exist_ok=True)
+            f.plan(WorkItem(f.task_id, f.input, f.output, naming.part_path(f.output),
+                            spec.quality))
+            assert f.item is not None
             items.append(f.item)
+        # longest first: one long file that sorts last must not start last
+        items.sort(key=lambda item: -(item.input.duration_s or 0.0))
+        await self._journal_plan()
         return items
 
+    async def _load_from_journal(self) -> None:
+        """Resuming: settle what the dead process left, and take each file's journaled state."""
+        assert self.journal is not None
+        rows: dict[str, FileRow] = {
+            r.task_id: r for r in await self._j(settle_run, self.journal, self.run_id)
+        }
+        run = await self._j(self.journal.run, self.run_id)
+        if run is not None:
+            self.ctx.saved = dict(run.target_state)
+            self._paused = run.paused
+        for f in self._files:
+            row = rows.get(f.task_id)
+            if row is None:
+                continue
+            f.remote = dict(row.remote)
+            self.ctx.saved_files[f.task_id] = f.remote
+            f.output = row.output
+            status = _status(row.status)
+            if status is None or status.is_final:
+                f.set(status or FileStatus.SKIPPED, row.reason or "taken over by another run")
+                f.journaled_final = True
+                if status is FileStatus.DONE:
+                    f.output_duration = row.duration_s
+        await self._j(self.journal.set_run_state, self.run_id,
+                      PAUSED if self._paused else RUNNING)
+
+    async def _journal_plan(self) -> None:
+        """The plan is on disk before the first side effect (part files, uploads, jobs)."""
+        if self.journal is None:
+            return
+        if self.resuming:
+            await self._j(self.journal.update_files, self.run_id, [
+                (f.task_id, {"status": f.status.value, "reason": f.reason, "output": f.output,
+                             "part": f.item.part_path if f.item else None})
+                for f in self._files if not f.journaled_final
+            ])
+            for f in self._files:
+                f.journaled_final = f.status.is_final
+            return
+        rows = [
+            FileRow(task_id=f.task_id, position=i, input=f.input.path, root=f.input.root,
+                    size=f.input.size, duration_s=f.input.duration_s, status=f.status.value,
+                    reason=f.reason, output=f.output,
+                    part=f.item.part_path if f.item else None)
+            for i, f in enumerate(self._files)
+        ]
+        await self._j(self.journal.create_run, self.run_id, self.spec.target_name,
+                      spec_to_json(self.spec), rows)
+        if self.extra_stats:
+            await self._j(self.journal.update_stats, self.run_id, self.extra_stats)
+        kill_point("planned")
+        for f in self._files:
+            f.journaled_final = f.status.is_final
+
     async def _monitor(self) -> None:
-        pending_finishes: set[asyncio.Task[None]] = set()
         limit = asyncio.Semaphore(FINISH_CONCURRENCY)
         while True:
             if self.cancel.cancelled:
                 raise RunCancelled()
             status = await self.target.poll(self.ctx)
-            changed = self._apply(status)
+            changed = self._apply(status, limit)
             if status.message and status.message != self._message:
                 self._message = status.message
                 changed = True
-            for f in self._files:
-                if f.finishing or f.item is None or f.task is None:
-                    continue
-                if f.task.state is TaskState.COMPLETED and not f.status.is_final:
-                    f.finishing = True
-                    task = asyncio.ensure_future(self._finish_file(f, limit))
-                    pending_finishes.add(task)
-                    task.add_done_callback(pending_finishes.discard)
             self._emit(force=changed)
-            await self._save()
-            if all(f.status.is_final for f in self._files) and not pending_finishes:
+            if self.board.unfinished == 0 and not self._finishing:
                 return
             assert self._wake is not None
             try:
@@ -468,7 +404,8 @@ class Run:
                 pass
             self._wake.clear()
 
-    def _apply(self, status: TargetStatus) -> bool:
+    def _apply(self, status: TargetStatus, limit: asyncio.Semaphore) -> bool:
+        """Take the target's news (tasks that changed); start finishing completed ones."""
         changed = status.nodes != self._nodes
         self._nodes = status.nodes
         for task_id, task in status.tasks.items():
@@ -476,85 +413,156 @@ class Run:
             if f is None or task == f.task:
                 continue
             f.task = task
-            f.view = None
+            f.touch()
             changed = True
-            if f.status.is_final or f.finishing:
+            if f.status.is_final or f.finishing or f.item is None:
                 continue
-            if task.state in (TaskState.RUNNING, TaskState.PREPARING):
+            if task.state is TaskState.COMPLETED:
+                f.finishing = True
+                finishing = asyncio.ensure_future(self._finish_file(f, limit))
+                self._finishing.add(finishing)
+                finishing.add_done_callback(self._finishing.discard)
+            elif task.state in (TaskState.RUNNING, TaskState.PREPARING):
                 f.set(FileStatus.CONVERTING)
             elif task.state is TaskState.ACTIVE and f.status is not FileStatus.UPLOADING:
                 f.set(FileStatus.QUEUED)
         return changed
 
-    async def _finish_file(self, f: _File, limit: asyncio.Semaphore) -> None:
+    # -- one file's end --------------------------------------------------------------------
+
+    async def _finish_file(self, f: RunFile, limit: asyncio.Semaphore) -> None:
         assert f.item is not None and f.task is not None
         item, task = f.item, f.task
-        async with limit:
-            try:
+        try:
+            async with limit:
                 if task.result is not TaskResult.SUCCESS:
                     reason = task.failure or (
                         f"ffmpeg failed (exit code {task.exit_code})"
                         if task.exit_code is not None else "the conversion failed"
                     )
-                    f.set(FileStatus.FAILED, reason)
-                    self.log(f"{f.input.name}: failed, {reason}")
+                    await self._fail(f, reason)
                     return
                 f.set(FileStatus.DOWNLOADING)
+                fetched = time.monotonic()
                 await self.target.fetch(item, self.ctx)
+                if f.transfer[1]:  # a real download (this computer has nothing to fetch)
+                    self.measures["download_seconds"] += time.monotonic() - fetched
+                    self.measures["bytes_downloaded"] += f.transfer[1]
                 duration, problem = await self.ctx.blocking(
                     check_output, item.part_path, f.input.duration_s
                 )
                 if problem:
-                    f.set(FileStatus.FAILED, problem)
-                    self.log(f"{f.input.name}: failed, {problem}")
+                    await self._fail(f, problem)
                     return
-                final = await self.ctx.blocking(
-                    place_output, item.part_path, item.output, self.spec.on_conflict
-                )
-                if final is None:
-                    f.set(FileStatus.SKIPPED, "an MP3 with this name appeared in the output folder")
-                    return
-                f.output = final
-                f.output_duration = duration
-                f.set(FileStatus.DONE)
-                self.log(f"{f.input.name}: done, {final.name}")
-                await self._save(force=True)  # a crash from now on must not redo this file
-                await self.target.release(item, self.ctx)
-            except RunCancelled:
+                kill_point("checked")
+                # placing is never cut off half-way: a cancel waits for it
+                placing = asyncio.ensure_future(self._place(f, duration))
+                try:
+                    await asyncio.shield(placing)
+                except asyncio.CancelledError:
+                    await placing
+                    raise
+                if f.status is FileStatus.DONE:
+                    await self.target.release(item, self.ctx)
+        except (RunCancelled, asyncio.CancelledError):
+            if not f.status.is_final:
                 f.set(FileStatus.CANCELLED, "cancelled")
-            except TargetError as exc:
-                f.set(FileStatus.FAILED, str(exc))
-                self.log(f"{f.input.name}: failed, {exc}")
-            except OSError as exc:
-                f.set(FileStatus.FAILED, plain_os_error(exc))
-                self.log(f"{f.input.name}: failed, {f.reason}")
-            finally:
-                if f.status is not FileStatus.DONE:
-                    await self.ctx.blocking(_remove, item.part_path)
-                f.view = None
-                self._emit()
-                self._notify()
+        except TargetError as exc:
+            await self._fail(f, str(exc))
+        except OSError as exc:
+            await self._fail(f, plain_os_error(exc))
+        finally:
+            if f.status is not FileStatus.DONE:
+                await self.ctx.blocking(remove, item.part_path)
+            f.touch()
+            self._emit()
+            self._notify()
+
+    async def _fail(self, f: RunFile, reason: str) -> None:
+        f.set(FileStatus.FAILED, reason)
+        self.log(f"{f.input.name}: failed, {reason}")
+        await self._file_changed(f, status=f.status.value, reason=reason)
+        f.journaled_final = True
+
+    async def _place(self, f: RunFile, duration: float | None) -> None:
+        """Journal the intent, link the part into place, journal the outcome, drop the part."""
+        assert f.item is not None and f.output is not None
+        part = f.item.part_path
+        try:
+            identity = await self.ctx.blocking(file_id, part)
+            await self._file_changed(f, placing=f.output, part_id=identity)
+            kill_point("placing")
+            final = await self.ctx.blocking(place_output, part, f.output,
+                                            self.spec.on_conflict)
+            kill_point("linked")
+        except OSError as exc:
+            await self._fail(f, plain_os_error(exc))
+            return
+        if final is None:
+            f.set(FileStatus.SKIPPED, "an MP3 with this name appeared in the output folder")
+            await self._file_changed(f, status=f.status.value, reason=f.reason, placing=None)
+        else:
+            f.output = final
+            f.output_duration = duration
+            f.set(FileStatus.DONE)
+            await self._file_changed(f, status=f.status.value, output=final, placing=None)
+            self.log(f"{f.input.name}: done, {final.name}")
+        f.journaled_final = True
+        kill_point("done")
+        await self.ctx.blocking(remove, part)
+
+    # -- pause -----------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    async def set_paused(self, paused: bool) -> None:
+        """Pause: running files finish, no new one starts. Journaled, so a crash keeps it."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        await self._j(self.journal.set_paused if self.journal else _noop, self.run_id, paused)
+        if self._stage is Stage.MONITORING:
+            if paused:
+                await self.target.pause(self.ctx)
+            else:
+                await self.target.unpause(self.ctx)
+        self.log("Paused: running files finish, no new ones start" if paused else "Continuing")
+        self._emit(force=True)
+        self._notify()
+
+    # -- the end ---------------------------------------------------------------------------
 
     async def _finish_run(self, items: list[WorkItem]) -> None:
         final_stage = self._stage
         cancelled = final_stage is Stage.CANCELLED
+        stopped_early = cancelled or self._error is not None
+        if self._finishing:  # owned: each one is cancelled or awaited before the last word
+            if stopped_early:
+                for task in self._finishing:
+                    task.cancel()
+            await asyncio.gather(*self._finishing, return_exceptions=True)
         if items:
             self._stage, self._message = Stage.CLEANUP, "Cleaning up"
             self._emit(force=True)
             try:
-                stopped_early = cancelled or self._error is not None
                 await asyncio.shield(self.target.cleanup(self.ctx, stopped_early))
             except Exception as exc:  # cleanup problems are reported, not raised
                 log.exception("cleanup failed")
                 self.log(f"Cleaning up did not finish: {exc}")
+        last: list[tuple[str, dict[str, Any]]] = []
         for f in self._files:
             if f.item is not None and f.status is not FileStatus.DONE:
-                await self.ctx.blocking(_remove, f.item.part_path)
+                await self.ctx.blocking(remove, f.item.part_path)
             if not f.status.is_final:
                 if cancelled:
                     f.set(FileStatus.CANCELLED, "cancelled before it was done")
                 else:
                     f.set(FileStatus.FAILED, f"the run stopped: {self._error or 'unknown reason'}")
+            if not f.journaled_final:
+                last.append((f.task_id, {"status": f.status.value, "reason": f.reason,
+                                         "output": f.output}))
         self._stage = final_stage
         done = sum(1 for f in self._files if f.status is FileStatus.DONE)
         if final_stage is Stage.DONE:
@@ -564,10 +572,35 @@ class Run:
         else:
             self._message = self._error or "The run failed"
         self.log(self._message)
-        while self._saving:  # the last word on disk must be this one
-            await asyncio.sleep(0.01)
-        await self._save(force=True)
+        kill_point("ending")
+        if self.journal is not None:
+            state = {Stage.DONE: DONE, Stage.CANCELLED: CANCELLED}.get(final_stage, FAILED)
+            try:
+                await self._j(self.journal.update_files, self.run_id, last)
+                await self._j(self.journal.set_run_state, self.run_id, state, error=self._error)
+            except Exception:  # the journal's disk may be the problem; the run still ends
+                log.exception("could not write the run's end to the journal")
         self._emit(force=True)
+
+    def measured(self) -> dict[str, Any]:
+        """What this run measured, for the estimator (see planning.record_outcome)."""
+        done = [f for f in self._files if f.status is FileStatus.DONE and f.item is not None]
+        converting = 0.0
+        for f in done:
+            t = f.task
+            if t is not None and t.started_at and t.ended_at:
+                converting += max(0.0, t.ended_at - t.started_at)
+        return {
+            "files_converted": len(done),
+            "media_seconds": sum(f.input.duration_s or 0.0 for f in done),
+            "conversion_seconds": converting,
+            "bytes_uploaded": self.board.bytes_total,
+            "upload_seconds": self.measures["upload_seconds"] if self.board.bytes_total else 0.0,
+            "bytes_downloaded": int(self.measures["bytes_downloaded"]),
+            "download_seconds": self.measures["download_seconds"],
+            "seconds": time.monotonic() - self._started,
+            "ended_at": time.time(),
+        }
 
     def result(self) -> RunResult:
         return RunResult(
@@ -588,10 +621,22 @@ class Run:
         )
 
 
-def _remove(path: Path) -> None:
+def spec_to_json(spec: RunSpec) -> dict[str, Any]:
+    """The run's settings as the journal keeps them (no inputs: those are the file rows)."""
+    return {
+        "output_dir": str(spec.output_dir),
+        "quality": spec.quality.label,
+        "on_conflict": spec.on_conflict.value,
+        "mirror_folders": spec.mirror_folders,
+    }
+
+
+def _status(text: str) -> FileStatus | None:
     try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("could not remove %s: %s", path, exc)
+        return FileStatus(text)
+    except ValueError:  # e.g. "superseded": another run took the file over
+        return None
+
+
+def _noop(*args: Any, **kwargs: Any) -> None:
+    return None

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +92,8 @@ class RunContext:
         set_stage: Callable[[Stage, str], None] = lambda stage, message: None,
         report_transfer: Callable[[str, int, int], None] = lambda task_id, done, total: None,
         notify: Callable[[], None] = lambda: None,
+        remember: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        remember_file: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
         self.run_id = run_id
         self.executor = executor
@@ -102,6 +104,22 @@ class RunContext:
         self.notify = notify
         """Tell the run "something changed, poll me now" (from any thread), instead of
         letting it wait for the next poll interval."""
+        self._remember = remember
+        self._remember_file = remember_file
+        #: what the journal kept of this run's remote state (resuming), else empty
+        self.saved: dict[str, Any] = {}
+        #: the same for each file (task id -> its blob, MD5 ...)
+        self.saved_files: dict[str, dict[str, Any]] = {}
+
+    async def remember(self, changes: dict[str, Any]) -> None:
+        """Journal remote facts (job id, pool, container ...) BEFORE making them real."""
+        if self._remember is not None:
+            await self._remember(changes)
+
+    async def remember_file(self, task_id: str, changes: dict[str, Any]) -> None:
+        """Journal one file's remote facts (its blob, its MD5, uploaded or not)."""
+        if self._remember_file is not None:
+            await self._remember_file(task_id, changes)
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking call on the executor and await its result."""
@@ -114,8 +132,10 @@ class Target(ABC):
 
     #: what the target selector and logs call it
     display_name: str = "target"
-    #: how many conversions can run at once (the executor must have at least this many threads)
+    #: how many conversions can run at once
     parallelism: int = 1
+    #: worker threads the target's blocking calls need at most (the work is I/O)
+    threads_needed: int = 8
 
     async def prepare(self, items: Sequence[WorkItem], ctx: RunContext) -> None:  # noqa: B027
         """Get ready: upload inputs, find or create nodes. Default: nothing to do."""
@@ -142,6 +162,16 @@ class Target(ABC):
     async def cleanup(self, ctx: RunContext, cancelled: bool) -> None:
         """Stop whatever still runs and remove what the run left behind (per user's choices)."""
 
-    def record(self) -> dict[str, object]:
-        """Non-secret facts for the run record (job id, pool id …), so a run can be resumed."""
+    def facts(self) -> dict[str, Any]:
+        """What the target measured for the estimator: pool start, nodes and their times.
+
+        Plain data: {"pool_created": bool, "pool_ready_s": float | None, "nodes": [{node_id,
+        is_spot, allocated_at, left_at}]} (times as time.time() seconds).
+        """
         return {}
+
+    async def pause(self, ctx: RunContext) -> None:  # noqa: B027
+        """Start no new conversion (running ones finish) until `unpause`."""
+
+    async def unpause(self, ctx: RunContext) -> None:  # noqa: B027
+        """Start conversions again after `pause`."""

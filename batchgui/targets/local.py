@@ -2,13 +2,16 @@
 
 ffmpeg runs as a plain argv list (never a shell), writes straight into the hidden
 part file beside the final MP3, and reports its position on `-progress pipe:1`.
-Each conversion blocks one executor thread, so the executor must have at least
-`slots` threads (the CLI and the controller size it from `parallelism`).
+No thread waits on a conversion: the event loop watches each ffmpeg's progress pipe
+and starts the next file the moment one ends, so any number of slots costs no
+threads. ffmpeg runs below normal priority (the desktop stays smooth) and dies with
+the app (see batchgui/targets/children.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import tempfile
@@ -16,8 +19,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import IO
 
+from batchgui.core.drills import kill_point
 from batchgui.core.ffmpeg import ProgressParser, convert_argv, ffmpeg_exe, file_url, stderr_reason
 from batchgui.core.models import (
     NodeState,
@@ -27,7 +32,11 @@ from batchgui.core.models import (
     TaskState,
     TaskStatus,
 )
+from batchgui.core.outputs import remove
 from batchgui.core.target import RunContext, Target, WorkItem
+from batchgui.targets.children import popen_child
+
+log = logging.getLogger(__name__)
 
 STDERR_TAIL_BYTES = 4000
 
@@ -40,149 +49,228 @@ def local_label(slots: int) -> str:
     return f"This computer ({slots} slot{'' if slots == 1 else 's'})"
 
 
+@dataclass
+class _Job:
+    """One ffmpeg at work in one slot."""
+
+    item: WorkItem
+    slot: int
+    proc: subprocess.Popen[bytes]
+    stderr: IO[bytes]
+    started: float
+    parser: ProgressParser = field(default_factory=ProgressParser)
+    buffer: bytes = b""
+
+
 class LocalTarget(Target):
     """Converts with ffmpeg subprocesses on this computer."""
 
-    def __init__(self, slots: int | None = None, ffmpeg: str | None = None) -> None:
+    threads_needed = 4  # checking and placing finished MP3s; conversions need no thread
+
+    def __init__(self, slots: int | None = None, ffmpeg: str | None = None, *,
+                 low_priority: bool = True) -> None:
         self.slots = max(1, slots or default_slots())
         self.parallelism = self.slots
         self.display_name = local_label(self.slots)
+        self.low_priority = low_priority
         self._ffmpeg = ffmpeg
-        self._lock = threading.Lock()
         self._tasks: dict[str, TaskStatus] = {}
-        self._slot_task: list[str | None] = [None] * self.slots
-        self._procs: dict[str, subprocess.Popen[str]] = {}
-        self._workers: list[asyncio.Task[None]] = []
+        self._changed: set[str] = set()  # tasks changed since the last poll
+        self._jobs: dict[int, _Job] = {}  # slot -> its job
         self._queue: deque[WorkItem] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ctx: RunContext | None = None
         self._stopping = False
+        self._paused = False
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- Target ----------------------------------------------------------------------------
 
     async def submit(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
-        ffmpeg = self._ffmpeg or str(await ctx.blocking(ffmpeg_exe))  # may ask the wheel: off-loop
-        with self._lock:
-            for item in items:
-                self._tasks[item.task_id] = TaskStatus(item.task_id, TaskState.ACTIVE)
+        if self._ffmpeg is None:
+            self._ffmpeg = str(await ctx.blocking(ffmpeg_exe))  # may ask the wheel: off-loop
+        self._loop = asyncio.get_running_loop()
+        self._ctx = ctx
+        for item in items:
+            self._set(TaskStatus(item.task_id, TaskState.ACTIVE))
         self._queue.extend(items)
-        ctx.cancel.on_cancel(self._kill_all)
-        self._workers = [
-            asyncio.ensure_future(self._slot_worker(slot, ffmpeg, ctx))
-            for slot in range(self.slots)
-        ]
+        loop = self._loop
+
+        def on_cancel() -> None:  # from whichever thread cancels
+            loop.call_soon_threadsafe(self._kill_all)
+
+        ctx.cancel.on_cancel(on_cancel)
+        self._start_next()
 
     async def poll(self, ctx: RunContext) -> TargetStatus:
-        with self._lock:
-            tasks = dict(self._tasks)
-            busy = list(self._slot_task)
+        busy = {slot: job.item.task_id for slot, job in self._jobs.items()}
         nodes = tuple(
             NodeView(
                 node_id=f"slot-{i + 1}",
-                state=NodeState.RUNNING if task_id else NodeState.IDLE,
-                running_tasks=1 if task_id else 0,
+                state=NodeState.RUNNING if i in busy else NodeState.IDLE,
+                running_tasks=1 if i in busy else 0,
             )
-            for i, task_id in enumerate(busy)
+            for i in range(self.slots)
         )
-        return TargetStatus(nodes=nodes, tasks=tasks)
+        changed, self._changed = self._changed, set()
+        return TargetStatus(nodes=nodes, tasks={t: self._tasks[t] for t in changed})
 
     def poll_interval(self, changed: bool) -> float:
-        return 0.2
+        return 0.5  # every change wakes the run at once (ctx.notify); this is a fallback
+
+    async def pause(self, ctx: RunContext) -> None:
+        self._paused = True
+
+    async def unpause(self, ctx: RunContext) -> None:
+        self._paused = False
+        self._start_next()
 
     async def cleanup(self, ctx: RunContext, cancelled: bool) -> None:
         self._stopping = True
         self._queue.clear()
         if cancelled:
             self._kill_all()
-        if self._workers:
-            await asyncio.gather(*self._workers, return_exceptions=True)
+        await self._idle.wait()
 
     # -- the slots -------------------------------------------------------------------------
 
-    async def _slot_worker(self, slot: int, ffmpeg: str, ctx: RunContext) -> None:
-        while self._queue and not ctx.cancel.cancelled and not self._stopping:
-            item = self._queue.popleft()
-            started = time.time()
-            with self._lock:
-                self._slot_task[slot] = item.task_id
-                self._tasks[item.task_id] = TaskStatus(
-                    item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}",
-                    progress=0.0, started_at=started,
-                )
-            try:
-                exit_code, tail = await ctx.blocking(self._convert, item, slot, ffmpeg, started)
-                failure = None if exit_code == 0 else (
-                    stderr_reason(tail) or f"ffmpeg failed (exit code {exit_code})"
-                )
-            except OSError as exc:
-                exit_code, tail, failure = -1, "", f"ffmpeg could not be started: {exc}"
-            with self._lock:
-                self._slot_task[slot] = None
-                self._tasks[item.task_id] = TaskStatus(
-                    item.task_id,
-                    TaskState.COMPLETED,
-                    node_id=f"slot-{slot + 1}",
-                    progress=1.0 if exit_code == 0 else self._tasks[item.task_id].progress,
-                    started_at=started,
-                    ended_at=time.time(),
-                    exit_code=exit_code,
-                    result=TaskResult.SUCCESS if exit_code == 0 else TaskResult.FAILURE,
-                    failure=failure,
-                    stderr_tail=tail,
-                )
-            ctx.notify()
+    def _set(self, status: TaskStatus) -> None:
+        self._tasks[status.task_id] = status
+        self._changed.add(status.task_id)
 
-    def _convert(self, item: WorkItem, slot: int, ffmpeg: str, started: float) -> tuple[int, str]:
-        """Run one ffmpeg to the end (on an executor thread); returns (exit code, stderr tail)."""
-        argv = convert_argv(
-            file_url(item.input.path), file_url(item.part_path), item.quality, ffmpeg=ffmpeg
-        )
-        duration = item.input.duration_s or 0.0
-        parser = ProgressParser()
-        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                start_new_session=True,  # Ctrl-C reaches us, not ffmpeg: we stop it ourselves
-            )
-            with self._lock:
-                self._procs[item.task_id] = proc
+    def _start_next(self) -> None:
+        """Fill every free slot from the queue (on the loop thread)."""
+        while (self._queue and len(self._jobs) < self.slots and not self._paused
+               and not self._stopping):
+            slot = next(i for i in range(self.slots) if i not in self._jobs)
+            item = self._queue.popleft()
             try:
-                assert proc.stdout is not None
-                for line in proc.stdout:
-                    if parser.feed(line) and duration:
-                        with self._lock:
-                            self._tasks[item.task_id] = TaskStatus(
-                                item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}",
-                                progress=min(1.0, parser.seconds / duration), started_at=started,
-                            )
-                exit_code = proc.wait()
-            finally:
-                with self._lock:
-                    self._procs.pop(item.task_id, None)
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                if proc.stdout is not None:
-                    proc.stdout.close()
-            err.seek(0, os.SEEK_END)
-            size = err.tell()
-            err.seek(max(0, size - STDERR_TAIL_BYTES))
-            tail = err.read()
-        if self._stopping and exit_code != 0:
-            Path(item.part_path).unlink(missing_ok=True)
-        return exit_code, tail
+                self._spawn(item, slot)
+            except OSError as exc:
+                self._done(item, slot, time.time(), -1, "",
+                           f"ffmpeg could not be started: {exc.strerror or exc}")
+        if not self._jobs:
+            self._idle.set()
+
+    def _spawn(self, item: WorkItem, slot: int) -> None:
+        assert self._ffmpeg is not None and self._loop is not None
+        argv = convert_argv(
+            file_url(item.input.path), file_url(item.part_path), item.quality, ffmpeg=self._ffmpeg
+        )
+        stderr = tempfile.TemporaryFile()
+        try:
+            proc = popen_child(argv, stdout=subprocess.PIPE, stderr=stderr,
+                               low_priority=self.low_priority)
+        except BaseException:
+            stderr.close()
+            raise
+        started = time.time()
+        job = _Job(item, slot, proc, stderr, started)
+        self._jobs[slot] = job
+        self._idle.clear()
+        self._set(TaskStatus(
+            item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}", progress=0.0,
+            started_at=started,
+        ))
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        try:
+            self._loop.add_reader(fd, self._on_output, job)
+        except NotImplementedError:  # Windows event loops: a thread reads instead
+            os.set_blocking(fd, True)
+            threading.Thread(target=self._read_in_thread, args=(job,), daemon=True,
+                             name=f"ffmpeg-{slot + 1}").start()
+        if self._ctx is not None:
+            self._ctx.notify()
+        kill_point("converting")
+
+    def _on_output(self, job: _Job) -> None:
+        """ffmpeg wrote progress, or ended (end of file on its progress pipe)."""
+        assert job.proc.stdout is not None
+        fd = job.proc.stdout.fileno()
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._feed(job, chunk)
+            return
+        assert self._loop is not None
+        self._loop.remove_reader(fd)
+        self._reap(job)
+
+    def _read_in_thread(self, job: _Job) -> None:
+        assert job.proc.stdout is not None and self._loop is not None
+        for chunk in iter(lambda: job.proc.stdout.read1(65536), b""):  # type: ignore[union-attr,attr-defined]
+            self._loop.call_soon_threadsafe(self._feed, job, chunk)
+        self._loop.call_soon_threadsafe(self._reap, job)
+
+    def _feed(self, job: _Job, chunk: bytes) -> None:
+        job.buffer += chunk
+        *lines, job.buffer = job.buffer.split(b"\n")
+        moved = False
+        for line in lines:
+            moved = job.parser.feed(line.decode("utf-8", "replace")) or moved
+        duration = job.item.input.duration_s or 0.0
+        if moved and duration:
+            self._set(TaskStatus(
+                job.item.task_id, TaskState.RUNNING, node_id=f"slot-{job.slot + 1}",
+                progress=min(1.0, job.parser.seconds / duration), started_at=job.started,
+            ))
+
+    def _reap(self, job: _Job) -> None:
+        """ffmpeg closed its output: collect its exit code without blocking the loop."""
+        exit_code = job.proc.poll()
+        if exit_code is None:
+            assert self._loop is not None
+            self._loop.call_later(0.01, self._reap, job)
+            return
+        assert job.proc.stdout is not None
+        job.proc.stdout.close()
+        job.stderr.seek(0, os.SEEK_END)
+        size = job.stderr.tell()
+        job.stderr.seek(max(0, size - STDERR_TAIL_BYTES))
+        tail = job.stderr.read().decode("utf-8", "replace")
+        job.stderr.close()
+        failure = None
+        if exit_code != 0:
+            failure = stderr_reason(tail) or f"ffmpeg failed (exit code {exit_code})"
+            if self._stopping:
+                remove(job.item.part_path)
+        del self._jobs[job.slot]
+        self._done(job.item, job.slot, job.started, exit_code, tail, failure,
+                   progress=self._tasks[job.item.task_id].progress)
+
+    def _done(self, item: WorkItem, slot: int, started: float, exit_code: int, tail: str,
+              failure: str | None, progress: float | None = None) -> None:
+        self._set(TaskStatus(
+            item.task_id,
+            TaskState.COMPLETED,
+            node_id=f"slot-{slot + 1}",
+            progress=1.0 if exit_code == 0 else progress,
+            started_at=started,
+            ended_at=time.time(),
+            exit_code=exit_code,
+            result=TaskResult.SUCCESS if exit_code == 0 else TaskResult.FAILURE,
+            failure=failure,
+            stderr_tail=tail,
+        ))
+        if self._ctx is not None:
+            self._ctx.notify()
+        self._start_next()
 
     def _kill_all(self) -> None:
-        """Stop every running ffmpeg at once (called from whichever thread cancels)."""
+        """Stop every running ffmpeg at once (on the loop thread)."""
         self._stopping = True
-        with self._lock:
-            procs = list(self._procs.values())
-        for proc in procs:
+        self._queue.clear()
+        for job in list(self._jobs.values()):
             try:
-                proc.kill()
+                job.proc.kill()
             except OSError:
                 pass
+        if not self._jobs:
+            self._idle.set()

@@ -98,12 +98,35 @@ def test_connection(account: AzureAccount) -> dict[str, str]:
     Each value is "ok" or one plain sentence saying what is wrong and what to do.
     Blocking (network calls, a few seconds at most): call it on a worker thread.
     """
-    from batchgui.targets.azure.target import test_connection as check
+    from batchgui.targets.azure.connection import test_connection as check
 
     return check(account)
 
 
 test_connection.__test__ = False  # type: ignore[attr-defined]  # a check, not a pytest test
+
+
+def azure_account(name: str) -> AzureAccount:
+    """The account behind a target name: 'azure' (AZURE_* variables) or a profile.
+
+    Reads keys from the keyring for a profile (may block: call it off the GUI thread).
+    """
+    from batchgui.targets.azure.config import AzureAccount
+
+    if name == AZURE:
+        try:
+            return AzureAccount.from_environment()
+        except KeyError as exc:
+            raise TargetError(f"--target azure needs these environment variables: "
+                              f"{exc.args[0]}.") from None
+    from batchgui import accounts
+
+    if not accounts.has_profile(name):
+        raise TargetError(f"There is no Azure account called {name!r}.")
+    try:
+        return accounts.load_account(name)[0]
+    except accounts.AccountsError as exc:
+        raise TargetError(str(exc)) from None
 
 
 def _azure_from_environment(options: argparse.Namespace | None) -> Target:
@@ -121,10 +144,11 @@ def _azure_from_environment(options: argparse.Namespace | None) -> Target:
 
 
 def add_other_commands(sub: Any) -> None:
-    """Subcommands besides `convert` (e.g. `accounts`)."""
-    from batchgui import accounts_cli
+    """Subcommands besides `convert` (e.g. `accounts`, `cleanup`)."""
+    from batchgui import accounts_cli, cleanup_cli
 
     accounts_cli.add_commands(sub)
+    cleanup_cli.add_command(sub)
 
 
 def run_other_command(args: argparse.Namespace) -> int:
@@ -132,6 +156,10 @@ def run_other_command(args: argparse.Namespace) -> int:
         from batchgui import accounts_cli
 
         return accounts_cli.run(args)
+    if args.command == "cleanup":
+        from batchgui import cleanup_cli
+
+        return cleanup_cli.run(args)
     raise SystemExit(f"unknown command {args.command!r}")
 
 
@@ -167,7 +195,8 @@ def _profile_target(name: str, options: argparse.Namespace | None) -> Target | N
 def make_target(name: str, options: argparse.Namespace | None = None) -> Target:
     if name in (LOCAL, "this-computer"):
         parallel = getattr(options, "parallel", None) if options is not None else None
-        return LocalTarget(slots=parallel)
+        priority = getattr(options, "priority", "low") if options is not None else "low"
+        return LocalTarget(slots=parallel, low_priority=priority != "normal")
     if name == AZURE:
         return _azure_from_environment(options)
     profile_target = _profile_target(name, options)

@@ -24,7 +24,8 @@ from batchgui.core.models import InputFile, RunResult, RunSnapshot, RunSpec
 from batchgui.ui import settings as ui_settings
 
 if TYPE_CHECKING:
-    from batchgui.core.store import RunStore
+    from batchgui.core.journal import Journal
+    from batchgui.core.resume import ResumableRun
     from batchgui.core.target import CancelToken
 
 # The core's heavier modules (mutagen for probing, the run, the targets) are imported on
@@ -49,25 +50,33 @@ def _probe_many(found: Sequence[tuple[Path, Path | None]]) -> list[InputFile]:
     return [media.probe(path, root) for path, root in found]
 
 
-def _latest_unfinished(store: RunStore | None) -> dict[str, Any] | None:
-    from batchgui.core.resume import latest_unfinished
-    from batchgui.core.store import RunStore
-
-    return latest_unfinished(store or RunStore())
+#: worker threads for runs, whatever the pool size (the work is I/O); started once
+RUN_THREADS = 12
 
 
-def _resume_prepare(record: dict[str, Any]) -> RunSpec:
+def _open_journal(journal: Journal | None) -> Journal:
+    from batchgui.core.journal import Journal
+
+    return journal or Journal()
+
+
+def _latest_unfinished(journal: Journal) -> ResumableRun | None:
+    from batchgui.core.resume import latest_resumable
+
+    return latest_resumable(journal)
+
+
+def _resume_prepare(journal: Journal, run: ResumableRun) -> RunSpec:
     from batchgui.core.media import probe
-    from batchgui.core.resume import remove_leftovers, resume_spec
+    from batchgui.core.resume import resume_spec
 
-    remove_leftovers(record)
-    return resume_spec(record, probe)
+    return resume_spec(journal, run.run_id, probe)
 
 
-def _dismiss(store: RunStore | None, record: dict[str, Any]) -> None:
-    from batchgui.core.store import RunStore
+def _dismiss(journal: Journal, run: ResumableRun) -> None:
+    from batchgui.core.resume import dismiss
 
-    (store or RunStore()).save(record["run_id"], dict(record, finished=True, dismissed=True))
+    dismiss(journal, run.run_id)
 
 
 def _available_targets() -> list[tuple[str, str]]:
@@ -94,6 +103,9 @@ class RunController(QObject):
         snapshot_changed(RunSnapshot): the run's visible state, a few times a second.
         log_added(str): a line in plain words for the log panel.
         run_finished(RunResult): the run ended (done, cancelled or failed).
+        unfinished_run_found(ResumableRun): a run the last session left half done.
+        resume_prepared(RunSpec, ResumableRun): its files are probed again; ready to start.
+        resume_failed(str): preparing the resume failed, in plain words.
     """
 
     inputs_probed = Signal(list)
@@ -103,20 +115,23 @@ class RunController(QObject):
     snapshot_changed = Signal(object)
     log_added = Signal(str)
     run_finished = Signal(object)
-    unfinished_run_found = Signal(object)  # a run record (dict) that never reached its end
-    resume_prepared = Signal(object, object)  # RunSpec, the record it resumes
+    unfinished_run_found = Signal(object)
+    resume_prepared = Signal(object, object)
+    resume_failed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, store: RunStore | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, journal: Journal | None = None) -> None:
         super().__init__(parent)
-        self._store = store
+        self._journal = journal
         # small jobs: probing, target lists, settings; the run gets its own executor
         self._io_executor: QThreadExecutor | None = None
+        self._run_executor: QThreadExecutor | None = None  # kept for the next run
         self._io_open = True
         self._run_task: asyncio.Task[None] | None = None
         self._cancel: CancelToken | None = None
         self._jobs: set[asyncio.Future[object]] = set()
         self._saves: set[Future[None]] = set()
         self._probing = 0
+        self._run: Any = None
         self.last_snapshot: RunSnapshot | None = None
         self.last_result: RunResult | None = None
 
@@ -230,6 +245,15 @@ class RunController(QObject):
 
     # -- runs that were interrupted -----------------------------------------------------------
 
+    async def journal(self) -> Journal:
+        """The run journal, opened on a worker thread the first time."""
+        if self._journal is None:
+            journal = await self._blocking(_open_journal, None)
+            assert not isinstance(journal, type(None))
+            self._journal = journal  # type: ignore[assignment]
+        assert self._journal is not None
+        return self._journal
+
     def find_unfinished(self) -> None:
         """Look for a run the last session left half done; answers with unfinished_run_found."""
         if self._io_open:
@@ -237,30 +261,39 @@ class RunController(QObject):
 
     async def _find_unfinished(self) -> None:
         try:
-            record = await self._blocking(_latest_unfinished, self._store)
-        except Exception as exc:  # an unreadable record must not stop the window
-            log.warning("could not read the run records: %s", exc)
+            found = await self._blocking(_latest_unfinished, await self.journal())
+        except Exception as exc:  # an unreadable journal must not stop the window
+            log.warning("could not read the run journal: %s", exc)
+            self.log_added.emit(f"Could not read the record of earlier runs: {exc}")
             return
-        if record is not None:
-            self.unfinished_run_found.emit(record)
+        if found is not None:
+            self.unfinished_run_found.emit(found)
 
-    def prepare_resume(self, record: dict[str, Any]) -> None:
-        """Remove the old part files and probe the unfinished inputs again, off the GUI thread."""
+    def prepare_resume(self, run: ResumableRun) -> None:
+        """Settle what the dead run left and probe its files again, off the GUI thread."""
         if self._io_open:
-            self._spawn(self._prepare_resume(record))
+            self._spawn(self._prepare_resume(run))
 
-    async def _prepare_resume(self, record: dict[str, Any]) -> None:
-        spec = await self._blocking(_resume_prepare, record)
-        self.resume_prepared.emit(spec, record)
+    async def _prepare_resume(self, run: ResumableRun) -> None:
+        try:
+            spec = await self._blocking(_resume_prepare, await self.journal(), run)
+        except Exception as exc:
+            log.warning("could not prepare the resume: %s", exc, exc_info=True)
+            self.resume_failed.emit(f"The interrupted run could not be resumed: {exc}")
+            return
+        self.resume_prepared.emit(spec, run)
 
-    def dismiss_unfinished(self, record: dict[str, Any]) -> None:
-        """The user does not want it: close that record for good (the files stay as they are)."""
+    def dismiss_unfinished(self, run: ResumableRun) -> None:
+        """The user does not want it: close that run for good (the MP3s stay as they are)."""
         if self._io_open:
-            self._spawn(self._blocking(_dismiss, self._store, record))
+            self._spawn(self._dismiss(run))
+
+    async def _dismiss(self, run: ResumableRun) -> None:
+        await self._blocking(_dismiss, await self.journal(), run)
 
     # -- the run ------------------------------------------------------------------------------
 
-    def start(self, spec: RunSpec, resumes: dict[str, Any] | None = None) -> None:
+    def start(self, spec: RunSpec, resumes: ResumableRun | None = None) -> None:
         """Start converting; the window disables Convert while `busy`."""
         if self.busy:
             raise RuntimeError("a run is already going")
@@ -278,19 +311,25 @@ class RunController(QObject):
             self.log_added.emit("Cancelling: stopping conversions and removing unfinished files")
             self._cancel.cancel()
 
+    def set_paused(self, paused: bool) -> None:
+        """Pause (running files finish, no new one starts) or continue the run."""
+        if self._run is not None:
+            self._spawn(self._run.set_paused(paused))
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._run is not None and self._run.paused)
+
     def _on_run_snapshot(self, snapshot: RunSnapshot) -> None:
         self.last_snapshot = snapshot
         self.snapshot_changed.emit(snapshot)
 
     async def _execute(
-        self, spec: RunSpec, cancel: CancelToken, resumes: dict[str, Any] | None = None
+        self, spec: RunSpec, cancel: CancelToken, resumes: ResumableRun | None = None
     ) -> None:
         from batchgui.core.run import Run
-        from batchgui.core.store import RunStore
         from batchgui.core.target import TargetError
 
-        if self._store is None:
-            self._store = RunStore()
         result: RunResult
         try:
             try:
@@ -299,7 +338,10 @@ class RunController(QObject):
                 self.log_added.emit(str(exc))
                 result = RunResult(run_id="", outcomes=(), error=str(exc))
                 return
-            executor = QThreadExecutor(max_workers=target.parallelism + 8)  # type: ignore[attr-defined]
+            journal = await self.journal()
+            if self._run_executor is None:
+                self._run_executor = QThreadExecutor(max_workers=RUN_THREADS)
+            executor = self._run_executor
             try:
                 run = Run(
                     spec,
@@ -308,16 +350,14 @@ class RunController(QObject):
                     cancel=cancel,
                     on_snapshot=self._on_run_snapshot,
                     on_log=self.log_added.emit,
-                    store=self._store,
+                    journal=journal,
+                    run_id=resumes.run_id if resumes is not None else None,
+                    resuming=resumes is not None,
                 )
-                if resumes is not None:
-                    from batchgui.core.resume import mark_resumed
-
-                    await self._blocking(mark_resumed, self._store, resumes, run.run_id)
+                self._run = run
                 result = await run.execute()
             finally:
-                # every blocking call of the run has returned by now: the threads are idle
-                executor.shutdown(wait=True)
+                self._run = None
         except Exception as exc:  # a bug must still end the run visibly
             log.exception("run failed")
             result = RunResult(run_id="", outcomes=(), error=f"Something went wrong: {exc}")
@@ -343,5 +383,7 @@ class RunController(QObject):
             self._io_open = False
             for job in list(self._jobs):
                 job.cancel()
-            if self._io_executor is not None:
-                self._io_executor.shutdown(wait=True)
+            # the run has ended (shutdown awaited it): these threads are idle
+            for executor in (self._io_executor, self._run_executor):
+                if executor is not None:
+                    executor.shutdown(wait=True)

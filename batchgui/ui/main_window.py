@@ -11,8 +11,8 @@ import base64
 import importlib.util
 import os
 import time
-from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSize, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import (
@@ -70,6 +70,9 @@ from batchgui.ui.task_table import (
     is_failed,
     result_text,
 )
+
+if TYPE_CHECKING:
+    from batchgui.core.resume import ResumableRun
 
 #: quality choices: (label in the combo, Quality spelling)
 QUALITIES: list[tuple[str, str]] = [
@@ -412,7 +415,7 @@ class MainWindow(QMainWindow):
         banner_layout.addWidget(self.resume_button)
         banner_layout.addWidget(self.dismiss_resume_button)
         self.resume_banner.setVisible(False)
-        self._unfinished_record: dict[str, object] | None = None
+        self._unfinished_record: ResumableRun | None = None
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -492,6 +495,7 @@ class MainWindow(QMainWindow):
         c.run_finished.connect(self._on_controller_run_finished)
         c.unfinished_run_found.connect(self._on_controller_unfinished_run_found)
         c.resume_prepared.connect(self._on_controller_resume_prepared)
+        c.resume_failed.connect(self._on_controller_resume_failed)
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
         self.dismiss_resume_button.clicked.connect(self._on_dismiss_resume_button_clicked)
 
@@ -725,16 +729,19 @@ class MainWindow(QMainWindow):
         self.controller.start(self.build_spec(inputs))
 
     @Slot(object)
-    def _on_controller_unfinished_run_found(self, record: dict[str, object]) -> None:
-        from batchgui.core.resume import unfinished_files
-
-        count = len(unfinished_files(record))
-        self._unfinished_record = record
+    def _on_controller_unfinished_run_found(self, run: ResumableRun) -> None:
+        self._unfinished_record = run
         self.resume_label.setText(
-            f"The last run was interrupted before it finished: {count} file(s) not converted "
-            f"yet, MP3s to {record.get('output_dir')}. Resume it?"
+            f"The last run was interrupted before it finished: {run.files_left} file(s) not "
+            f"converted yet, MP3s to {run.output_dir}. Resume it?"
         )
         self.resume_banner.setVisible(True)
+
+    @Slot(str)
+    def _on_controller_resume_failed(self, message: str) -> None:
+        self.resume_button.setEnabled(True)
+        self._log(message)
+        self.statusBar().showMessage(message, 10000)
 
     @Slot()
     def _on_resume_button_clicked(self) -> None:
@@ -744,7 +751,7 @@ class MainWindow(QMainWindow):
         self.controller.prepare_resume(self._unfinished_record)
 
     @Slot(object, object)
-    def _on_controller_resume_prepared(self, spec: RunSpec, record: dict[str, object]) -> None:
+    def _on_controller_resume_prepared(self, spec: RunSpec, record: ResumableRun) -> None:
         self.resume_banner.setVisible(False)
         self.resume_button.setEnabled(True)
         self._unfinished_record = None
@@ -752,7 +759,7 @@ class MainWindow(QMainWindow):
             return
         self.file_model.add_inputs(list(spec.inputs))
         self.output_folder_edit.setText(str(spec.output_dir))
-        self._log(f"Resuming the interrupted run {record.get('run_id')}")
+        self._log(f"Resuming the interrupted run {record.run_id}")
         self.controller.start(spec, resumes=record)
 
     @Slot()
@@ -819,10 +826,9 @@ class MainWindow(QMainWindow):
             text = f"{words}: {message}" if message else words
         self.stage_label.setText(text)
         self.stage_label.setToolTip(text)
-        by_status = Counter(t.status for t in snapshot.tasks)
         self.task_summary.setText(
-            f"{len(snapshot.tasks)} tasks · {by_status[FileStatus.CONVERTING]} running · "
-            f"{by_status[FileStatus.FAILED] + by_status[FileStatus.REJECTED]} failed"
+            f"{snapshot.files_total} tasks · {snapshot.files_converting} running · "
+            f"{snapshot.files_failed} failed"
         )
         self._show_task_detail(self.task_table.currentIndex())
 

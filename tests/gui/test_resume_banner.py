@@ -1,13 +1,25 @@
-"""A run the last session left half done is offered for resuming when the window opens."""
+"""A run the last session left half done is offered for resuming when the window opens.
+
+The interrupted run is written as a run record of the JSON era (before the journal),
+so these tests also show that such records are brought into the journal.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mutagen.mp3 import MP3
 
-from batchgui.core.store import RunStore
+from batchgui.core.journal import Journal
 from tests.gui.conftest import dispose
+
+
+def save_old_record(record: dict) -> None:
+    """Where and how the app of the JSON era kept its run records."""
+    folder = Journal().path.parent / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{record['run_id']}.json").write_text(json.dumps(record))
 
 
 def interrupted_record(src: Path, out: Path) -> dict:
@@ -41,7 +53,8 @@ def test_resume_banner_finishes_the_interrupted_run(  # type: ignore[no-untyped-
     out.mkdir()
     (out / "one.mp3").write_bytes(b"done before the crash")
     record = interrupted_record(src, out)
-    RunStore().save(record["run_id"], record)
+    (tmp_path / "data" / "batchgui").mkdir(parents=True)
+    save_old_record(record)
 
     win = MainWindow()
     win.show()
@@ -55,8 +68,8 @@ def test_resume_banner_finishes_the_interrupted_run(  # type: ignore[no-untyped-
         assert (out / "one.mp3").read_bytes() == b"done before the crash"  # not redone
         assert abs(MP3(out / "two.mp3").info.length - 2.0) < 0.3
         assert sorted(p.name for p in out.iterdir()) == ["one.mp3", "two.mp3"]  # no part file
-        old = RunStore().load(record["run_id"])
-        assert old["finished"] and old["resumed_by"] == win.controller.last_result.run_id
+        assert win.controller.last_result.run_id == record["run_id"]  # the same run, finished
+        assert Journal().run(record["run_id"]).state == "done"
     finally:
         dispose(qtbot, win)
 
@@ -64,7 +77,7 @@ def test_resume_banner_finishes_the_interrupted_run(  # type: ignore[no-untyped-
     win.show()
     qtbot.waitExposed(win)
     try:
-        qtbot.wait(500)
+        qtbot.waitUntil(lambda: win.controller.pending_jobs == 0, timeout=10_000)
         assert not win.resume_banner.isVisible()
     finally:
         dispose(qtbot, win)
@@ -77,7 +90,7 @@ def test_dismiss_forgets_the_run(qtbot, qloop, media, tmp_path, monkeypatch) -> 
     src, out = tmp_path / "in", tmp_path / "out"
     out.mkdir()
     record = interrupted_record(src, out)
-    RunStore().save(record["run_id"], record)
+    save_old_record(record)
     win = MainWindow()
     win.show()
     qtbot.waitExposed(win)
@@ -85,6 +98,34 @@ def test_dismiss_forgets_the_run(qtbot, qloop, media, tmp_path, monkeypatch) -> 
         qtbot.waitUntil(win.resume_banner.isVisible, timeout=10_000)
         win.dismiss_resume_button.click()
         assert not win.resume_banner.isVisible()
-        qtbot.waitUntil(lambda: RunStore().load(record["run_id"])["finished"], timeout=10_000)
+        qtbot.waitUntil(lambda: Journal().run(record["run_id"]).state == "dismissed",
+                        timeout=10_000)
+        assert not (out / ".two.mp3.dead.part").exists()  # what it left is cleaned up
+    finally:
+        dispose(qtbot, win)
+
+
+def test_a_resume_that_cannot_start_says_why_and_gives_the_button_back(  # type: ignore[no-untyped-def]
+    qtbot, qloop, media, tmp_path, monkeypatch
+) -> None:
+    from batchgui.core.resume import dismiss
+    from batchgui.ui.main_window import MainWindow
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    src, out = tmp_path / "in", tmp_path / "out"
+    out.mkdir()
+    record = interrupted_record(src, out)
+    save_old_record(record)
+    win = MainWindow()
+    win.show()
+    qtbot.waitExposed(win)
+    try:
+        qtbot.waitUntil(win.resume_banner.isVisible, timeout=10_000)
+        dismiss(Journal(), record["run_id"])  # another window got there first
+        win.resume_button.click()
+        qtbot.waitUntil(win.resume_button.isEnabled, timeout=10_000)
+        assert "could not be resumed" in win.log_view.toPlainText()
+        assert "no longer waiting to be resumed" in win.statusBar().currentMessage()
+        assert win.controller.last_result is None  # nothing was started
     finally:
         dispose(qtbot, win)

@@ -14,7 +14,8 @@ import pytest
 from mutagen.mp3 import MP3
 
 from batchgui.cli import main
-from batchgui.core.store import RunStore
+from batchgui.core.journal import Journal
+from tests.processes import ffmpeg_for
 
 ODD_NAMES = ['x"; touch INJECTED; echo ".mp4', "möte; 'del 2' & mer.mp4", "a.b.mp4",
              "-starts-with-dash.MP4", "pipe:1.mp4"]
@@ -77,10 +78,10 @@ def test_all_good_exits_zero_and_is_recorded(media, tmp_path: Path) -> None:
     media.good(tmp_path / "in" / "two.mp4", 2.0)
     assert main(["convert", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.mp3", "two.mp3"]
-    runs = RunStore().list_runs()
-    record = RunStore().load(runs[-1])
-    assert record["finished"] is True
-    assert [f["status"] for f in record["files"]] == ["done", "done"]
+    journal = Journal()
+    run = journal.runs()[-1]
+    assert run.state == "done"
+    assert [f.status for f in journal.files(run.run_id)] == ["done", "done"]
 
 
 def test_same_stem_in_two_folders(media, tmp_path: Path) -> None:
@@ -186,8 +187,7 @@ def test_ctrl_c_stops_ffmpeg_and_leaves_no_partial_file(media, tmp_path: Path) -
     cancelled = [r for r in rows.values() if r["status"] == "failed"]
     assert cancelled and all("cancelled" in r["reason"] for r in cancelled)
     # no ffmpeg is left running
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(out) not in ps
+    assert not ffmpeg_for(out)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from batchgui.core.ffmpeg import convert_argv, ffmpeg_exe, file_url
 from batchgui.core.models import ConflictPolicy, Quality
-from batchgui.core.run import check_output, place_output
+from batchgui.core.outputs import check_output, place_output
 
 
 def test_place_output_never_overwrites_unasked(tmp_path: Path) -> None:
@@ -12,11 +12,12 @@ def test_place_output_never_overwrites_unasked(tmp_path: Path) -> None:
     part.write_bytes(b"ours")
     final = place_output(part, wanted, ConflictPolicy.RENAME)
     assert final == tmp_path / "song (1).mp3" and final.read_bytes() == b"ours"
-    assert wanted.read_bytes() == b"theirs" and not part.exists()
+    assert wanted.read_bytes() == b"theirs"
+    part.unlink()  # the run removes the part once the journal says "done"
 
     part.write_bytes(b"ours again")
     assert place_output(part, wanted, ConflictPolicy.SKIP) is None
-    assert wanted.read_bytes() == b"theirs" and not part.exists()
+    assert wanted.read_bytes() == b"theirs"
 
     part.write_bytes(b"replace it")
     assert place_output(part, wanted, ConflictPolicy.OVERWRITE) == wanted
@@ -37,3 +38,25 @@ def test_check_output_judges_by_duration(media, tmp_path: Path) -> None:
     assert check_output(tmp_path / "missing.mp3", 3.0) == (None, "ffmpeg wrote no MP3")
     (tmp_path / "empty.mp3").write_bytes(b"")
     assert check_output(tmp_path / "empty.mp3", 3.0)[1] == "ffmpeg wrote an empty MP3"
+
+
+def test_a_placed_mp3_is_found_by_its_identity_after_a_crash(tmp_path: Path) -> None:
+    """The journal keeps the part's identity before linking; after a crash it finds the MP3."""
+    from batchgui.core.outputs import file_id, find_placed
+
+    wanted = tmp_path / "talk.mp3"
+    wanted.write_bytes(b"someone else's")
+    part = tmp_path / ".talk.mp3.x.part"
+    part.write_bytes(b"ours")
+    identity = file_id(part)
+    assert find_placed(wanted, identity) is None  # not placed yet: the part is redone
+    placed = place_output(part, wanted, ConflictPolicy.RENAME)
+    assert find_placed(wanted, identity) == placed == tmp_path / "talk (1).mp3"
+    part.unlink()
+    assert find_placed(wanted, identity) == placed  # the link keeps the identity
+
+    other = tmp_path / ".o.part"
+    other.write_bytes(b"replacing")
+    identity = file_id(other)
+    place_output(other, wanted, ConflictPolicy.OVERWRITE)  # a rename keeps it too
+    assert find_placed(wanted, identity) == wanted

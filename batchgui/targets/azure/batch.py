@@ -1,23 +1,18 @@
-"""The Azure Batch side of a run: pool, job, tasks, and what the nodes and tasks are doing.
+"""The Azure Batch side of a run: the client, jobs and tasks (pools: pools.py).
 
 Blocking calls on azure-batch 15.x, meant for the executor. Every list call asks only
-for the fields the app shows ($select), so one poll is two small calls whatever the
-number of tasks. The 15.1.0 traps are handled here and nowhere else: `pool_exists`
-raising instead of returning False, `begin_terminate_job` needing an options object,
-`create_tasks` retrying 5xx forever (we chunk and bound it ourselves), and enum values
-arriving as lower-case strings (compare `.value`).
+for the fields the app shows ($select). The 15.1.0 traps are handled here and nowhere
+else: `pool_exists` raising instead of returning False, `begin_terminate_job` needing an
+options object, `create_tasks` retrying 5xx forever (we chunk and bound it ourselves),
+and enum values arriving as lower-case strings (compare `.value`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -32,8 +27,16 @@ from azure.core.exceptions import (
 )
 from azure.core.rest import HttpRequest
 
-from batchgui.targets.azure.config import AzureAccount, PoolSettings
-from batchgui.targets.azure.errors import error_code, is_transient
+from batchgui.targets.azure.config import OWNER_KEY, OWNER_VALUE, RUN_KEY, AzureAccount
+from batchgui.targets.azure.errors import error_code, is_transient, value
+from batchgui.targets.azure.pools import (  # noqa: F401 (the pool names live on here too)
+    PoolCalls,
+    PoolChoice,
+    PoolConflict,
+    PoolHealth,
+    choose_image,
+    pool_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +44,9 @@ log = logging.getLogger(__name__)
 API_VERSION = "2025-06-01"
 #: addtaskcollection takes at most 100 tasks per call
 TASKS_PER_CALL = 100
-#: the metadata that marks a pool as BatchGUI's own (only those are ever deleted)
-OWNER_KEY, OWNER_VALUE = "batchgui", "1"
-FINGERPRINT_KEY = "batchgui-fingerprint"
-#: oldest Ubuntu the app accepts (18.04 and 20.04 node agents are retired)
-MIN_UBUNTU = (22, 4)
-
-TASK_SELECT = ["id", "state", "executionInfo", "nodeInfo"]
-NODE_SELECT = ["id", "state", "isDedicated", "runningTasksCount", "runningTaskSlotsCount",
-               "errors", "startTaskInfo"]
-POOL_SELECT = ["id", "state", "allocationState", "resizeErrors", "currentDedicatedNodes",
-               "currentLowPriorityNodes", "targetDedicatedNodes", "targetLowPriorityNodes"]
-
-
-def value(enum_or_str: object) -> str:
-    """An SDK enum or plain string as its lower-case value ('Success' -> 'success')."""
-    return str(getattr(enum_or_str, "value", enum_or_str) or "").lower()
+TASK_SELECT = ["id", "state", "executionInfo", "nodeInfo", "stateTransitionTime"]
+JOB_SELECT = ["id", "state", "poolInfo", "executionInfo", "creationTime", "metadata",
+              "onAllTasksComplete"]
 
 
 def batch_client_options() -> dict[str, Any]:
@@ -84,111 +74,7 @@ def make_batch_client(account: AzureAccount) -> BatchClient:
                        **batch_client_options())
 
 
-# -- images and pools ----------------------------------------------------------------------
-
-
-def _ubuntu_version(agent_sku: str) -> tuple[int, int] | None:
-    match = re.search(r"ubuntu\s*(\d+)\.(\d+)", agent_sku.lower())
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def choose_image(images: Iterable[bm.BatchSupportedImage]) -> bm.BatchSupportedImage:
-    """The newest verified Canonical Ubuntu (22.04 or later) on x64 that is not near its end."""
-    soon = datetime.now(UTC) + timedelta(days=30)
-    best: tuple[Any, ...] | None = None
-    chosen: bm.BatchSupportedImage | None = None
-    for image in images:
-        ref = image.image_reference
-        agent = image.node_agent_sku_id or ""
-        version = _ubuntu_version(agent)
-        if (
-            version is None
-            or version < MIN_UBUNTU
-            or value(image.os_type) != "linux"
-            or value(image.verification_type) != "verified"
-            or (ref.publisher or "").lower() != "canonical"
-        ):
-            continue
-        sku = (ref.sku or "").lower()
-        if "arm64" in sku or "arm" in agent.lower().split():
-            continue
-        eol = image.batch_support_end_of_life
-        if eol is not None and eol < soon:
-            continue
-        rank = (version, "gen1" not in sku, -len(sku))
-        if best is None or rank > best:
-            best, chosen = rank, image
-    if chosen is None:
-        raise LookupError("no current Ubuntu image is offered by this Batch account")
-    return chosen
-
-
-def pool_fingerprint(settings: PoolSettings) -> str:
-    """What must match for a pool to be reused: VM size, start task, slots per node."""
-    facts = {
-        "vm_size": settings.vm_size.lower(),
-        "start_task": settings.start_task,
-        "slots": settings.slots_per_node,
-    }
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _metadata(pool: bm.BatchPool) -> dict[str, str]:
-    return {m.name: m.value for m in (pool.metadata or [])}
-
-
-def pool_mismatch(
-    pool: bm.BatchPool, settings: PoolSettings, images: Sequence[bm.BatchSupportedImage]
-) -> str | None:
-    """None when `pool` can serve these settings, else why not (in plain words)."""
-    if value(pool.state) != "active":
-        return "it is being deleted"
-    if (pool.vm_size or "").lower() != settings.vm_size.lower():
-        return f"its VM size is {pool.vm_size}"
-    start = pool.start_task.command_line if pool.start_task else ""
-    if start != settings.start_task:
-        return "its start task is different"
-    if (pool.task_slots_per_node or 1) != settings.slots_per_node:
-        return f"it runs {pool.task_slots_per_node or 1} task(s) per node"
-    vmc = pool.virtual_machine_configuration
-    ref = vmc.image_reference if vmc else None
-    if ref is None or vmc is None:
-        return "it has no VM image"
-    current = {
-        ((i.image_reference.publisher or "").lower(), (i.image_reference.offer or "").lower(),
-         (i.image_reference.sku or "").lower(), (i.node_agent_sku_id or "").lower())
-        for i in images
-        if (_ubuntu_version(i.node_agent_sku_id or "") or (0, 0)) >= MIN_UBUNTU
-        and (i.batch_support_end_of_life is None
-             or i.batch_support_end_of_life > datetime.now(UTC))
-    }
-    key = ((ref.publisher or "").lower(), (ref.offer or "").lower(), (ref.sku or "").lower(),
-           (vmc.node_agent_sku_id or "").lower())
-    if key not in current:
-        return f"its image ({ref.offer} {ref.sku}) is no longer a current Ubuntu image"
-    return None
-
-
-@dataclass
-class PoolChoice:
-    pool_id: str
-    created: bool
-    owned: bool  # made by BatchGUI (carries our metadata): may be deleted at the end
-    note: str = ""
-
-
-@dataclass
-class PoolHealth:
-    """One look at the pool: its nodes, and a fatal problem or warnings in plain words."""
-
-    nodes: list[bm.BatchNode]
-    usable: int = 0  # idle or running
-    pending: int = 0  # still coming up
-    fatal: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-
-class BatchService:
+class BatchService(PoolCalls):
     """The calls the Azure target makes on the Batch account."""
 
     def __init__(self, account: AzureAccount, client: BatchClient | None = None) -> None:
@@ -199,180 +85,6 @@ class BatchService:
     def check(self) -> None:
         """One cheap authenticated call, for 'Test connection'."""
         next(iter(self.client.list_pools(max_results=1, select=["id"]).by_page()), None)
-
-    # -- pool ------------------------------------------------------------------------------
-
-    def supported_images(self) -> list[bm.BatchSupportedImage]:
-        return list(self.client.list_supported_images(filter="osType eq 'linux'"))
-
-    def get_pool(self, pool_id: str, select: list[str] | None = None) -> bm.BatchPool | None:
-        try:
-            return self.client.get_pool(pool_id, select=select)
-        except ResourceNotFoundError:
-            return None
-
-    def ensure_pool(self, settings: PoolSettings) -> PoolChoice:
-        """Reuse BatchGUI's pool when it matches the settings, else create one."""
-        images = self.supported_images()
-        fingerprint = pool_fingerprint(settings)
-        candidates = [settings.pool_id, f"{settings.pool_id}-{fingerprint[:6]}"]
-        free: str | None = None
-        reasons: list[str] = []
-        for pool_id in candidates:
-            pool = self.get_pool(pool_id)
-            if pool is None:
-                free = free or pool_id
-                continue
-            why = pool_mismatch(pool, settings, images)
-            if why is None:
-                owned = _metadata(pool).get(OWNER_KEY) == OWNER_VALUE
-                note = self._match_size(pool, settings)
-                return PoolChoice(pool_id, created=False, owned=owned, note=note)
-            reasons.append(f"pool {pool_id} can't be used: {why}")
-        if free is None:
-            raise PoolConflict(
-                "; ".join(reasons).capitalize()
-                + ". Delete one of these pools in the Azure portal or choose another pool id."
-            )
-        image = choose_image(images)
-        self._create_pool(free, settings, image, fingerprint)
-        note = "; ".join(reasons)
-        return PoolChoice(free, created=True, owned=True, note=note)
-
-    def _create_pool(
-        self, pool_id: str, settings: PoolSettings, image: bm.BatchSupportedImage, fingerprint: str
-    ) -> None:
-        ref = image.image_reference
-        options = bm.BatchPoolCreateOptions(
-            id=pool_id,
-            display_name="BatchGUI MP4 to MP3",
-            vm_size=settings.vm_size,
-            virtual_machine_configuration=bm.VirtualMachineConfiguration(
-                image_reference=bm.BatchVmImageReference(
-                    publisher=ref.publisher, offer=ref.offer, sku=ref.sku, version="latest"
-                ),
-                node_agent_sku_id=image.node_agent_sku_id,
-            ),
-            resize_timeout=timedelta(minutes=15),
-            target_dedicated_nodes=settings.dedicated_nodes,
-            target_low_priority_nodes=settings.spot_nodes,
-            task_slots_per_node=settings.slots_per_node,
-            start_task=bm.BatchStartTask(
-                command_line=settings.start_task,
-                user_identity=bm.UserIdentity(
-                    auto_user=bm.AutoUserSpecification(scope="pool", elevation_level="admin")
-                ),
-                max_task_retry_count=2,
-                wait_for_success=True,
-            ),
-            metadata=[
-                bm.BatchMetadataItem(name=OWNER_KEY, value=OWNER_VALUE),
-                bm.BatchMetadataItem(name=FINGERPRINT_KEY, value=fingerprint),
-            ],
-        )
-        try:
-            self.client.create_pool(options)
-        except ResourceExistsError as exc:
-            if error_code(exc) != "PoolExists":  # e.g. PoolQuotaReached is a 409 too
-                raise
-            # a retried create that had gone through
-
-    def _match_size(self, pool: bm.BatchPool, settings: PoolSettings) -> str:
-        """Grow or shrink a reused pool to the node counts the user asked for."""
-        want = (settings.dedicated_nodes, settings.spot_nodes)
-        have = (pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0)
-        if pool.enable_auto_scale or want == have:
-            return ""
-        if value(pool.allocation_state) != "steady":
-            return "the pool is still resizing; its node count was left as it is"
-        try:
-            self.client.begin_resize_pool(
-                pool.id,
-                bm.BatchPoolResizeOptions(
-                    target_dedicated_nodes=want[0],
-                    target_low_priority_nodes=want[1],
-                    resize_timeout=timedelta(minutes=15),
-                ),
-            )
-        except HttpResponseError as exc:
-            return f"could not resize the pool ({error_code(exc) or exc.status_code})"
-        return f"resizing the pool to {want[0]} dedicated and {want[1]} Spot node(s)"
-
-    def list_nodes(self, pool_id: str, *, quick: bool = False) -> list[bm.BatchNode]:
-        """The pool's nodes; `quick` tries once more at most (a poll simply comes again)."""
-        extra: dict[str, Any] = {"retry_total": 1} if quick else {}
-        return list(self.client.list_nodes(pool_id, select=NODE_SELECT, max_results=1000,
-                                           **extra))
-
-    def start_task_stderr(self, pool_id: str, node_id: str, max_bytes: int = 3000) -> str:
-        """The tail of a node's start task stderr (read once per node, through the file API)."""
-        key = f"{pool_id}/{node_id}"
-        if key not in self._start_task_stderr:
-            text = ""
-            for name in ("startup/stderr.txt", "startup/stdout.txt"):
-                try:
-                    data = b"".join(self.client.download_node_file(pool_id, node_id, name))
-                except HttpResponseError:
-                    continue
-                text = data.decode("utf-8", errors="replace").strip()[-max_bytes:]
-                if text:
-                    break
-            self._start_task_stderr[key] = text
-        return self._start_task_stderr[key]
-
-    def pool_health(self, pool_id: str, *, with_pool: bool = True,
-                    nodes: list[bm.BatchNode] | None = None) -> PoolHealth:
-        """Nodes plus, when asked, the pool's resize errors; decides whether it can work."""
-        from batchgui.targets.azure.errors import resize_error_sentence
-
-        pool = self.get_pool(pool_id, select=POOL_SELECT) if with_pool else None
-        if with_pool and pool is None:
-            return PoolHealth([], fatal=f"The pool {pool_id} was deleted while the run used it.")
-        if nodes is None:
-            nodes = self.list_nodes(pool_id)
-        health = PoolHealth(nodes)
-        broken: list[str] = []
-        for node in nodes:
-            state = value(node.state)
-            if state in ("idle", "running"):
-                health.usable += 1
-            elif state in ("creating", "starting", "waitingforstarttask", "rebooting",
-                           "reimaging", "leavingpool", "preempted", "offline", "unknown"):
-                health.pending += 1
-            elif state == "starttaskfailed":
-                stderr = self.start_task_stderr(pool_id, node.id)
-                exit_code = node.start_task_info.exit_code if node.start_task_info else None
-                text = f"the start task failed on node {node.id}"
-                if exit_code is not None:
-                    text += f" (exit code {exit_code})"
-                broken.append(text + (f"; its stderr said:\n{stderr}" if stderr else ""))
-            elif state == "unusable":
-                why = "; ".join(e.message or e.code or "" for e in (node.errors or []))
-                broken.append(f"node {node.id} is unusable" + (f" ({why})" if why else ""))
-        resize = ""
-        if pool is not None and pool.resize_errors:
-            err = pool.resize_errors[0]
-            resize = resize_error_sentence(err.code, err.message)
-        steady = pool is None or value(pool.allocation_state) == "steady"
-        if health.usable == 0 and health.pending == 0:
-            if broken:
-                health.fatal = "No node can run the conversions: " + broken[0]
-                if len(broken) > 1:
-                    health.fatal += f"\n(and {len(broken) - 1} more node(s) failed the same way)"
-            elif resize and steady:
-                health.fatal = resize
-            elif (
-                pool is not None and steady
-                and (pool.target_dedicated_nodes or 0) + (pool.target_low_priority_nodes or 0) == 0
-            ):
-                health.fatal = (
-                    f"The pool {pool_id} has no nodes. Choose at least one dedicated or Spot node."
-                )
-        else:
-            health.warnings.extend(b.split(";")[0] for b in broken)
-            if resize:
-                health.warnings.append(resize)
-        return health
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> None:
         """One plain REST call, for the "fire and forget" operations.
@@ -396,15 +108,6 @@ class BatchService:
                 raise ResourceNotFoundError(response=response)
             raise error
 
-    def other_jobs_on(self, pool_id: str, job_id: str) -> list[str]:
-        """Active jobs besides `job_id` that run on this pool (another BatchGUI run, say)."""
-        jobs = self.client.list_jobs(filter="state eq 'active'", select=["id", "poolInfo"])
-        return [
-            job.id for job in jobs
-            if job.id != job_id and job.pool_info is not None
-            and job.pool_info.pool_id == pool_id
-        ]
-
     def delete_pool(self, pool_id: str) -> None:
         try:
             self._send("DELETE", f"/pools/{quote(pool_id, safe='')}")
@@ -416,19 +119,66 @@ class BatchService:
 
     # -- job and tasks ---------------------------------------------------------------------
 
-    def create_job(self, job_id: str, pool_id: str) -> None:
+    def create_job(self, job_id: str, pool_info: bm.BatchPoolInfo, *, run_id: str,
+                   max_wall_clock: timedelta) -> None:
+        """The run's job, ending on its own by `max_wall_clock` unless the app extends it.
+
+        It starts with "do nothing when all tasks are complete": a job with no tasks yet
+        counts as complete, so "terminate" is only set once every task is added
+        (`finish_when_done`). With an auto pool, the service deletes the pool with the job.
+        """
         options = bm.BatchJobCreateOptions(
             id=job_id,
             display_name="BatchGUI run",
-            pool_info=bm.BatchPoolInfo(pool_id=pool_id),
-            metadata=[bm.BatchMetadataItem(name=OWNER_KEY, value=OWNER_VALUE)],
+            pool_info=pool_info,
+            all_tasks_complete_mode="noaction",
+            constraints=bm.BatchJobConstraints(max_wall_clock_time=max_wall_clock),
+            metadata=[bm.BatchMetadataItem(name=OWNER_KEY, value=OWNER_VALUE),
+                      bm.BatchMetadataItem(name=RUN_KEY, value=run_id)],
         )
         try:
             self.client.create_job(options)
         except ResourceExistsError as exc:
             if error_code(exc) != "JobExists":  # e.g. ActiveJobAndScheduleQuotaReached
                 raise
-            # a resumed run, or a retried create that had gone through
+            # a retried create that had gone through
+
+    def get_job(self, job_id: str) -> bm.BatchJob | None:
+        try:
+            return self.client.get_job(job_id, select=JOB_SELECT)
+        except ResourceNotFoundError:
+            return None
+
+    def finish_when_done(self, job_id: str) -> None:
+        """Every task is added: the job (and an auto pool with it) ends when they complete."""
+        self.client.update_job(job_id, bm.BatchJobUpdateOptions(
+            all_tasks_complete_mode="terminatejob"))
+
+    def extend_job(self, job_id: str, max_wall_clock: timedelta) -> None:
+        """Push the job's end further out (the app is still alive and watching)."""
+        self.client.update_job(job_id, bm.BatchJobUpdateOptions(
+            constraints=bm.BatchJobConstraints(max_wall_clock_time=max_wall_clock)))
+
+    def disable_job(self, job_id: str) -> None:
+        """Start no new task; running ones finish ("wait")."""
+        try:
+            self._send("POST", f"/jobs/{quote(job_id, safe='')}/disable",
+                       {"disableTasks": "wait"})
+        except HttpResponseError as exc:
+            if error_code(exc) not in ("JobNotActive", "JobDisabled"):
+                raise
+
+    def enable_job(self, job_id: str) -> None:
+        try:
+            self._send("POST", f"/jobs/{quote(job_id, safe='')}/enable")
+        except HttpResponseError as exc:
+            if error_code(exc) not in ("JobNotDisabled", "JobActive"):
+                raise
+
+    def task_ids(self, job_id: str) -> dict[str, bm.BatchTask]:
+        """Every task of a job with its state and result (used when re-attaching)."""
+        return {t.id: t for t in self.client.list_tasks(job_id, select=TASK_SELECT,
+                                                         max_results=1000)}
 
     def add_tasks(
         self,
@@ -520,10 +270,6 @@ class BatchService:
 
     def close(self) -> None:
         self.client.close()
-
-
-class PoolConflict(Exception):
-    """Both pool ids BatchGUI may use are taken by pools with other settings."""
 
 
 class SubmitTimeout(Exception):

@@ -9,6 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+#: metadata that marks pools and jobs as BatchGUI's own (only those are ever deleted)
+OWNER_KEY, OWNER_VALUE = "batchgui", "1"
+FINGERPRINT_KEY = "batchgui-fingerprint"
+#: the run a job or auto pool belongs to
+RUN_KEY = "batchgui-run"
+
 DEFAULT_VM_SIZE = "standard_d2s_v3"
 DEFAULT_POOL_ID = "batchgui-pool"
 # Installs ffmpeg on Ubuntu robustly: non-interactive, waits for the package lock, retried.

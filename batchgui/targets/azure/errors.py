@@ -41,6 +41,11 @@ QUOTA_CODES = {
 }
 
 
+def value(enum_or_str: object) -> str:
+    """An SDK enum or plain string as its lower-case value ('Success' -> 'success')."""
+    return str(getattr(enum_or_str, "value", enum_or_str) or "").lower()
+
+
 def error_code(exc: BaseException) -> str | None:
     """The service's error code (e.g. 'AuthenticationFailed'), wherever the SDK put it."""
     for holder in (getattr(exc, "model", None), getattr(exc, "error", None)):

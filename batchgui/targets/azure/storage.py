@@ -1,9 +1,9 @@
 """The run's blobs in the user's storage account: inputs up, MP3s and task logs down.
 
 Everything is blocking (azure-storage-blob's sync client) and meant to run on the
-executor. Each run keeps its blobs under `<run_id>/` in one container, with opaque
-names from core.naming; nothing here ever sees a user's file name except as a local
-path to read from or write to.
+executor. Each run keeps its blobs in a container of its own, with opaque names
+(tasks.py); nothing here ever sees a user's file name except as a local path to read
+from or write to.
 
 Two ways in: the account key (SAS URLs signed with it), or an Entra ID sign-in
 (`AzureAccount.credential`, when no key is given): then the app talks to storage with
@@ -40,7 +40,8 @@ from azure.storage.blob import (
 
 from batchgui.targets.azure.config import AzureAccount
 
-#: one container for all of BatchGUI's runs; each run lives under its own prefix
+#: the one container of BatchGUI's earlier versions (each run under its own prefix);
+#: today each run has a container of its own (tasks.run_container)
 CONTAINER = "batchgui"
 
 #: Azurite's well-known development account (UseDevelopmentStorage=true)
@@ -448,6 +449,13 @@ class RunStorage:
                 self.container_client.delete_blob(name, delete_snapshots="include")
             except ResourceNotFoundError:
                 pass
+
+    def delete_container(self) -> None:
+        """Remove the run's container and everything in it (one call)."""
+        try:
+            self.container_client.delete_container()
+        except ResourceNotFoundError:
+            pass
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove every blob under `prefix` (the run's folder); returns how many went."""

@@ -1,23 +1,32 @@
-"""Azure Batch as a Target: upload, pool, job, tasks, monitoring, download, cleanup.
+"""Azure Batch as a Target: upload, job and pool, tasks, monitoring, download, cleanup.
 
 The run (core.run) drives this exactly as it drives "This computer". All SDK calls
 are blocking and go through `ctx.blocking`; this module decides, in the event loop,
-what to call and what the answers mean for the user. Azure errors leave here only as
-TargetError with one plain sentence (see errors.py), or as a failed TaskStatus with a
-reason and the tail of ffmpeg's stderr.
+what to call and what the answers mean for the user.
+
+Nothing bills forever. Every remote thing the run makes is journaled (ctx.remember)
+before it is made: its own container, its job, the pool settings. A run that deletes
+its pool uses an *auto pool* whose lifetime is the job; the job ends itself once all
+its tasks are complete ("terminatejob", set when the last task is added) and, as the
+backstop, when its wall-clock limit passes, a limit the app keeps pushing out while it
+is alive (`GRACE_S` past its last sign of life). So a computer that never comes back
+leaves no nodes running; `batchgui cleanup` removes the blobs.
+
+Resume re-attaches: the journaled job is looked up, finished tasks' MP3s are
+downloaded (not recomputed), missing tasks are added, inputs already in storage are
+not sent again; if the job is gone, the missing work goes on a new job of the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
-import shlex
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from azure.batch import models as bm
@@ -28,37 +37,36 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from batchgui.core import naming
-from batchgui.core.ffmpeg import convert_argv, stderr_reason
-from batchgui.core.models import (
-    NodeState,
-    NodeView,
-    Stage,
-    TargetStatus,
-    TaskResult,
-    TaskState,
-    TaskStatus,
-)
+from batchgui.core.drills import kill_point
+from batchgui.core.models import Stage, TargetStatus, TaskResult, TaskState, TaskStatus
 from batchgui.core.target import RunCancelled, RunContext, Target, TargetError, WorkItem
 from batchgui.targets.azure.batch import (
     BatchService,
     PoolChoice,
     PoolConflict,
-    PoolHealth,
     SubmitStopped,
     SubmitTimeout,
     TaskRejected,
-    value,
 )
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
-from batchgui.targets.azure.errors import is_transient, plain_error
+from batchgui.targets.azure.errors import is_transient, plain_error, value
+from batchgui.targets.azure.monitor import NODE_WAIT_LIMIT_S, Monitor
+from batchgui.targets.azure.pools import choose_image, pool_fingerprint, pool_specification
 from batchgui.targets.azure.storage import (
     BLOCK_CONCURRENCY,
-    CONTAINER,
     RunStorage,
     StorageSettingsError,
     TransferAborted,
     uses_sign_in,
+)
+from batchgui.targets.azure.tasks import (
+    input_blob,
+    log_prefix,
+    output_blob,
+    run_container,
+    sas_lifetime,
+    task_options,
+    task_status,
 )
 
 log = logging.getLogger(__name__)
@@ -66,63 +74,27 @@ T = TypeVar("T")
 
 #: files uploading at once (each large one also sends several blocks at once)
 FILES_AT_ONCE = 4
-#: how long a run waits for its first working node (nodes start in 5-15 minutes)
-NODE_WAIT_LIMIT_S = 40 * 60
-#: tries of one call (create pool, create job ...) before a transient error counts
+#: tries of one call (create job, add tasks ...) before a transient error counts
 CALL_ATTEMPTS = 5
-#: task retries on another try or node (a node dying, a blip while downloading)
-TASK_RETRIES = 2
-#: how long the run keeps asking a service that does not answer before it gives up
-GIVE_UP_AFTER_S = 15 * 60
-#: failed tasks whose stderr is read at once
-STDERR_READS_AT_ONCE = 4
-STDERR_TAIL_BYTES = 4000
-#: seconds between looks at the pool itself (resize errors) while it has fewer nodes than asked
-POOL_CHECK_EVERY_S = 10.0
-INPUT_NAME = "in{ext}"
-OUTPUT_NAME = "out.mp3"
+#: how often the app tells the job it is still alive, and how long the job outlives silence
+HEARTBEAT_S = 10 * 60
+GRACE_S = 60 * 60
+#: job states in which a resumed run can go on using the job
+LIVE_JOB_STATES = ("active", "disabling", "disabled", "enabling")
 
 
-def sas_lifetime(total_media_s: float, total_bytes: int, parallel: int) -> timedelta:
-    """How long the run's SAS URLs must live: the run's expected length with a wide margin.
-
-    Converting is assumed to be no faster than real time per slot, the nodes to fetch at
-    2 MB/s each, and the pool to need a few hours at worst to come up and work the queue.
-    """
-    parallel = max(1, parallel)
-    expected = total_media_s / parallel + total_bytes / 2e6 / parallel
-    seconds = 3 * 3600 + 2 * expected
-    return timedelta(seconds=min(seconds, 7 * 24 * 3600))
-
-
-def task_time_limit(duration_s: float | None) -> timedelta:
-    """A task's wall-clock limit: ample for one file even on a slow node, but not endless."""
-    return timedelta(seconds=max(20 * 60, 3 * (duration_s or 0.0) + 10 * 60))
-
-
-def task_command(input_name: str, quality: Any) -> str:
-    """The node's command line: fixed names only, no shell (Batch runs it directly on Linux)."""
-    return shlex.join(convert_argv(input_name, OUTPUT_NAME, quality, progress=False))
-
-
-def _poll_bounds() -> tuple[float, float]:
-    """Fast and slow poll intervals; BATCHGUI_AZURE_POLL='min,max' (seconds) changes them."""
-    text = os.environ.get("BATCHGUI_AZURE_POLL", "")
+def _grace_s() -> float:
+    """GRACE_S, or BATCHGUI_AZURE_JOB_GRACE_S (seconds) for tests of the backstop."""
     try:
-        low, high = (float(x) for x in text.split(","))
-        if 0 < low <= high:
-            return low, high
+        return float(os.environ.get("BATCHGUI_AZURE_JOB_GRACE_S", "")) or GRACE_S
     except ValueError:
-        pass
-    return 2.0, 15.0
-
-
-def _stamp(moment: datetime | None) -> float | None:
-    return moment.timestamp() if moment is not None else None
+        return GRACE_S
 
 
 class AzureBatchTarget(Target):
     """Converts on the user's own Azure Batch pool, with inputs and outputs in their storage."""
+
+    threads_needed = 12
 
     def __init__(
         self,
@@ -132,51 +104,40 @@ class AzureBatchTarget(Target):
         files_at_once: int = FILES_AT_ONCE,
         block_concurrency: int | None = None,
         poll_bounds: tuple[float, float] | None = None,
-        container: str = CONTAINER,
         node_wait_limit_s: float = NODE_WAIT_LIMIT_S,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self.account = account
         self.pool = pool or PoolSettings()
         nodes = max(1, self.pool.dedicated_nodes + self.pool.spot_nodes)
         self.parallelism = nodes * max(1, self.pool.slots_per_node)
-        self.display_name = f"Azure Batch ({account.batch_account}, pool {self.pool.pool_id})"
+        self.display_name = f"Azure Batch ({account.batch_account})"
         self.files_at_once = max(1, files_at_once)
         self.block_concurrency = block_concurrency
-        self.container = container
-        self.poll_min, self.poll_max = poll_bounds or _poll_bounds()
-        self._interval = self.poll_min
+        self.heartbeat_s = heartbeat_s
+        self.grace_s = _grace_s()
+        self.monitor = Monitor(account, self.pool, bounds=poll_bounds,
+                               node_wait_limit_s=node_wait_limit_s)
         self._storage: RunStorage | None = None
         self._batch: BatchService | None = None
         self._run_id = ""
+        self.container = ""
+        self.job_id: str | None = None
+        self.pool_id: str | None = None  # the auto pool's (once the service names it) or ours
+        self._jobs_made: list[str] = []  # every job of this run, to delete at the end
+        self._job_t0 = 0.0  # time.monotonic() at the job's creation
+        self._live_tasks: set[str] = set()  # tasks the current job already has
+        self._settled: dict[str, TaskStatus] = {}  # outcomes known without asking the job
         self._pool_choice: PoolChoice | None = None
-        self._pool_broken = False
-        self._container_ready = False
-        self._job_created = False
         self._abort = threading.Event()
-        self._unreadable: dict[str, str] = {}  # task id -> why its file could not be uploaded
-        self._nodes: tuple[NodeView, ...] = ()
-        self._tasks: dict[str, TaskStatus] = {}
-        self._failed: dict[tuple[str, int], TaskStatus] = {}  # (task id, retries) -> with stderr
-        self._failing_since: float | None = None
-        self._poll_failures = 0
-        self._last_pool_check = 0.0
-        self.node_wait_limit_s = node_wait_limit_s
-        self._no_node_since: float | None = None
-        self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
-        #: figures for tests and benchmarks
+        self._heartbeat: asyncio.Task[None] | None = None
         self.stats: dict[str, float] = {"polls": 0, "submit_calls": 0, "submit_s": 0.0,
                                          "uploaded": 0, "skipped": 0}
 
-    # -- names -----------------------------------------------------------------------------
-
-    def input_blob(self, item: WorkItem) -> str:
-        return naming.blob_name(self._run_id, item.task_id, item.input.path)
-
-    def output_blob(self, task_id: str) -> str:
-        return f"{self._run_id}/out/{task_id}.mp3"
-
-    def log_prefix(self, task_id: str) -> str:
-        return f"{self._run_id}/logs/{task_id}"
+    @property
+    def auto_pool(self) -> bool:
+        """A pool that dies with the job (runs that delete their pool), not a kept one."""
+        return not self.pool.keep_pool
 
     # -- calling Azure ---------------------------------------------------------------------
 
@@ -229,11 +190,30 @@ class AzureBatchTarget(Target):
                 raise TargetError(plain_error(exc, "batch")) from exc
         return self._storage, self._batch
 
-    # -- prepare: pool and upload at the same time -----------------------------------------
+    # -- prepare: job (and pool) and upload at the same time -------------------------------
 
     async def prepare(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
         self._run_id = ctx.run_id
         ctx.cancel.on_cancel(self._abort.set)
+        saved = ctx.saved
+        if saved.get("container"):  # resuming: the same container, job and pool settings
+            self.container = str(saved["container"])
+            self.job_id = saved.get("job_id")
+            self._jobs_made = list(saved.get("jobs", []))
+            if saved.get("pool"):
+                self.pool = PoolSettings(**saved["pool"])
+                self.monitor.pool = self.pool
+        else:
+            self.container = run_container(ctx.run_id)
+            self.job_id = ctx.run_id
+        # before anything exists remotely, the journal knows where to look for it
+        await ctx.remember({
+            "kind": "azure", "account": self.account.name, "batch_url": self.account.batch_url,
+            "batch_account": self.account.batch_account, "container": self.container,
+            "job_id": self.job_id, "jobs": self._jobs_made, "auto_pool": self.auto_pool,
+            "pool": dataclasses.asdict(self.pool),
+        })
+        kill_point("azure-remembered")
         storage, batch = await self._clients(ctx)
         total = sum(item.input.size for item in items)
         ctx.set_stage(
@@ -244,13 +224,20 @@ class AzureBatchTarget(Target):
         # Both accounts are checked before any byte moves, storage first so that a wrong
         # storage key leaves no pool behind; a wrong key stops the run here.
         await self._call(ctx, "storage", storage.ensure_container)
-        self._container_ready = True
-        await self._ensure_pool(ctx, batch)
-
-        uploads = asyncio.ensure_future(self._upload_all(items, ctx))
+        if saved.get("container"):
+            await self._reattach(ctx, batch)
+        todo = [i for i in items if i.task_id not in self._settled]
+        if any(i.task_id not in self._live_tasks for i in todo) and self.job_id is None:
+            self.job_id = self._next_job_id()
+        if self.job_id is not None and self.job_id not in self._jobs_made and todo:
+            await self._start_job(ctx, batch, todo)
+        if self.job_id is not None and self._heartbeat is None and todo:
+            self._heartbeat = asyncio.ensure_future(self._keep_job_alive(ctx, batch))
+        uploads = asyncio.ensure_future(self._upload_all(
+            [i for i in todo if i.task_id not in self._live_tasks], ctx))
         uploads_done = asyncio.Event()
         uploads.add_done_callback(lambda _: uploads_done.set())
-        watcher = asyncio.ensure_future(self._watch_pool(ctx, uploads_done))
+        watcher = asyncio.ensure_future(self._watch_pool(ctx, batch, uploads_done))
         await asyncio.wait({uploads, watcher}, return_when=asyncio.FIRST_EXCEPTION)
         if watcher.done() and watcher.exception() is not None:
             self._abort.set()
@@ -266,49 +253,135 @@ class AzureBatchTarget(Target):
         await watcher
         ctx.cancel.raise_if_cancelled()
 
-    async def _ensure_pool(self, ctx: RunContext, batch: BatchService) -> None:
-        settings = self.pool
+    def _next_job_id(self) -> str:
+        n = len(self._jobs_made) + 1
+        return self._run_id if n == 1 else f"{self._run_id}-{n}"
+
+    async def _reattach(self, ctx: RunContext, batch: BatchService) -> None:
+        """Find the journaled job: keep what it finished, go on with it if it still runs."""
+        job = await self._call(ctx, "batch", batch.get_job, self.job_id) if self.job_id else None
+        if job is None:
+            if self._jobs_made:
+                ctx.log(f"The run's job {self.job_id} is no longer in the Batch account; "
+                        "the files it had not finished are converted on a new job.")
+            self.job_id = None
+            return
+        tasks = await self._call(ctx, "batch", batch.task_ids, job.id)
+        for task_id, task in tasks.items():
+            status = task_status(task)
+            if status.result is TaskResult.SUCCESS:
+                self._settled[task_id] = status  # its MP3 is in storage: download it
+        state = value(job.state)
+        if state in LIVE_JOB_STATES:
+            self._live_tasks = set(tasks)
+            self.pool_id = _pool_of(job)
+            created = job.creation_time or datetime.now(UTC)
+            self._job_t0 = time.monotonic() - (datetime.now(UTC) - created).total_seconds()
+            ctx.log(f"Re-attached to job {job.id}: {len(self._settled)} file(s) already "
+                    "converted there")
+        else:
+            ctx.log(f"The run's job {job.id} has ended ({state}); the files it had not "
+                    "finished are converted on a new job.")
+            self.job_id = None
+
+    async def _start_job(self, ctx: RunContext, batch: BatchService,
+                         todo: Sequence[WorkItem]) -> None:
+        """Create the job (and with an auto pool, the pool with it): journaled first."""
+        assert self.job_id is not None
+        self._jobs_made.append(self.job_id)
+        await ctx.remember({"job_id": self.job_id, "jobs": self._jobs_made})
+        kill_point("azure-job")
+        fingerprint = pool_fingerprint(self.pool)
+        if self.auto_pool:
+            try:
+                images = await self._call(ctx, "batch", batch.supported_images)
+                image = choose_image(images)
+            except LookupError as exc:
+                raise TargetError(_NO_IMAGE) from exc
+            pool_info = bm.BatchPoolInfo(auto_pool_specification=bm.BatchAutoPoolSpecification(
+                auto_pool_id_prefix="batchgui", pool_lifetime_option="job", keep_alive=False,
+                pool=pool_specification(self.pool, image, fingerprint, self._run_id),
+            ))
+            ctx.log(f"Creating a pool for this run: {self.pool.dedicated_nodes} dedicated and "
+                    f"{self.pool.spot_nodes} Spot node(s) of {self.pool.vm_size}, "
+                    f"{self.pool.slots_per_node} file(s) at once per node; Azure removes it "
+                    "when the run's job ends")
+        else:
+            await self._ensure_named_pool(ctx, batch)
+            assert self._pool_choice is not None
+            self.pool_id = self._pool_choice.pool_id
+            pool_info = bm.BatchPoolInfo(pool_id=self.pool_id)
+        ctx.set_stage(Stage.JOB, f"Creating job {self.job_id}")
+        await self._call(ctx, "batch", batch.create_job, self.job_id, pool_info,
+                         run_id=self._run_id, max_wall_clock=timedelta(seconds=self.grace_s))
+        self._job_t0 = time.monotonic()
+        self._live_tasks = set()
+        ctx.log(f"Job {self.job_id} ends on its own {round(self.grace_s / 60)} minutes after "
+                "BatchGUI last looked after it")
+
+    async def _ensure_named_pool(self, ctx: RunContext, batch: BatchService) -> None:
         try:
-            choice = await self._call(ctx, "batch", batch.ensure_pool, settings)
+            choice = await self._call(ctx, "batch", batch.ensure_pool, self.pool)
         except PoolConflict as exc:
             raise TargetError(str(exc)) from exc
         except LookupError as exc:
-            raise TargetError(
-                "This Batch account offers no current Ubuntu image (22.04 or later). "
-                "Check the account's region and allowed images in the Azure portal."
-            ) from exc
+            raise TargetError(_NO_IMAGE) from exc
         self._pool_choice = choice
+        await ctx.remember({"pool_id": choice.pool_id, "pool_created": choice.created})
         if choice.note:
             ctx.log(f"Pool: {choice.note}")
         if choice.created:
-            ctx.log(
-                f"Creating pool {choice.pool_id}: {settings.dedicated_nodes} dedicated and "
-                f"{settings.spot_nodes} Spot node(s) of {settings.vm_size}, "
-                f"{settings.slots_per_node} file(s) at once per node"
-            )
+            settings = self.pool
+            ctx.log(f"Creating pool {choice.pool_id}: {settings.dedicated_nodes} dedicated and "
+                    f"{settings.spot_nodes} Spot node(s) of {settings.vm_size}, "
+                    f"{settings.slots_per_node} file(s) at once per node")
         else:
             ctx.log(f"Reusing pool {choice.pool_id}")
 
-    async def _watch_pool(self, ctx: RunContext, stop: asyncio.Event) -> None:
-        """While files upload, look at the pool so a broken pool stops the run at once."""
-        assert self._batch is not None and self._pool_choice is not None
-        interval = self.poll_min
-        while not stop.is_set():
+    async def _learn_pool_id(self, ctx: RunContext, batch: BatchService) -> str | None:
+        """The auto pool's id, once the service has made it (the job's executionInfo)."""
+        if self.pool_id is None and self.job_id is not None:
+            job = await ctx.blocking(batch.get_job, self.job_id)
+            self.pool_id = _pool_of(job) if job is not None else None
+            if self.pool_id:
+                await ctx.remember({"pool_id": self.pool_id})
+        return self.pool_id
+
+    async def _keep_job_alive(self, ctx: RunContext, batch: BatchService) -> None:
+        """While the app lives, the job's end stays GRACE_S ahead (see the module's doc)."""
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            job_id = self.job_id
+            if job_id is None:
+                continue
+            limit = timedelta(seconds=time.monotonic() - self._job_t0 + self.grace_s)
             try:
-                health = await ctx.blocking(self._batch.pool_health, self._pool_choice.pool_id)
+                await ctx.blocking(batch.extend_job, job_id, limit)
+            except (AzureError, ValueError) as exc:
+                log.info("could not extend job %s: %s", job_id, exc)
+
+    async def _watch_pool(self, ctx: RunContext, batch: BatchService,
+                          stop: asyncio.Event) -> None:
+        """While files upload, look at the pool so a broken pool stops the run at once."""
+        interval = self.monitor.poll_min
+        while not stop.is_set() and self.job_id is not None:
+            try:
+                pool_id = await self._learn_pool_id(ctx, batch)
+                health = await ctx.blocking(batch.pool_health, pool_id) if pool_id else None
             except (AzureError, ValueError) as exc:
                 if not is_transient(exc):
                     raise TargetError(plain_error(exc, "batch", self.account.batch_url)) from exc
             else:
-                self._nodes = self._node_views(health)
-                self._check_pool(health)
-                if health.usable:
-                    ctx.log(f"Pool {self._pool_choice.pool_id}: {health.usable} node(s) ready")
-                    return
+                if health is not None:
+                    self.monitor.nodes = self.monitor.node_views(batch, pool_id or "", health)
+                    self.monitor.check_pool(health)
+                    if health.usable:
+                        ctx.log(f"Pool {pool_id}: {health.usable} node(s) ready")
+                        return
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
-                interval = min(self.poll_max, interval * 1.5)
+                interval = min(self.monitor.poll_max, interval * 1.5)
 
     async def _upload_all(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
         assert self._storage is not None
@@ -327,62 +400,62 @@ class AzureBatchTarget(Target):
                 def progress(done: int, total: int) -> None:
                     loop.call_soon_threadsafe(ctx.report_transfer, item.task_id, done, total)
 
+                blob = input_blob(item.task_id, item.input.path)
+                await ctx.remember_file(item.task_id, {"blob": blob, "size": item.input.size})
                 try:
                     uploaded = await ctx.blocking(
-                        storage.upload,
-                        item.input.path,
-                        self.input_blob(item),
-                        progress=progress,
-                        abort=self._abort,
-                        block_concurrency=block_concurrency,
+                        storage.upload, item.input.path, blob, progress=progress,
+                        abort=self._abort, block_concurrency=block_concurrency,
                     )
                 except TransferAborted:
                     return
                 except OSError as exc:  # the file went away or can't be read: that file fails
-                    self._unreadable[item.task_id] = (
-                        f"the file could not be read for upload: {exc.strerror or exc}"
-                    )
-                    ctx.log(f"{item.input.name}: {self._unreadable[item.task_id]}")
+                    why = f"the file could not be read for upload: {exc.strerror or exc}"
+                    self._settled[item.task_id] = TaskStatus(
+                        item.task_id, TaskState.COMPLETED, result=TaskResult.FAILURE,
+                        failure=why, ended_at=time.time())
+                    ctx.log(f"{item.input.name}: {why}")
                     return
                 except (AzureError, ValueError) as exc:
                     self._abort.set()
                     raise TargetError(plain_error(exc, "storage", storage.endpoint,
                                                   signed_in=storage.signed_in)) from exc
+                await ctx.remember_file(item.task_id, {"uploaded": True})
+                kill_point("azure-uploaded")
                 self.stats["uploaded" if uploaded else "skipped"] += 1
 
         await asyncio.gather(*(one(item) for item in items))
         if ctx.cancel.cancelled:
             raise RunCancelled()
 
-    # -- submit: one job, one task per file ------------------------------------------------
+    # -- submit: one task per file ---------------------------------------------------------
 
     async def submit(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
         storage, batch = await self._clients(ctx)
-        assert self._pool_choice is not None
-        pool_id = self._pool_choice.pool_id
-        ctx.set_stage(Stage.JOB, f"Creating job {ctx.run_id} on pool {pool_id}")
-        await self._call(ctx, "batch", batch.create_job, ctx.run_id, pool_id)
-        self._job_created = True
-
-        todo = [item for item in items if item.task_id not in self._unreadable]
+        todo = [item for item in items
+                if item.task_id not in self._settled and item.task_id not in self._live_tasks]
+        if not todo or self.job_id is None:
+            return
         total_media = sum(item.input.duration_s or 0.0 for item in todo)
         total_bytes = sum(item.input.size for item in todo)
-        expiry = datetime.now(UTC) + sas_lifetime(
-            total_media, total_bytes, self.parallelism
-        )
+        expiry = datetime.now(UTC) + sas_lifetime(total_media, total_bytes, self.parallelism)
         # Entra ID sign-in: one call for the user delegation key the links are signed with
         await self._call(ctx, "storage", storage.prepare_signing, expiry)
         write_url = storage.write_sas_url(expiry)
-        tasks = [self.task_options(item, storage.read_sas_url(self.input_blob(item), expiry),
-                                   write_url)
+        # in the order the run gives (longest first): the Batch scheduler starts queued
+        # tasks of a job roughly in the order they were added
+        tasks = [task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
+                              storage.read_sas_url(input_blob(item.task_id, item.input.path),
+                                                   expiry),
+                              write_url)
                  for item in todo]
         chunks = -(-len(tasks) // 100)
-        ctx.set_stage(Stage.TASKS, f"Adding {len(tasks)} task(s) to job {ctx.run_id}")
+        ctx.set_stage(Stage.TASKS, f"Adding {len(tasks)} task(s) to job {self.job_id}")
         started = time.monotonic()
         deadline = started + max(120.0, 30.0 * chunks)
         try:
             calls = await self._call(
-                ctx, "batch", batch.add_tasks, ctx.run_id, tasks, deadline=deadline,
+                ctx, "batch", batch.add_tasks, self.job_id, tasks, deadline=deadline,
                 should_stop=lambda: ctx.cancel.cancelled,
             )
         except SubmitStopped as exc:
@@ -397,233 +470,52 @@ class AzureBatchTarget(Target):
                 f"Azure Batch refused a task ({exc.code}): "
                 + (exc.message.splitlines()[0] if exc.message else "no details")
             ) from exc
+        self._live_tasks.update(item.task_id for item in todo)
+        kill_point("azure-tasks")
+        # every task is in: the job (and its auto pool) ends once they are all complete
+        await self._call(ctx, "batch", batch.finish_when_done, self.job_id)
+        await ctx.remember({"tasks_added": True})
         self.stats["submit_calls"] = calls
         self.stats["submit_s"] = time.monotonic() - started
-
-    def task_options(
-        self, item: WorkItem, read_url: str, write_url: str
-    ) -> bm.BatchTaskCreateOptions:
-        """One task: read its own input through `read_url`, write the MP3 and logs back."""
-        ext = PurePosixPath(self.input_blob(item)).suffix
-        input_name = INPUT_NAME.format(ext=ext)
-
-        def upload(pattern: str, path: str, condition: str) -> bm.OutputFile:
-            return bm.OutputFile(
-                file_pattern=pattern,
-                destination=bm.OutputFileDestination(
-                    container=bm.OutputFileBlobContainerDestination(
-                        container_url=write_url, path=path
-                    )
-                ),
-                upload_options=bm.OutputFileUploadConfiguration(upload_condition=condition),
-            )
-
-        return bm.BatchTaskCreateOptions(
-            id=item.task_id,
-            display_name=item.task_id,
-            command_line=task_command(input_name, item.quality),
-            resource_files=[bm.ResourceFile(http_url=read_url, file_path=input_name)],
-            output_files=[
-                upload(OUTPUT_NAME, self.output_blob(item.task_id), "tasksuccess"),
-                upload("../std*.txt", self.log_prefix(item.task_id), "taskcompletion"),
-            ],
-            constraints=bm.BatchTaskConstraints(
-                max_wall_clock_time=task_time_limit(item.input.duration_s),
-                max_task_retry_count=TASK_RETRIES,
-                retention_time=timedelta(days=1),
-            ),
-        )
 
     # -- monitoring ------------------------------------------------------------------------
 
     async def poll(self, ctx: RunContext) -> TargetStatus:
         storage, batch = await self._clients(ctx)
-        assert self._pool_choice is not None
-        pool_id = self._pool_choice.pool_id
         self.stats["polls"] += 1
+        if self.job_id is None or not self._live_tasks:
+            return TargetStatus(nodes=self.monitor.nodes, tasks=dict(self._settled))
         try:
-            tasks, nodes = await asyncio.gather(
-                ctx.blocking(batch.list_tasks, ctx.run_id, quick=True),
-                ctx.blocking(batch.list_nodes, pool_id, quick=True),
-            )
-            check_pool = self._wants_pool_check(nodes)
-            health = await ctx.blocking(
-                batch.pool_health, pool_id, with_pool=check_pool, nodes=nodes
-            )
+            pool_id = await self._learn_pool_id(ctx, batch)
         except (AzureError, ValueError) as exc:
-            return self._reconnecting(exc)
-        self._failing_since, self._poll_failures = None, 0
-        self._nodes = self._node_views(health)
-        self._check_pool(health)
-
-        statuses: dict[str, TaskStatus] = {}
-        to_explain: list[tuple[bm.BatchTask, TaskStatus]] = []
-        for task in tasks:
-            status = self._task_status(task)
-            if status.result is TaskResult.FAILURE:
-                known = self._failed.get((task.id, status.retries))
-                if known is None:
-                    to_explain.append((task, status))
-                    continue
-                status = known
-            statuses[task.id] = status
-        if to_explain:
-            explained = await asyncio.gather(
-                *(self._explain(ctx, task, status) for task, status in to_explain)
-            )
-            for status in explained:
-                statuses[status.task_id] = status
-        for task_id, why in self._unreadable.items():
-            statuses[task_id] = TaskStatus(
-                task_id, TaskState.COMPLETED, exit_code=None, result=TaskResult.FAILURE,
-                failure=why, ended_at=time.time(),
-            )
-        self._tasks = statuses
-        return TargetStatus(nodes=self._nodes, tasks=statuses,
-                            message=self._message(health, statuses))
-
-    def _check_pool(self, health: PoolHealth) -> None:
-        """Stop the run when the pool can't work, or has had no working node for too long."""
-        if health.fatal:
-            self._pool_broken = True
-            raise TargetError(health.fatal)
-        now = time.monotonic()
-        if health.usable:
-            self._no_node_since = None
-            return
-        if self._no_node_since is None:
-            self._no_node_since = now
-        elif now - self._no_node_since > self.node_wait_limit_s:
-            minutes = round(self.node_wait_limit_s / 60)
-            raise TargetError(
-                f"No node of pool {self.pool.pool_id} became ready in {minutes} minutes; "
-                "the start task may be stuck. Look at a node's startup/stderr.txt in the "
-                "Azure portal, or try again with another VM size."
-            )
-
-    def _wants_pool_check(self, nodes: list[bm.BatchNode]) -> bool:
-        """Ask for the pool itself (resize errors) only while it lacks nodes, and not often."""
-        usable = sum(1 for n in nodes if value(n.state) in ("idle", "running"))
-        wanted = self.pool.dedicated_nodes + self.pool.spot_nodes
-        now = time.monotonic()
-        lacking = usable == 0 or len(nodes) < wanted
-        if lacking and now - self._last_pool_check > POOL_CHECK_EVERY_S:
-            self._last_pool_check = now
-            return True
-        return False
-
-    def _reconnecting(self, exc: BaseException) -> TargetStatus:
-        """A poll that failed: keep the last picture and say so, unless it can't get better."""
-        if not is_transient(exc):
-            raise TargetError(plain_error(exc, "batch", self.account.batch_url)) from exc
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = now
-        self._poll_failures += 1
-        log.info("poll failed (%s), reconnecting", type(exc).__name__)
-        if now - self._failing_since > GIVE_UP_AFTER_S:
-            raise TargetError(
-                f"Lost the connection to Azure Batch for {GIVE_UP_AFTER_S // 60} minutes: "
-                + plain_error(exc, "batch", self.account.batch_url)
-            ) from exc
-        return TargetStatus(nodes=self._nodes, tasks=dict(self._tasks),
-                            message="Reconnecting to Azure Batch…")
+            return self.monitor.reconnecting(exc)
+        status = await self.monitor.poll(ctx, storage, batch, self.job_id, pool_id,
+                                         self._settled)
+        kill_point("azure-polled")
+        return status
 
     def poll_interval(self, changed: bool) -> float:
-        """Fast while things change, slower while nothing does; backs off while reconnecting."""
-        if self._poll_failures:
-            return min(self.poll_max * 2, self.poll_min * 2 ** self._poll_failures)
-        if changed:
-            self._interval = self.poll_min
-        else:
-            self._interval = min(self.poll_max, self._interval * 1.5)
-        return self._interval
+        return self.monitor.poll_interval(changed)
 
-    def _message(self, health: PoolHealth, tasks: dict[str, TaskStatus]) -> str:
-        running = sum(1 for t in tasks.values() if t.state is TaskState.RUNNING)
-        waiting = sum(1 for t in tasks.values() if t.state in (TaskState.ACTIVE,
-                                                              TaskState.PREPARING))
-        if health.usable == 0:
-            text = (f"Waiting for the pool's nodes ({health.pending} starting; they install "
-                    f"ffmpeg first)")
-        else:
-            text = f"{running} converting, {waiting} waiting, on {health.usable} node(s)"
-        if health.warnings:
-            text += ". " + health.warnings[0]
-        return text
+    def facts(self) -> dict[str, Any]:
+        created = self.auto_pool or bool(self._pool_choice and self._pool_choice.created)
+        ready = self.monitor.first_ready
+        return {
+            "pool_created": created and bool(self._jobs_made),
+            "pool_ready_s": (ready - self._job_t0) if ready and created and self._job_t0
+            else None,
+            "nodes": list(self.monitor.node_times.values()),
+        }
 
-    def _node_views(self, health: PoolHealth) -> tuple[NodeView, ...]:
-        assert self._batch is not None
-        views = []
-        pool_id = self._pool_choice.pool_id if self._pool_choice else ""
-        for node in health.nodes:
-            state = NodeState.parse(value(node.state))
-            errors = [e.message or e.code or "" for e in (node.errors or [])]
-            if state == NodeState.START_TASK_FAILED:
-                stderr = self._batch.start_task_stderr(pool_id, node.id)  # cached: no call
-                if stderr:
-                    errors.append(stderr.strip().splitlines()[-1])
-            views.append(NodeView(
-                node_id=node.id,
-                state=state,
-                running_tasks=node.running_tasks_count or 0,
-                slots=max(1, self.pool.slots_per_node),
-                is_spot=node.is_dedicated is False,
-                errors=tuple(e for e in errors if e),
-            ))
-        return tuple(sorted(views, key=lambda v: v.node_id))
+    async def pause(self, ctx: RunContext) -> None:
+        if self.job_id is not None and self._batch is not None:
+            await self._call(ctx, "batch", self._batch.disable_job, self.job_id)
+            ctx.log("The job is paused: no new file starts. Its pool's nodes still cost "
+                    "money while it is paused.")
 
-    def _task_status(self, task: bm.BatchTask) -> TaskStatus:
-        state_text = value(task.state)
-        try:
-            state = TaskState(state_text)
-        except ValueError:
-            state = TaskState.ACTIVE
-        info = task.execution_info
-        node_id = task.node_info.node_id if task.node_info else None
-        result: TaskResult | None = None
-        exit_code = info.exit_code if info else None
-        if state is TaskState.COMPLETED and info is not None:
-            ok = value(info.result) == "success" and info.failure_info is None and exit_code == 0
-            result = TaskResult.SUCCESS if ok else TaskResult.FAILURE
-        return TaskStatus(
-            task_id=task.id,
-            state=state,
-            node_id=node_id,
-            started_at=_stamp(info.start_time) if info else None,
-            ended_at=_stamp(info.end_time) if info else None,
-            exit_code=exit_code,
-            result=result,
-            retries=(info.retry_count or 0) if info else 0,
-        )
-
-    async def _explain(self, ctx: RunContext, task: bm.BatchTask, status: TaskStatus) -> TaskStatus:
-        """A failed task's plain reason and the tail of its stderr (read once per attempt)."""
-        assert self._storage is not None and self._batch is not None
-        storage, batch = self._storage, self._batch
-        if self._stderr_limit is None:
-            self._stderr_limit = asyncio.Semaphore(STDERR_READS_AT_ONCE)
-        async with self._stderr_limit:
-            tail: str | None = None
-            try:
-                tail = await ctx.blocking(
-                    storage.read_tail, f"{self.log_prefix(task.id)}/stderr.txt", STDERR_TAIL_BYTES
-                )
-                if tail is None:
-                    tail = await ctx.blocking(
-                        batch.task_file_tail, ctx.run_id, task.id, "stderr.txt", STDERR_TAIL_BYTES
-                    )
-            except (AzureError, ValueError) as exc:
-                log.info("could not read stderr of %s: %s", task.id, exc)
-        tail = tail or ""
-        reason = failure_reason(task, tail)
-        explained = TaskStatus(
-            task_id=status.task_id, state=status.state, node_id=status.node_id,
-            started_at=status.started_at, ended_at=status.ended_at, exit_code=status.exit_code,
-            result=status.result, failure=reason, stderr_tail=tail, retries=status.retries,
-        )
-        self._failed[(task.id, status.retries)] = explained
-        return explained
+    async def unpause(self, ctx: RunContext) -> None:
+        if self.job_id is not None and self._batch is not None:
+            await self._call(ctx, "batch", self._batch.enable_job, self.job_id)
 
     # -- download and release --------------------------------------------------------------
 
@@ -636,8 +528,9 @@ class AzureBatchTarget(Target):
 
         for attempt in range(4):
             try:
-                await ctx.blocking(storage.download, self.output_blob(item.task_id),
+                await ctx.blocking(storage.download, output_blob(item.task_id),
                                    item.part_path, progress=progress, abort=self._abort)
+                kill_point("azure-downloaded")
                 return
             except ResourceNotFoundError as exc:
                 raise TargetError(
@@ -657,61 +550,80 @@ class AzureBatchTarget(Target):
     async def release(self, item: WorkItem, ctx: RunContext) -> None:
         storage, _ = await self._clients(ctx)
         names = [
-            self.input_blob(item),
-            self.output_blob(item.task_id),
-            f"{self.log_prefix(item.task_id)}/stdout.txt",
-            f"{self.log_prefix(item.task_id)}/stderr.txt",
+            input_blob(item.task_id, item.input.path),
+            output_blob(item.task_id),
+            f"{log_prefix(item.task_id)}/stdout.txt",
+            f"{log_prefix(item.task_id)}/stderr.txt",
         ]
         try:
             await ctx.blocking(storage.delete, names)
-        except (AzureError, ValueError) as exc:  # cleanup at the end tries again
+        except (AzureError, ValueError) as exc:  # the container goes at the end anyway
             log.info("could not remove the blobs of %s: %s", item.task_id, exc)
 
     # -- cleanup ---------------------------------------------------------------------------
 
     async def cleanup(self, ctx: RunContext, cancelled: bool) -> None:
-        """Job and blobs always go; the pool per the user's choice (a broken one always)."""
+        """The run's jobs and its container always go; a kept pool stays (a broken one goes).
+
+        With an auto pool, deleting the job makes the service delete the pool.
+        """
         self._abort.set()
-        steps: list[tuple[str, str, Callable[..., object], tuple[object, ...]]] = []
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         batch, storage = self._batch, self._storage
-        if batch is not None and self._job_created:
-            if cancelled:
+        steps: list[tuple[str, str, Callable[..., object], tuple[object, ...]]] = []
+        if batch is not None:
+            if cancelled and self.job_id in self._jobs_made:
                 steps.append(("stop the job", "batch", batch.terminate_job,
-                              (ctx.run_id, "cancelled in BatchGUI")))
-            steps.append(("delete the job", "batch", batch.delete_job, (ctx.run_id,)))
-        if storage is not None and self._container_ready:
+                              (self.job_id, "cancelled in BatchGUI")))
+            for job_id in self._jobs_made:
+                steps.append((f"delete job {job_id}", "batch", batch.delete_job, (job_id,)))
+        if storage is not None and self.container:
             steps.append(("remove the run's files from storage", "storage",
-                          storage.delete_prefix, (f"{ctx.run_id}/",)))
-        choice = self._pool_choice
-        others: list[str] = []
-        if batch is not None and choice is not None and choice.owned and not self.pool.keep_pool:
-            try:  # never pull the pool from under another run that uses it
-                others = await self._call(ctx, "batch", batch.other_jobs_on, choice.pool_id,
-                                          ctx.run_id, even_if_cancelled=True)
-            except TargetError as exc:
-                log.info("could not list the pool's other jobs: %s", exc)
-        if batch is not None and choice is not None:
-            if others:
-                ctx.log(f"Pool {choice.pool_id} stays: another run uses it ({others[0]})")
-            elif choice.owned and (not self.pool.keep_pool or self._pool_broken):
-                steps.append((f"delete pool {choice.pool_id}", "batch", batch.delete_pool,
-                              (choice.pool_id,)))
-                ctx.log(f"Deleting pool {choice.pool_id}"
-                        + (" (its nodes could not work)" if self.pool.keep_pool else ""))
-            elif not self.pool.keep_pool:
-                ctx.log(f"Pool {choice.pool_id} was not made by BatchGUI, so it stays")
-            else:
-                ctx.log(f"Keeping pool {choice.pool_id} for the next run "
-                        "(it costs money while its nodes run; delete it when done)")
+                          storage.delete_container, ()))
+        steps += await self._pool_steps(ctx)
+        done = True
         for what, service, fn, args in steps:
             try:
                 await self._call(ctx, service, fn, *args, even_if_cancelled=True)
             except TargetError as exc:
+                done = False
                 ctx.log(f"Could not {what}: {exc}")
             except Exception as exc:  # cleanup reports, it never raises
+                done = False
                 log.exception("cleanup step failed")
                 ctx.log(f"Could not {what}: {exc}")
+        if done and steps:
+            await ctx.remember({"cleaned": True})
         await ctx.blocking(self._close)
+
+    async def _pool_steps(
+        self, ctx: RunContext
+    ) -> list[tuple[str, str, Callable[..., object], tuple[object, ...]]]:
+        """A kept (named) pool stays, unless its nodes could not work and we made it."""
+        choice, batch = self._pool_choice, self._batch
+        if batch is None or choice is None:
+            return []
+        if not self.monitor.pool_broken:
+            if choice.owned:
+                ctx.log(f"Keeping pool {choice.pool_id} for the next run "
+                        "(it costs money while its nodes run; delete it when done)")
+            return []
+        if not choice.owned:
+            ctx.log(f"Pool {choice.pool_id} was not made by BatchGUI, so it stays")
+            return []
+        try:  # never pull the pool from under another run that uses it
+            others = await self._call(ctx, "batch", batch.other_jobs_on, choice.pool_id,
+                                      self.job_id or "", even_if_cancelled=True)
+        except TargetError as exc:
+            log.info("could not list the pool's other jobs: %s", exc)
+            others = []
+        if others:
+            ctx.log(f"Pool {choice.pool_id} stays: another run uses it ({others[0]})")
+            return []
+        ctx.log(f"Deleting pool {choice.pool_id} (its nodes could not work)")
+        return [(f"delete pool {choice.pool_id}", "batch", batch.delete_pool, (choice.pool_id,))]
 
     def _close(self) -> None:
         """Close the clients' connections (the target is done; a new run makes new ones)."""
@@ -724,83 +636,16 @@ class AzureBatchTarget(Target):
                     log.debug("closing a client failed", exc_info=True)
         self._batch = self._storage = None
 
-    def record(self) -> dict[str, object]:
-        return {
-            "batch_account": self.account.batch_account,
-            "batch_url": self.account.batch_url,
-            "pool_id": self._pool_choice.pool_id if self._pool_choice else self.pool.pool_id,
-            "job_id": self._run_id or None,
-            "container": self.container,
-            "blob_prefix": f"{self._run_id}/" if self._run_id else None,
-            "keep_pool": self.pool.keep_pool,
-        }
+
+_NO_IMAGE = ("This Batch account offers no current Ubuntu image (22.04 or later). "
+             "Check the account's region and allowed images in the Azure portal.")
 
 
-def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
-    """Why a task failed, in the words the file list shows."""
-    info = task.execution_info
-    failure = info.failure_info if info else None
-    code = (failure.code or "") if failure else ""
-    message = (failure.message or "") if failure else ""
-    lowered = code.lower()
-    if "resourcefile" in lowered or "blob" in lowered:
-        return f"the node could not download the video from storage ({message or code})"
-    if "fileupload" in lowered or "upload" in lowered:
-        return f"the MP3 could not be uploaded from the node ({message or code})"
-    if "programnotfound" in lowered:
-        return "ffmpeg is not installed on the node (check the pool's start task)"
-    if "wallclock" in lowered or "timeout" in lowered or "timed out" in message.lower():
-        return "the conversion took longer than its time limit and was stopped"
-    exit_code = info.exit_code if info else None
-    said = stderr_reason(stderr_tail)
-    if exit_code not in (None, 0):
-        if exit_code == 127 or "not found" in (said or "").lower() and "ffmpeg" in (said or ""):
-            return "ffmpeg is not installed on the node (check the pool's start task)"
-        return said or f"ffmpeg failed (exit code {exit_code})"
-    if message:
-        return message
-    return said or "the conversion failed on the node"
-
-
-def test_connection(account: AzureAccount) -> dict[str, str]:
-    """Check both sides of an account with one cheap call each (blocking: use a worker thread).
-
-    Returns {"batch": "ok" or a sentence, "storage": "ok" or a sentence}.
-    """
-    results: dict[str, str] = {}
-    try:
-        batch = BatchService(account)
-        try:
-            batch.check()
-        finally:
-            batch.close()
-        results["batch"] = "ok"
-    except (AzureError, ValueError) as exc:
-        results["batch"] = plain_error(exc, "batch", account.batch_url)
-    try:
-        storage = RunStorage(account)
-        try:
-            storage.check()
-        finally:
-            storage.service.close()
-        results["storage"] = "ok"
-    except StorageSettingsError as exc:
-        results["storage"] = str(exc)
-    except (AzureError, ValueError) as exc:
-        endpoint = None
-        try:
-            endpoint = storage_endpoint(account)
-        except StorageSettingsError:
-            pass
-        results["storage"] = plain_error(exc, "storage", endpoint,
-                                         signed_in=uses_sign_in(account))
-    return results
-
-
-test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
-def storage_endpoint(account: AzureAccount) -> str:
-    from batchgui.targets.azure.storage import storage_endpoint as endpoint_of
-
-    return endpoint_of(account)
+def _pool_of(job: bm.BatchJob | None) -> str | None:
+    """The pool a job runs on: its own auto pool (once made) or the named one."""
+    if job is None:
+        return None
+    info = job.execution_info
+    if info is not None and info.pool_id:
+        return str(info.pool_id)
+    return job.pool_info.pool_id if job.pool_info and job.pool_info.pool_id else None

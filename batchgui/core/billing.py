@@ -1,0 +1,80 @@
+"""What a run really used: node-minutes from the service's node times, and their list price.
+
+Azure bills a Batch node from its allocation until it leaves the pool, start-up and idle
+time included, so that is what is counted: allocationTime -> the node left (or the end of
+the run, if it was still there). The caller turns what the service reported for the nodes
+of the run's pool into plain `NodeRecord`s; a node seen more than once (a Spot node that
+came back after preemption, or the same node at several looks) is counted once per
+stretch of time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from batchgui.core.estimate import VmPrice, about_money, list_price_cost
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One node of the run's pool; times are datetimes or time.time() seconds."""
+
+    node_id: str
+    is_spot: bool
+    allocated_at: datetime | float
+    left_at: datetime | float | None = None  # None: still in the pool when the run ended
+
+
+@dataclass(frozen=True)
+class NodeUsage:
+    dedicated_minutes: float = 0.0
+    spot_minutes: float = 0.0
+    nodes: int = 0
+
+    @property
+    def minutes(self) -> float:
+        return self.dedicated_minutes + self.spot_minutes
+
+
+def _seconds(moment: datetime | float) -> float:
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
+
+
+def node_minutes(nodes: Iterable[NodeRecord], run_ended_at: datetime | float) -> NodeUsage:
+    """Billed node-minutes of a run's pool, dedicated and Spot apart."""
+    end_of_run = _seconds(run_ended_at)
+    stretches: dict[tuple[str, bool], list[tuple[float, float]]] = {}
+    for node in nodes:
+        start = _seconds(node.allocated_at)
+        end = _seconds(node.left_at) if node.left_at is not None else end_of_run
+        if end > start:
+            stretches.setdefault((node.node_id, node.is_spot), []).append((start, end))
+    minutes = {False: 0.0, True: 0.0}
+    for (_node_id, spot), spans in stretches.items():
+        spans.sort()
+        merged_start, merged_end = spans[0]
+        for start, end in spans[1:]:
+            if start > merged_end:  # a gap: the node was away (e.g. preempted)
+                minutes[spot] += (merged_end - merged_start) / 60
+                merged_start = start
+            merged_end = max(merged_end, end)
+        minutes[spot] += (merged_end - merged_start) / 60
+    return NodeUsage(minutes[False], minutes[True], len({k[0] for k in stretches}))
+
+
+def run_cost(usage: NodeUsage, price: VmPrice | None) -> float | None:
+    """The node-minutes at list price; None when a price that is needed is unknown."""
+    return list_price_cost(usage.dedicated_minutes, usage.spot_minutes, price)
+
+
+def usage_text(usage: NodeUsage, price: VmPrice | None) -> str:
+    """'42 node-minutes, about $0.07 at list price (prices of 2026-11-29)'."""
+    minutes = round(usage.minutes)
+    used = "1 node-minute" if minutes == 1 else f"{minutes} node-minutes"
+    cost = run_cost(usage, price)
+    if cost is None or price is None or price.as_of is None:
+        return f"{used}, price unknown"
+    money, day = about_money(cost, price.currency), price.as_of.isoformat()
+    return f"{used}, {money} at list price (prices of {day})"

@@ -1,0 +1,120 @@
+"""Putting a checked MP3 in place, so that a crash at any moment never duplicates one.
+
+The protocol, journaled by the run:
+
+1. the part file `P` (hidden, beside the MP3) is written and checked;
+2. journal "placing P as F" with P's identity (device and inode);
+3. hard-link P to a free name F' (F, or `F (n)` per the conflict policy); a link
+   never overwrites, so no other writer is ever clobbered. "Replace" renames instead;
+4. journal "done: F'";
+5. unlink P.
+
+After a crash, `settle()` looks at a file that was placing: if F or one of its
+`(n)` names carries P's identity, the MP3 is in place (done); if not, the checked
+part may be placed now. No step leaves a name that a resume would then avoid with
+`name (1).mp3`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from batchgui.core import naming
+from batchgui.core.media import mp3_duration
+from batchgui.core.models import ConflictPolicy
+
+#: how many `name (n).mp3` variants settle() looks through for a placed MP3
+MAX_COUNTER_LOOKUP = 200
+
+_NO_LINKS = (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
+
+
+def duration_tolerance(expected_s: float) -> float:
+    """An MP3 counts as complete when within 1 s or 2 % of the input's duration."""
+    return max(1.0, 0.02 * expected_s)
+
+
+def check_output(part: Path, expected_s: float | None) -> tuple[float | None, str | None]:
+    """(duration, None) when the MP3 is whole; (duration, reason) when it is not."""
+    try:
+        size = part.stat().st_size
+    except FileNotFoundError:
+        return None, "ffmpeg wrote no MP3"
+    if size == 0:
+        return None, "ffmpeg wrote an empty MP3"
+    got = mp3_duration(part)
+    if got is None:
+        return None, "the MP3 that came back can't be read"
+    if expected_s is not None and abs(expected_s - got) > duration_tolerance(expected_s):
+        if got < expected_s:
+            return got, f"input looks truncated: got {got:.1f} s of {expected_s:.1f} s"
+        return got, f"the MP3 is longer than the video: got {got:.1f} s of {expected_s:.1f} s"
+    return got, None
+
+
+def file_id(path: Path) -> str:
+    """The identity of a file (device and inode), which survives links and renames."""
+    st = os.stat(path)
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def place_output(part: Path, wanted: Path, policy: ConflictPolicy) -> Path | None:
+    """Put the checked MP3 in place without ever overwriting unasked.
+
+    Returns the final path, or None when the policy says skip. The part file is left
+    where it is: the caller journals the outcome first, then removes it.
+    """
+    if policy is ConflictPolicy.OVERWRITE:
+        os.replace(part, wanted)
+        return wanted
+    candidate, n = wanted, 0
+    while True:
+        try:
+            os.link(part, candidate)  # fails if the name exists: no race with other writers
+            return candidate
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            if not candidate.exists():  # a file system without hard links (FAT, some shares)
+                os.rename(part, candidate)
+                return candidate
+        if policy is ConflictPolicy.SKIP:
+            return None
+        n += 1
+        candidate = naming.with_counter(wanted, n)
+
+
+def find_placed(wanted: Path, identity: str) -> Path | None:
+    """The name among `wanted`, `wanted (1)` ... that carries the part's identity, if any."""
+    for n in range(MAX_COUNTER_LOOKUP):
+        candidate = wanted if n == 0 else naming.with_counter(wanted, n)
+        try:
+            if file_id(candidate) == identity:
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def remove(path: Path | None) -> None:
+    """Delete a file if it is there; a missing one is fine."""
+    if path is None:
+        return
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def plain_os_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk with the output folder is full; free some space and press Retry failed"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "no permission to write in the output folder; choose another folder"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the MP3's name is too long for this disk; rename the video and try again"
+    return f"the MP3 could not be written: {exc.strerror or exc}"

@@ -1,0 +1,249 @@
+"""Watching a run on Azure Batch: what its tasks and the pool's nodes are doing.
+
+One poll asks for the job's tasks and the pool's nodes (both with `$select`), the
+pool itself only while it lacks nodes, and the stderr of a failed task once per
+attempt. A poll that fails keeps the last picture and says "Reconnecting…" until
+the service answers again or `GIVE_UP_AFTER_S` passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+from azure.batch import models as bm
+from azure.core.exceptions import AzureError
+
+from batchgui.core.models import NodeState, NodeView, TargetStatus, TaskResult, TaskState
+from batchgui.core.models import TaskStatus as Status
+from batchgui.core.target import RunContext, TargetError
+from batchgui.targets.azure.batch import BatchService
+from batchgui.targets.azure.config import AzureAccount, PoolSettings
+from batchgui.targets.azure.errors import is_transient, plain_error, value
+from batchgui.targets.azure.pools import PoolHealth
+from batchgui.targets.azure.storage import RunStorage
+from batchgui.targets.azure.tasks import failure_reason, log_prefix, task_status
+
+log = logging.getLogger(__name__)
+
+#: how long a run waits for its first working node (nodes start in 5-15 minutes)
+NODE_WAIT_LIMIT_S = 40 * 60
+#: how long the run keeps asking a service that does not answer before it gives up
+GIVE_UP_AFTER_S = 15 * 60
+#: failed tasks whose stderr is read at once
+STDERR_READS_AT_ONCE = 4
+STDERR_TAIL_BYTES = 4000
+#: seconds between looks at the pool itself (resize errors) while it has fewer nodes than asked
+POOL_CHECK_EVERY_S = 10.0
+
+
+def poll_bounds() -> tuple[float, float]:
+    """Fast and slow poll intervals; BATCHGUI_AZURE_POLL='min,max' (seconds) changes them."""
+    text = os.environ.get("BATCHGUI_AZURE_POLL", "")
+    try:
+        low, high = (float(x) for x in text.split(","))
+        if 0 < low <= high:
+            return low, high
+    except ValueError:
+        pass
+    return 2.0, 15.0
+
+
+class Monitor:
+    """The run's picture of its pool and tasks, refreshed by `poll`."""
+
+    def __init__(self, account: AzureAccount, pool: PoolSettings, *,
+                 bounds: tuple[float, float] | None = None,
+                 node_wait_limit_s: float = NODE_WAIT_LIMIT_S) -> None:
+        self.account = account
+        self.pool = pool
+        self.poll_min, self.poll_max = bounds or poll_bounds()
+        self.node_wait_limit_s = node_wait_limit_s
+        self.nodes: tuple[NodeView, ...] = ()
+        self.tasks: dict[str, Status] = {}
+        self.pool_broken = False
+        self.polls = 0
+        #: each node seen: {node_id, is_spot, allocated_at, left_at} (for node-minutes)
+        self.node_times: dict[str, dict[str, object]] = {}
+        self.first_ready: float | None = None  # time.monotonic() when a node first worked
+        self._interval = self.poll_min
+        self._failed: dict[tuple[str, int], Status] = {}  # (task id, retries) -> with stderr
+        self._failing_since: float | None = None
+        self._poll_failures = 0
+        self._last_pool_check = 0.0
+        self._no_node_since: float | None = None
+        self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
+
+    async def poll(self, ctx: RunContext, storage: RunStorage, batch: BatchService,
+                   job_id: str, pool_id: str | None,
+                   settled: dict[str, Status]) -> TargetStatus:
+        """One look at the job's tasks and the pool's nodes; `settled` are known outcomes
+        (tasks of an earlier job of the run, files that could not be uploaded)."""
+        self.polls += 1
+        try:
+            nodes: list[bm.BatchNode] = []
+            if pool_id is None:  # an auto pool the service has not named yet
+                tasks = await ctx.blocking(batch.list_tasks, job_id, quick=True)
+            else:
+                tasks, nodes = await asyncio.gather(
+                    ctx.blocking(batch.list_tasks, job_id, quick=True),
+                    ctx.blocking(batch.list_nodes, pool_id, quick=True),
+                )
+            health = PoolHealth(nodes, pending=1)
+            if pool_id is not None:
+                health = await ctx.blocking(batch.pool_health, pool_id,
+                                            with_pool=self._wants_pool_check(nodes), nodes=nodes)
+        except (AzureError, ValueError) as exc:
+            return self.reconnecting(exc)
+        self._failing_since, self._poll_failures = None, 0
+        self.nodes = self.node_views(batch, pool_id or "", health)
+        self.check_pool(health)
+
+        statuses: dict[str, Status] = dict(settled)
+        to_explain: list[tuple[bm.BatchTask, Status]] = []
+        for task in tasks:
+            status = task_status(task)
+            if status.result is TaskResult.FAILURE:
+                known = self._failed.get((task.id, status.retries))
+                if known is None:
+                    to_explain.append((task, status))
+                    continue
+                status = known
+            statuses[task.id] = status
+        if to_explain:
+            explained = await asyncio.gather(
+                *(self._explain(ctx, storage, batch, job_id, task, status)
+                  for task, status in to_explain)
+            )
+            for status in explained:
+                statuses[status.task_id] = status
+        self.tasks = statuses
+        return TargetStatus(nodes=self.nodes, tasks=statuses,
+                            message=self.message(health, statuses))
+
+    def check_pool(self, health: PoolHealth) -> None:
+        """Stop the run when the pool can't work, or has had no working node for too long."""
+        if health.fatal:
+            self.pool_broken = True
+            raise TargetError(health.fatal)
+        now = time.monotonic()
+        if health.usable:
+            self._no_node_since = None
+            return
+        if self._no_node_since is None:
+            self._no_node_since = now
+        elif now - self._no_node_since > self.node_wait_limit_s:
+            minutes = round(self.node_wait_limit_s / 60)
+            raise TargetError(
+                f"No node of the pool became ready in {minutes} minutes; the start task "
+                "may be stuck. Look at a node's startup/stderr.txt in the Azure portal, or "
+                "try again with another VM size."
+            )
+
+    def _wants_pool_check(self, nodes: list[bm.BatchNode]) -> bool:
+        """Ask for the pool itself (resize errors) only while it lacks nodes, and not often."""
+        usable = sum(1 for n in nodes if value(n.state) in ("idle", "running"))
+        wanted = self.pool.dedicated_nodes + self.pool.spot_nodes
+        now = time.monotonic()
+        lacking = usable == 0 or len(nodes) < wanted
+        if lacking and now - self._last_pool_check > POOL_CHECK_EVERY_S:
+            self._last_pool_check = now
+            return True
+        return False
+
+    def reconnecting(self, exc: BaseException) -> TargetStatus:
+        """A poll that failed: keep the last picture and say so, unless it can't get better."""
+        if not is_transient(exc):
+            raise TargetError(plain_error(exc, "batch", self.account.batch_url)) from exc
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        self._poll_failures += 1
+        log.info("poll failed (%s), reconnecting", type(exc).__name__)
+        if now - self._failing_since > GIVE_UP_AFTER_S:
+            raise TargetError(
+                f"Lost the connection to Azure Batch for {GIVE_UP_AFTER_S // 60} minutes: "
+                + plain_error(exc, "batch", self.account.batch_url)
+            ) from exc
+        return TargetStatus(nodes=self.nodes, tasks=dict(self.tasks),
+                            message="Reconnecting to Azure Batch…")
+
+    def poll_interval(self, changed: bool) -> float:
+        """Fast while things change, slower while nothing does; backs off while reconnecting."""
+        if self._poll_failures:
+            return min(self.poll_max * 2, self.poll_min * 2 ** self._poll_failures)
+        if changed:
+            self._interval = self.poll_min
+        else:
+            self._interval = min(self.poll_max, self._interval * 1.5)
+        return self._interval
+
+    def message(self, health: PoolHealth, tasks: dict[str, Status]) -> str:
+        running = sum(1 for t in tasks.values() if t.state is TaskState.RUNNING)
+        waiting = sum(1 for t in tasks.values() if t.state in (TaskState.ACTIVE,
+                                                              TaskState.PREPARING))
+        if health.usable == 0:
+            text = (f"Waiting for the pool's nodes ({health.pending} starting; they install "
+                    f"ffmpeg first)")
+        else:
+            text = f"{running} converting, {waiting} waiting, on {health.usable} node(s)"
+        if health.warnings:
+            text += ". " + health.warnings[0]
+        return text
+
+    def node_views(self, batch: BatchService, pool_id: str,
+                   health: PoolHealth) -> tuple[NodeView, ...]:
+        views = []
+        now = time.time()
+        if health.usable and self.first_ready is None:
+            self.first_ready = time.monotonic()
+        for node in health.nodes:
+            allocated = getattr(node, "allocation_time", None)
+            seen = self.node_times.setdefault(node.id, {
+                "node_id": node.id, "is_spot": node.is_dedicated is False,
+                "allocated_at": allocated.timestamp() if allocated else now, "left_at": now})
+            seen["left_at"] = now
+            state = NodeState.parse(value(node.state))
+            errors = [e.message or e.code or "" for e in (node.errors or [])]
+            if state == NodeState.START_TASK_FAILED:
+                stderr = batch.start_task_stderr(pool_id, node.id)  # cached: no call
+                if stderr:
+                    errors.append(stderr.strip().splitlines()[-1])
+            views.append(NodeView(
+                node_id=node.id,
+                state=state,
+                running_tasks=node.running_tasks_count or 0,
+                slots=max(1, self.pool.slots_per_node),
+                is_spot=node.is_dedicated is False,
+                errors=tuple(e for e in errors if e),
+            ))
+        return tuple(sorted(views, key=lambda v: v.node_id))
+
+    async def _explain(self, ctx: RunContext, storage: RunStorage, batch: BatchService,
+                       job_id: str, task: bm.BatchTask, status: Status) -> Status:
+        """A failed task's plain reason and the tail of its stderr (read once per attempt)."""
+        if self._stderr_limit is None:
+            self._stderr_limit = asyncio.Semaphore(STDERR_READS_AT_ONCE)
+        async with self._stderr_limit:
+            tail: str | None = None
+            try:
+                tail = await ctx.blocking(
+                    storage.read_tail, f"{log_prefix(task.id)}/stderr.txt", STDERR_TAIL_BYTES
+                )
+                if tail is None:
+                    tail = await ctx.blocking(
+                        batch.task_file_tail, job_id, task.id, "stderr.txt", STDERR_TAIL_BYTES
+                    )
+            except (AzureError, ValueError) as exc:
+                log.info("could not read stderr of %s: %s", task.id, exc)
+        tail = tail or ""
+        explained = Status(
+            task_id=status.task_id, state=status.state, node_id=status.node_id,
+            started_at=status.started_at, ended_at=status.ended_at, exit_code=status.exit_code,
+            result=status.result, failure=failure_reason(task, tail), stderr_tail=tail,
+            retries=status.retries,
+        )
+        self._failed[(task.id, status.retries)] = explained
+        return explained
