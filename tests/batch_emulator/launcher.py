@@ -87,7 +87,8 @@ class BatchEmulator:
         return self._control("GET", "/_emulator/knobs")
 
     def requests(self) -> list[dict[str, Any]]:
-        """API requests seen so far: dicts with method, path (decoded), query, status."""
+        """API requests seen so far: dicts with method, path (decoded), query, status, and
+        auth (the Authorization scheme: "SharedKey", "Bearer" or "")."""
         return self._control("GET", "/_emulator/requests")
 
     def clear_requests(self) -> None:
