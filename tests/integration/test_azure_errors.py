@@ -25,10 +25,10 @@ from batchgui.core.models import TaskResult
 from batchgui.core.target import CancelToken, RunContext, TargetError
 from batchgui.targets.azure.batch import BatchService
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
+from batchgui.targets.azure.connection import test_connection as check_connection
 from batchgui.targets.azure.errors import plain_error
 from batchgui.targets.azure.storage import RunStorage
 from batchgui.targets.azure.target import AzureBatchTarget
-from batchgui.targets.azure.connection import test_connection as check_connection
 
 KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
 

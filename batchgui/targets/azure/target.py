@@ -127,6 +127,7 @@ class AzureBatchTarget(Target):
         self._jobs_made: list[str] = []  # every job of this run, to delete at the end
         self._job_t0 = 0.0  # time.monotonic() at the job's creation
         self._live_tasks: set[str] = set()  # tasks the current job already has
+        self._ended_job: str | None = None  # a resumed run's job that had ended
         self._settled: dict[str, TaskStatus] = {}  # outcomes known without asking the job
         self._pool_choice: PoolChoice | None = None
         self._abort = threading.Event()
@@ -228,6 +229,9 @@ class AzureBatchTarget(Target):
             await self._reattach(ctx, batch)
         todo = [i for i in items if i.task_id not in self._settled]
         if any(i.task_id not in self._live_tasks for i in todo) and self.job_id is None:
+            if self._ended_job:
+                ctx.log(f"Job {self._ended_job} has ended; the {len(todo)} file(s) it had not "
+                        "finished are converted on a new job.")
             self.job_id = self._next_job_id()
         if self.job_id is not None and self.job_id not in self._jobs_made and todo:
             await self._start_job(ctx, batch, todo)
@@ -272,16 +276,15 @@ class AzureBatchTarget(Target):
             if status.result is TaskResult.SUCCESS:
                 self._settled[task_id] = status  # its MP3 is in storage: download it
         state = value(job.state)
+        ctx.log(f"Re-attached to job {job.id}: {len(self._settled)} file(s) already converted "
+                "there")
         if state in LIVE_JOB_STATES:
             self._live_tasks = set(tasks)
             self.pool_id = _pool_of(job)
             created = job.creation_time or datetime.now(UTC)
             self._job_t0 = time.monotonic() - (datetime.now(UTC) - created).total_seconds()
-            ctx.log(f"Re-attached to job {job.id}: {len(self._settled)} file(s) already "
-                    "converted there")
         else:
-            ctx.log(f"The run's job {job.id} has ended ({state}); the files it had not "
-                    "finished are converted on a new job.")
+            self._ended_job = job.id  # its finished files are downloaded; the rest goes anew
             self.job_id = None
 
     async def _start_job(self, ctx: RunContext, batch: BatchService,
@@ -427,6 +430,9 @@ class AzureBatchTarget(Target):
         await asyncio.gather(*(one(item) for item in items))
         if ctx.cancel.cancelled:
             raise RunCancelled()
+        sent, there = int(self.stats["uploaded"]), int(self.stats["skipped"])
+        if there:
+            ctx.log(f"Uploaded {sent} file(s); {there} already in storage from before")
 
     # -- submit: one task per file ---------------------------------------------------------
 
@@ -444,10 +450,8 @@ class AzureBatchTarget(Target):
         write_url = storage.write_sas_url(expiry)
         # in the order the run gives (longest first): the Batch scheduler starts queued
         # tasks of a job roughly in the order they were added
-        tasks = [task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
-                              storage.read_sas_url(input_blob(item.task_id, item.input.path),
-                                                   expiry),
-                              write_url)
+        tasks = [self.task_options(item, storage.read_sas_url(
+                     input_blob(item.task_id, item.input.path), expiry), write_url)
                  for item in todo]
         chunks = -(-len(tasks) // 100)
         ctx.set_stage(Stage.TASKS, f"Adding {len(tasks)} task(s) to job {self.job_id}")
@@ -477,6 +481,12 @@ class AzureBatchTarget(Target):
         await ctx.remember({"tasks_added": True})
         self.stats["submit_calls"] = calls
         self.stats["submit_s"] = time.monotonic() - started
+
+    def task_options(self, item: WorkItem, read_url: str,
+                     write_url: str) -> bm.BatchTaskCreateOptions:
+        """One item's task: reads its input through `read_url`, writes through `write_url`."""
+        return task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
+                            read_url, write_url)
 
     # -- monitoring ------------------------------------------------------------------------
 
