@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import sys
@@ -18,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from batchgui import planning, planning_cli
-from batchgui.core import media
+from batchgui import accounts_cli, cleanup_cli, planning, planning_cli
+from batchgui.core import loudness, media
 from batchgui.core.journal import Journal
 from batchgui.core.models import (
     ConflictPolicy,
@@ -63,6 +64,18 @@ def _bitrate(text: str) -> Quality:
     return q
 
 
+def _lufs(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value not in loudness.TARGETS_LUFS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a loudness target: use -23, -16 or -14 (LUFS), "
+            "or --loudness alone for -16")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batchgui",
@@ -92,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep the folder structure of dropped folders in the output")
     conv.add_argument("--report", type=Path, metavar="FILE.json",
                       help="write one JSON object per input to this file")
+    conv.add_argument("--strip-tags", action="store_true",
+                      help="write no tags; by default the MP3 gets the video's title, artist, "
+                      "album ... and cover picture, and a video without a title its file name")
+    conv.add_argument("--loudness", type=_lufs, nargs="?", const=loudness.DEFAULT_LUFS,
+                      metavar="LUFS",
+                      help="even out loudness (EBU R128) to -23, -16 or -14 LUFS "
+                      "(default when given without a value: -16)")
     registry.add_target_arguments(conv)
     planning_cli.add_convert_arguments(conv)
 
@@ -106,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write one JSON object per input to this file")
 
     planning_cli.add_command(sub)
-    registry.add_other_commands(sub)
+    accounts_cli.add_commands(sub)
+    cleanup_cli.add_command(sub)
     return parser
 
 
@@ -121,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         return resume(args)
     if args.command == "runs":
         return planning_cli.runs(args)
-    if args.command is not None:
-        return registry.run_other_command(args)
+    if args.command == "accounts":
+        return accounts_cli.run(args)
+    if args.command == "cleanup":
+        return cleanup_cli.run(args)
     parser.print_help()
     return EXIT_USAGE
 
@@ -143,6 +166,8 @@ def convert(args: argparse.Namespace) -> int:
             on_conflict=ConflictPolicy(args.on_conflict),
             mirror_folders=args.mirror_folders,
             target_name=args.target,
+            keep_tags=not args.strip_tags,
+            loudness_lufs=args.loudness,
         )
 
     return _run(args, args.target, make_spec, missing)

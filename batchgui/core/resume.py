@@ -123,6 +123,8 @@ def spec_from_json(run: RunRow, inputs: tuple[InputFile, ...]) -> RunSpec:
         on_conflict=ConflictPolicy(spec.get("on_conflict") or "rename"),
         mirror_folders=bool(spec.get("mirror_folders", False)),
         target_name=run.target,
+        keep_tags=bool(spec.get("keep_tags", True)),  # media
+        loudness_lufs=spec.get("loudness_lufs"),  # media
     )
 
 
@@ -187,4 +189,5 @@ def take_over(journal: Journal, spec: RunSpec, new_run_id: str) -> dict[Path, Pa
 
 
 def _settings(spec: RunSpec) -> tuple[object, ...]:
-    return (str(spec.output_dir), spec.quality.label, spec.mirror_folders)
+    return (str(spec.output_dir), spec.quality.label, spec.mirror_folders,
+            spec.keep_tags, spec.loudness_lufs)  # media: MP3s made otherwise are not taken over

@@ -77,6 +77,7 @@ class WorkItem:
     output: Path  # the final name in the output folder
     part_path: Path  # hidden temporary file beside it; renamed into place when checked
     quality: Quality
+    loudness_lufs: float | None = None  # even out loudness to this (two passes); None: leave
 
 
 class RunContext:

@@ -215,6 +215,9 @@ def test_resize_errors_stop_the_run_at_once(canned: Canned, code: str, words: st
 
 
 def _target_on(canned: Canned) -> tuple[AzureBatchTarget, RunContext, ThreadPoolExecutor]:
+    counts = {"active": 0, "running": 1, "completed": 0, "succeeded": 0, "failed": 0}
+    canned.answers.setdefault(("GET", "/jobs/run-1/taskcounts"), Answer(200, {
+        "taskCounts": counts, "taskSlotCounts": counts}))
     target = AzureBatchTarget(account(canned), PoolSettings(), poll_bounds=(0.1, 1.0))
     target._run_id = target.job_id = "run-1"  # a run watching its job on its pool
     target.pool_id = "batchgui-pool"

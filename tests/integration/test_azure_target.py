@@ -749,16 +749,40 @@ def test_cli_pool_options_reach_the_target(monkeypatch: pytest.MonkeyPatch) -> N
     assert "QUJD" not in repr(target.account)
 
 
+def path_without(programs: set[str], path: str, shadows: Path) -> str:
+    """PATH with the same programs, except `programs`: each folder holding one of them is
+    replaced by a folder of links to everything else in it."""
+    folders = []
+    for i, folder in enumerate(p for p in path.split(os.pathsep) if p):
+        here = Path(folder)
+        if not any((here / name).exists() for name in programs):
+            folders.append(folder)
+            continue
+        shadow = shadows / str(i)
+        shadow.mkdir(parents=True)
+        for entry in here.iterdir():
+            if entry.name not in programs:
+                (shadow / entry.name).symlink_to(entry)
+        folders.append(str(shadow))
+    return os.pathsep.join(folders)
+
+
 @pytest.mark.timeout(60)
-@pytest.mark.skipif(shutil.which("ffmpeg") is not None,
-                    reason="an ffmpeg on this machine's PATH reaches the emulator's nodes too")
 def test_node_without_ffmpeg_says_so(
-    azurite: Azurite, media: MediaCache, tmp_path: Path
+    azurite: Azurite, media: MediaCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Runs wherever ffmpeg is installed too (it once skipped there)."""
+    # The emulator's nodes see its own PATH: start it with one that has no ffmpeg, even on
+    # a machine where ffmpeg is installed.
+    node_path = path_without({"ffmpeg", "ffprobe"}, os.environ.get("PATH", ""),
+                             tmp_path / "path")
+    assert shutil.which("ffmpeg", path=node_path) is None
     empty_path = tmp_path / "no-ffmpeg"
     empty_path.mkdir()
-    emu = start_batch_emulator(path_dirs=[str(empty_path)], root=str(tmp_path / "batch"),
-                               **DEFAULT_TEST_KNOBS)
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", node_path)
+        emu = start_batch_emulator(path_dirs=[str(empty_path)], root=str(tmp_path / "batch"),
+                                   **DEFAULT_TEST_KNOBS)
     try:
         media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
         target = AzureBatchTarget(account_for(azurite, emu), small_pool(start_task="true"),

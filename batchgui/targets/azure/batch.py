@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -235,11 +235,24 @@ class BatchService(PoolCalls):
                     delay = min(delay * 2, 10.0)
         return calls
 
-    def list_tasks(self, job_id: str, *, quick: bool = False) -> list[bm.BatchTask]:
-        """The job's tasks, only the fields the app shows; `quick` as for list_nodes."""
+    def list_tasks(self, job_id: str, *, quick: bool = False,
+                   changed_since: datetime | None = None) -> list[bm.BatchTask]:
+        """The job's tasks, only the fields the app shows; `quick` as for list_nodes.
+
+        With `changed_since` (a time of the service's own clock), only the tasks whose
+        state changed at or after it.
+        """
         extra: dict[str, Any] = {"retry_total": 1} if quick else {}
+        if changed_since is not None:
+            stamp = changed_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            extra["filter"] = f"stateTransitionTime ge datetime'{stamp}'"
         return list(self.client.list_tasks(job_id, select=TASK_SELECT, max_results=1000,
                                            **extra))
+
+    def task_counts(self, job_id: str, *, quick: bool = False) -> bm.BatchTaskCounts:
+        """How many of the job's tasks are waiting, running and done (one small call)."""
+        extra: dict[str, Any] = {"retry_total": 1} if quick else {}
+        return self.client.get_job_task_counts(job_id, **extra).task_counts
 
     def task_file_tail(self, job_id: str, task_id: str, name: str, max_bytes: int = 4000) -> str:
         try:
