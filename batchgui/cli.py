@@ -191,7 +191,10 @@ def resume(args: argparse.Namespace) -> int:
     if found is None:
         print("Nothing to resume: every run reached its end.")
         return EXIT_OK
-    print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
+    if found.needs_cleanup:
+        print(f"Every file of run {found.run_id} is done; removing what it left on Azure")
+    else:
+        print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
 
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
         return resume_spec(journal, found.run_id, media.probe)
@@ -251,6 +254,7 @@ def _run(
                       on_log=view.log, journal=journal, run_id=run_id,
                       resuming=run_id is not None)
             run.extra_stats = {"estimate": guess.to_dict()}
+            run.keep_pause = False  # no Continue button here: a resumed paused run goes on
             result = await run.execute()
             if result.run_id and journal.run(result.run_id) is not None:
                 outcome = await loop.run_in_executor(

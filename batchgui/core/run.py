@@ -42,6 +42,7 @@ from batchgui.core.models import (
 from batchgui.core.outputs import (
     remove,
 )
+from batchgui.core.resume import remote_left
 from batchgui.core.run_files import Board, RunFile, snapshot_of
 from batchgui.core.run_plan import RunPlanning
 from batchgui.core.target import (
@@ -55,6 +56,9 @@ from batchgui.core.target import (
 
 log = logging.getLogger(__name__)
 
+
+
+PAUSED_WORDS = "Paused: files being converted finish, no new file starts"
 
 
 class RunBusy(Exception):
@@ -100,6 +104,10 @@ class Run(RunPlanning):
         self._last_emit = 0.0
         self._error: str | None = None
         self._paused = False
+        self._submitted = False  # the target has been given the work (pause goes to it)
+        #: resuming a run that was paused when it stopped: stay paused (the window, where
+        #: Continue is a button away) or go on (the command line)
+        self.keep_pause = True
         self.board = Board()
         self._files = [
             RunFile(item, naming.task_id_for(i), FileStatus.READY, self.board)
@@ -235,12 +243,14 @@ class Run(RunPlanning):
                 for f in self._files:
                     if f.item is not None and f.status in (FileStatus.READY, FileStatus.UPLOADING):
                         f.set(FileStatus.QUEUED)
+                self._submitted = True
+                if self._paused:  # paused before (or, resumed, when it was killed)
+                    await self.target.pause(self.ctx)
+                    self.log(PAUSED_WORDS)
                 await self.target.submit(items, self.ctx)
                 self._convert_started = time.monotonic()
                 self._set_stage(Stage.MONITORING, f"Converting {len(items)} file(s) on "
                                 f"{self.target.display_name}")
-                if self._paused:
-                    await self.target.pause(self.ctx)
                 await self._monitor()
             self._stage = Stage.CANCELLED if self.cancel.cancelled else Stage.DONE
         except RunBusy:
@@ -319,12 +329,13 @@ class Run(RunPlanning):
             return
         self._paused = paused
         await self._j(self.journal.set_paused if self.journal else _noop, self.run_id, paused)
-        if self._stage is Stage.MONITORING:
+        kill_point("paused")
+        if self._submitted:
             if paused:
                 await self.target.pause(self.ctx)
             else:
                 await self.target.unpause(self.ctx)
-        self.log("Paused: running files finish, no new ones start" if paused else "Continuing")
+        self.log(PAUSED_WORDS if paused else "Continuing")
         self._emit(force=True)
         self._notify()
 
@@ -336,7 +347,7 @@ class Run(RunPlanning):
         stopped_early = cancelled or self._error is not None
         if self._finisher is not None:  # owned: cancelled or awaited before the last word
             await self._finisher.end(stopped_early)
-        if items:
+        if items or (self.resuming and remote_left(self.ctx.saved)):
             self._stage, self._message = Stage.CLEANUP, "Cleaning up"
             self._emit(force=True)
             try:

@@ -34,6 +34,7 @@ class RunPlanning:
     extra_stats: dict[str, Any]
     _files: list[RunFile]
     _paused: bool
+    keep_pause: bool
 
     async def _j(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -111,7 +112,10 @@ class RunPlanning:
         run = await self._j(self.journal.run, self.run_id)
         if run is not None:
             self.ctx.saved = dict(run.target_state)
-            self._paused = run.paused
+            self._paused = run.paused and self.keep_pause
+            if run.paused and not self.keep_pause:
+                self.log("The run was paused when it stopped; it goes on now")
+                await self._j(self.journal.set_paused, self.run_id, False)
         for f in self._files:
             row = rows.get(f.task_id)
             if row is None:

@@ -37,7 +37,10 @@ def app_icon() -> QIcon:
 
 
 class _CloseWhenShown(QObject):
-    """Reports the window's first expose on stdout, then closes the window."""
+    """Reports the window's first expose on stdout, then closes the window.
+
+    Signals: none.
+    """
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
@@ -93,4 +96,8 @@ def main(paths: list[Path] | None = None) -> int:
     with loop:
         code = loop.run_forever()
     window.shutdown()
+    if window.leave_run_for_later:
+        # the run stays in the journal as it is (the next start offers to resume it);
+        # its threads may be mid-call, so end now, as a crash would, minus the surprise
+        os._exit(int(code or 0))
     return int(code or 0)

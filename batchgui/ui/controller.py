@@ -107,6 +107,7 @@ class RunController(QObject):
         unfinished_run_found(ResumableRun): a run the last session left half done.
         resume_prepared(RunSpec, ResumableRun): its files are probed again; ready to start.
         resume_failed(str): preparing the resume failed, in plain words.
+        journal_opened(Journal): the run journal is open (once, soon after start).
     """
 
     inputs_probed = Signal(list)
@@ -119,6 +120,7 @@ class RunController(QObject):
     unfinished_run_found = Signal(object)
     resume_prepared = Signal(object, object)
     resume_failed = Signal(str)
+    journal_opened = Signal(object)
 
     def __init__(self, parent: QObject | None = None, journal: Journal | None = None) -> None:
         super().__init__(parent)
@@ -246,7 +248,9 @@ class RunController(QObject):
         if self._journal is None:
             journal = await self._blocking(_open_journal, None)
             assert not isinstance(journal, type(None))
-            self._journal = journal  # type: ignore[assignment]
+            if self._journal is None:
+                self._journal = journal  # type: ignore[assignment]
+                self.journal_opened.emit(journal)
         assert self._journal is not None
         return self._journal
 
@@ -351,7 +355,9 @@ class RunController(QObject):
                     resuming=resumes is not None,
                 )
                 self._run = run
+                run.extra_stats = await self._estimate_stats(spec, target, journal)
                 result = await run.execute()
+                await self._record_outcome(journal, run, target, result)
             finally:
                 self._run = None
         except Exception as exc:  # a bug must still end the run visibly
@@ -363,6 +369,38 @@ class RunController(QObject):
             self.last_result = result
             self.run_finished.emit(result)
 
+    async def _estimate_stats(self, spec: RunSpec, target: Any, journal: Journal
+                              ) -> dict[str, Any]:
+        """The estimate, kept beside the run's outcome so the estimator learns."""
+        from batchgui import planning
+
+        try:
+            guess = await self._blocking(planning.estimate_run, spec, target, journal)
+        except Exception as exc:  # an estimate never stops a run
+            log.info("no estimate: %s", exc)
+            return {}
+        return {"estimate": guess.to_dict()}  # type: ignore[attr-defined]
+
+    async def _record_outcome(self, journal: Journal, run: Any, target: Any,
+                              result: RunResult) -> None:
+        from batchgui import planning
+
+        if not result.run_id or run.resuming and not result.outcomes:
+            return
+        try:
+            price = await self._blocking(planning.price_for, target)
+            outcome = await self._blocking(planning.record_outcome, journal, result.run_id,
+                                           target, result, run.measured(), price)
+        except Exception as exc:  # the figures are a bonus: never a failure
+            log.info("could not record the run's figures: %s", exc)
+            return
+        if getattr(outcome, "node_minutes", None) is not None:
+            from batchgui.planning_cli import outcome_line
+
+            line = outcome_line(target, outcome, price)  # type: ignore[arg-type]
+            if line:
+                self.log_added.emit(line)
+
     async def shutdown(self) -> None:
         """Quitting: cancel the run and wait for it, then stop the worker threads."""
         self.cancel()
@@ -373,13 +411,17 @@ class RunController(QObject):
                 pass
         self.close_workers()
 
-    def close_workers(self) -> None:
-        """Stop the small-jobs threads: settings already handed over are still written."""
+    def close_workers(self, leaving_run: bool = False) -> None:
+        """Stop the small-jobs threads: settings already handed over are still written.
+
+        `leaving_run`: the user quit mid-run to finish later; the run's threads may be in
+        the middle of a call, and the process ends without waiting for them.
+        """
         if self._io_open:
             self._io_open = False
             for job in list(self._jobs):
                 job.cancel()
             self.workers.close()
             # the run has ended (shutdown awaited it): these threads are idle
-            if self._run_executor is not None:
+            if self._run_executor is not None and not leaving_run:
                 self._run_executor.shutdown(wait=True)

@@ -40,9 +40,11 @@ from batchgui.core.models import (
     RunSpec,
 )
 from batchgui.ui import settings as ui_settings
+from batchgui.ui.closing import CloseChoice, ask_before_closing
 from batchgui.ui.controller import RunController
 from batchgui.ui.file_list import FileListModel
 from batchgui.ui.files_panel import FilesPanel
+from batchgui.ui.leftovers_banner import LeftoversBanner
 from batchgui.ui.log_panel import LogView
 from batchgui.ui.menus import WindowActions
 from batchgui.ui.notify import Notifier
@@ -52,7 +54,7 @@ from batchgui.ui.output_panel import (
     settings_dialog_available,
 )
 from batchgui.ui.resume_banner import ResumeBanner
-from batchgui.ui.run_panel import AfterRunBar, NodesPanel, RunBar, finish_message
+from batchgui.ui.run_panel import AfterRunBar, NodesPanel, RunBar, finish_message, paused_text
 from batchgui.ui.task_table import TaskFilterProxy, TaskTableModel
 from batchgui.ui.tasks_panel import TasksPanel
 from batchgui.ui.window_state import WindowState
@@ -87,6 +89,10 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.controller = controller or RunController(self)
         self._close_when_idle = False
+        self._run_on_azure = False
+        #: the user quit mid-run choosing "finish later": the app ends without stopping it
+        self.leave_run_for_later = False
+        self._close_question: QWidget | None = None
         self._notifier = Notifier(self)
         self.state = WindowState(
             self, settings if settings is not None else ui_settings.load(),
@@ -115,6 +121,7 @@ class MainWindow(QMainWindow):
         self.nodes_panel = NodesPanel()
         self.tasks_panel = TasksPanel(self.task_proxy)
         self.resume_banner = ResumeBanner()
+        self.leftovers_banner = LeftoversBanner()
         self.after_run_bar = AfterRunBar()
         self.log_view = LogView()
         self._name_panel_widgets()
@@ -153,6 +160,7 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.resume_banner)
+        layout.addWidget(self.leftovers_banner)
         layout.addWidget(self.main_splitter)
         self.setCentralWidget(central)
 
@@ -183,6 +191,7 @@ class MainWindow(QMainWindow):
         self.mirror_check, self.target_combo = output.mirror_check, output.target_combo
         self.keep_tags_check, self.loudness_check = output.keep_tags_check, output.loudness_check
         self.convert_button, self.cancel_button = bar.convert_button, bar.cancel_button
+        self.pause_button = bar.pause_button
         self.node_grid, self.task_table = self.nodes_panel.node_grid, self.tasks_panel.task_table
         self.failed_only_check = self.tasks_panel.failed_only_check
         self.resume_label = self.resume_banner.resume_label
@@ -197,6 +206,7 @@ class MainWindow(QMainWindow):
         self.add_files_action, self.add_folder_action = actions.add_files, actions.add_folder
         self.quit_action, self.convert_action = actions.quit, actions.convert
         self.cancel_action, self.retry_action = actions.cancel, actions.retry
+        self.pause_action = actions.pause
         self.open_output_action, self.log_action = actions.open_output, actions.log
         self.accounts_action = actions.accounts
 
@@ -226,6 +236,9 @@ class MainWindow(QMainWindow):
         self.accounts_action.triggered.connect(self._on_accounts_requested)
         self.convert_button.clicked.connect(self._on_convert_button_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
+        self.pause_button.clicked.connect(self._on_pause_button_clicked)
+        self.leftovers_banner.removed.connect(self.log_view.add_line)
+        c.journal_opened.connect(self._on_controller_journal_opened)
         self.retry_failed_button.clicked.connect(self._on_retry_failed_button_clicked)
         self.open_output_button.clicked.connect(self._on_open_output_button_clicked)
         self.tasks_panel.failed_only_toggled.connect(self.state.schedule_save)
@@ -238,6 +251,7 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         self.convert_action.triggered.connect(self._on_convert_button_clicked)
         self.cancel_action.triggered.connect(self._on_cancel_button_clicked)
+        self.pause_action.triggered.connect(self._on_pause_button_clicked)
         self.retry_action.triggered.connect(self._on_retry_failed_button_clicked)
         self.open_output_action.triggered.connect(self._on_open_output_button_clicked)
         self.main_splitter.splitterMoved.connect(self.state.schedule_save)
@@ -377,12 +391,23 @@ class MainWindow(QMainWindow):
             self.run_bar.set_stage("Cancelling: stopping conversions…")
             self._update_buttons()
 
+    @Slot()
+    def _on_pause_button_clicked(self) -> None:
+        if self.controller.busy and not self.controller.cancelling:
+            self.controller.set_paused(not self.controller.paused)
+            self.pause_button.setEnabled(False)  # until the run says it took it
+
+    @Slot(object)
+    def _on_controller_journal_opened(self, journal: object) -> None:
+        self.leftovers_banner.look(self.controller.workers, journal)
+
     @Slot(object)
     def _on_controller_run_started(self, spec: RunSpec) -> None:
         self.task_model.clear()
         self.node_grid.set_nodes(())
         self.tasks_panel.clear()
         self.run_bar.show_started(spec)
+        self._run_on_azure = spec.target_name != "local"
         self._log(f"Starting: {len(spec.inputs)} file(s), MP3s in {spec.output_dir}, "
                   f"quality {spec.quality.label}, if one exists: {spec.on_conflict.value}")
         self._update_buttons()
@@ -394,6 +419,10 @@ class MainWindow(QMainWindow):
         self.task_model.apply_snapshot(snapshot)
         self.node_grid.set_nodes(snapshot.nodes)
         self.run_bar.show_snapshot(snapshot, self.controller.cancelling)
+        if snapshot.paused and not self.controller.cancelling:
+            self.run_bar.set_stage(paused_text(self._run_on_azure))
+        self.run_bar.show_paused(snapshot.paused)
+        self.pause_button.setEnabled(self.controller.busy and not self.controller.cancelling)
         self.tasks_panel.show_snapshot(snapshot)
 
     @Slot(object)
@@ -438,6 +467,7 @@ class MainWindow(QMainWindow):
         for button, action, enabled in (
             (self.convert_button, self.convert_action, can_convert),
             (self.cancel_button, self.cancel_action, cancellable),
+            (self.pause_button, self.pause_action, cancellable),
             (self.retry_failed_button, self.retry_action, can_retry),
             (self.open_output_button, self.open_output_action, has_folder),
         ):
@@ -449,19 +479,31 @@ class MainWindow(QMainWindow):
     # -- closing ------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Quitting mid-run cancels and waits for the run to clean up, then closes."""
-        if self.controller.busy:
+        """Quitting mid-run asks: stop the run (it cleans up, then the window closes), or
+        leave it to finish later (the next start offers to resume it), or keep going."""
+        if self.controller.busy and not self.leave_run_for_later:
             event.ignore()
-            if not self._close_when_idle:
-                self._close_when_idle = True
-                self.run_bar.set_stage("Cancelling before closing…")
-                self.controller.cancel()
-                self._update_buttons()
+            if not self._close_when_idle and self._close_question is None:
+                self._close_question = ask_before_closing(
+                    self, self._run_on_azure, self._on_close_question_answered)
             return
         self.state.save_now()
         self._notifier.hide()
         event.accept()
 
+    def _on_close_question_answered(self, choice: CloseChoice) -> None:
+        self._close_question = None
+        if choice is CloseChoice.LATER:
+            self.leave_run_for_later = True
+            self.close()
+        elif choice is CloseChoice.STOP and self.controller.busy:
+            self._close_when_idle = True
+            self.run_bar.set_stage("Cancelling before closing…")
+            self.controller.cancel()
+            self._update_buttons()
+        elif choice is CloseChoice.STOP:
+            self.close()
+
     def shutdown(self) -> None:
         """Stop the worker threads once the window is gone (app exit, end of a test)."""
-        self.controller.close_workers()
+        self.controller.close_workers(leaving_run=self.leave_run_for_later)

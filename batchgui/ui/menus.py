@@ -34,11 +34,13 @@ class WindowActions(QObject):
         run_menu = bar.addMenu("&Run")
         self.convert = QAction("&Convert", parent)
         self.convert.setShortcut(QKeySequence("Ctrl+Return"))
+        self.pause = QAction("&Pause or continue", parent)
+        self.pause.setShortcut(QKeySequence("Ctrl+P"))
         self.cancel = QAction("C&ancel", parent)
         self.cancel.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.retry = QAction("&Retry failed", parent)
         self.open_output = QAction("&Open output folder", parent)
-        for action in (self.convert, self.cancel, self.retry, self.open_output):
+        for action in (self.convert, self.pause, self.cancel, self.retry, self.open_output):
             run_menu.addAction(action)
 
         view_menu = bar.addMenu("&View")

@@ -53,6 +53,13 @@ def progress_text(snapshot: RunSnapshot) -> str:
     return " · ".join(parts)
 
 
+def paused_text(on_azure: bool) -> str:
+    if on_azure:
+        return ("Paused: files being converted finish, no new file starts. The pool's nodes "
+                "still cost money while the run is paused.")
+    return "Paused: files being converted finish, no new file starts."
+
+
 def stage_text(snapshot: RunSnapshot, cancelling: bool) -> str:
     """The stage in words, with the run's own message when it has one."""
     words = STAGE_WORDS.get(snapshot.stage, snapshot.stage.value)
@@ -91,6 +98,10 @@ class RunBar(QWidget):
         self.cancel_button = QPushButton("Ca&ncel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setToolTip("Stop; unfinished MP3s are removed (Esc)")
+        self.pause_button = QPushButton("&Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.setToolTip("Files being converted finish; no new file starts until "
+                                     "you press Continue")
         self.overall_progress = QProgressBar()
         self.overall_progress.setObjectName("overallProgress")
         self.overall_progress.setAccessibleName("Overall progress")
@@ -108,12 +119,16 @@ class RunBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.convert_button)
+        layout.addWidget(self.pause_button)
         layout.addWidget(self.cancel_button)
         layout.addWidget(self.overall_progress, 2)
         layout.addWidget(self.stage_label, 3)
 
     def tab_order(self) -> list[QWidget]:
-        return [self.convert_button, self.cancel_button]
+        return [self.convert_button, self.pause_button, self.cancel_button]
+
+    def show_paused(self, paused: bool) -> None:
+        self.pause_button.setText("C&ontinue" if paused else "&Pause")
 
     def set_stage(self, text: str) -> None:
         self.stage_label.setText(text)

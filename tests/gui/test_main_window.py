@@ -337,7 +337,8 @@ def test_controls_are_reachable_by_keyboard(qtbot, window, media, tmp_path) -> N
     assert ready == [
         "fileList", "addFilesButton", "addFolderButton", "removeButton", "clearButton",
         "outputFolderEdit", "browseButton", "qualityCombo", "conflictCombo",
-        "mirrorFoldersCheck", "targetCombo", "accountsButton", "convertButton", "nodeGrid",
+        "mirrorFoldersCheck", "keepTagsCheck", "loudnessCheck", "targetCombo", "accountsButton",
+        "convertButton", "nodeGrid",
         "failedOnlyCheck", "taskTable", "taskDetail", "logToggle", "openOutputButton",
         "logView",
     ]

@@ -7,6 +7,7 @@ request is signed first), so no server is needed.
 from __future__ import annotations
 
 import base64
+from datetime import UTC
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
@@ -53,13 +54,13 @@ def test_a_storage_key_that_is_not_base64_is_called_not_valid() -> None:
 
 
 def test_a_sas_signed_with_a_broken_key_is_called_not_valid() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
     exc = raised(lambda: generate_blob_sas(
         "acct", "c", "b", account_key="not a key!", permission=BlobSasPermissions(read=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1)))
+        expiry=datetime.now(UTC) + timedelta(hours=1)))
     assert "storage account key is not valid" in plain_error(exc, "storage", NOWHERE)
 
 

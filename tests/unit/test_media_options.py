@@ -9,7 +9,7 @@ from batchgui.cli import build_parser
 from batchgui.core.journal import RunRow
 from batchgui.core.models import RunSpec
 from batchgui.core.resume import spec_from_json
-from batchgui.core.run import spec_to_json
+from batchgui.core.run_plan import spec_to_json
 
 
 def parse(*args: str):  # type: ignore[no-untyped-def]

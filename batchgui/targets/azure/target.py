@@ -192,12 +192,7 @@ class AzureBatchTarget(RunJob, Target):
         ctx.cancel.on_cancel(self._abort.set)
         saved = ctx.saved
         if saved.get("container"):  # resuming: the same container, job and pool settings
-            self.container = str(saved["container"])
-            self.job_id = saved.get("job_id")
-            self._jobs_made = list(saved.get("jobs", []))
-            if saved.get("pool"):
-                self.pool = PoolSettings(**saved["pool"])
-                self.monitor.pool = self.pool
+            self._restore(saved)
         else:
             self.container = run_container(ctx.run_id)
             self.job_id = ctx.run_id
@@ -298,6 +293,15 @@ class AzureBatchTarget(RunJob, Target):
         sent, there = int(self.stats["uploaded"]), int(self.stats["skipped"])
         if there:
             ctx.log(f"Uploaded {sent} file(s); {there} already in storage from before")
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        """A resumed run's container, jobs and pool settings, as the journal kept them."""
+        self.container = str(saved["container"])
+        self.job_id = saved.get("job_id")
+        self._jobs_made = list(saved.get("jobs", []))
+        if saved.get("pool"):
+            self.pool = PoolSettings(**saved["pool"])
+            self.monitor.pool = self.pool
 
     # -- submit: one task per file ---------------------------------------------------------
 
@@ -447,6 +451,9 @@ class AzureBatchTarget(RunJob, Target):
         With an auto pool, deleting the job makes the service delete the pool.
         """
         self._abort.set()
+        if not self.container and ctx.saved.get("container"):  # a resumed run with no work
+            self._restore(ctx.saved)
+            await self._clients(ctx)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
