@@ -1,11 +1,11 @@
 """Watching a run on Azure Batch: what its tasks and the pool's nodes are doing.
 
-One poll asks for the job's task counts (one small call), the tasks whose state
-changed since the last poll (`$filter` on their stateTransitionTime from the time the
-service gave its last answer, its Date header, less a margin: never the local clock),
-the pool's nodes (with `$select`), the pool itself only while it lacks nodes, and the stderr of a failed task
-once per attempt. The first poll lists every task once. A poll that fails keeps the
-last picture and says "Reconnecting…" until the service answers again or
+One poll asks for the job's task counts (one small call); the tasks whose state changed
+since the last poll (`$filter` on stateTransitionTime, from the service's own time of
+its last answer, its Date header, less a margin: never the local clock); the pool's
+nodes (with `$select`); the pool itself only while it lacks nodes; and the stderr of a
+failed task once per attempt. The first poll lists every task once. A poll that fails
+keeps the last picture and says "Reconnecting…" until the service answers again or
 `GIVE_UP_AFTER_S` passes.
 """
 
