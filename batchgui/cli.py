@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from batchgui.core import media
+from batchgui import accounts_cli, cleanup_cli, planning, planning_cli
+from batchgui.core import loudness, media
 from batchgui.core.journal import Journal
 from batchgui.core.models import (
     ConflictPolicy,
@@ -62,6 +64,18 @@ def _bitrate(text: str) -> Quality:
     return q
 
 
+def _lufs(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value not in loudness.TARGETS_LUFS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a loudness target: use -23, -16 or -14 (LUFS), "
+            "or --loudness alone for -16")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batchgui",
@@ -91,7 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep the folder structure of dropped folders in the output")
     conv.add_argument("--report", type=Path, metavar="FILE.json",
                       help="write one JSON object per input to this file")
+    conv.add_argument("--strip-tags", action="store_true",
+                      help="write no tags; by default the MP3 gets the video's title, artist, "
+                      "album ... and cover picture, and a video without a title its file name")
+    conv.add_argument("--loudness", type=_lufs, nargs="?", const=loudness.DEFAULT_LUFS,
+                      metavar="LUFS",
+                      help="even out loudness (EBU R128) to -23, -16 or -14 LUFS "
+                      "(default when given without a value: -16)")
     registry.add_target_arguments(conv)
+    planning_cli.add_convert_arguments(conv)
 
     res = sub.add_parser("resume", help="finish a run that was interrupted (closed, crashed)")
     res.add_argument("run_id", nargs="?", metavar="RUN_ID",
@@ -103,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--report", type=Path, metavar="FILE.json",
                      help="write one JSON object per input to this file")
 
-    registry.add_other_commands(sub)
+    planning_cli.add_command(sub)
+    accounts_cli.add_commands(sub)
+    cleanup_cli.add_command(sub)
     return parser
 
 
@@ -116,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         return convert(args)
     if args.command == "resume":
         return resume(args)
-    if args.command is not None:
-        return registry.run_other_command(args)
+    if args.command == "runs":
+        return planning_cli.runs(args)
+    if args.command == "accounts":
+        return accounts_cli.run(args)
+    if args.command == "cleanup":
+        return cleanup_cli.run(args)
     parser.print_help()
     return EXIT_USAGE
 
@@ -138,6 +166,8 @@ def convert(args: argparse.Namespace) -> int:
             on_conflict=ConflictPolicy(args.on_conflict),
             mirror_folders=args.mirror_folders,
             target_name=args.target,
+            keep_tags=not args.strip_tags,
+            loudness_lufs=args.loudness,
         )
 
     return _run(args, args.target, make_spec, missing)
@@ -161,7 +191,10 @@ def resume(args: argparse.Namespace) -> int:
     if found is None:
         print("Nothing to resume: every run reached its end.")
         return EXIT_OK
-    print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
+    if found.needs_cleanup:
+        print(f"Every file of run {found.run_id} is done; removing what it left on Azure")
+    else:
+        print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
 
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
         return resume_spec(journal, found.run_id, media.probe)
@@ -191,7 +224,11 @@ def _run(
     cancel = CancelToken()
     view = TerminalView(out) if out.isatty() else PlainView(out)
 
-    async def go() -> RunResult:
+    journal = journal or Journal()
+    only_estimate = bool(getattr(args, "estimate", False))
+
+    async def go() -> RunResult | None:
+        nonlocal target
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -203,13 +240,36 @@ def _run(
             spec = await loop.run_in_executor(executor, make_spec, executor)
             if not spec.inputs:
                 view.line("No video files found.")
+            if run_id is None:
+                target = await loop.run_in_executor(
+                    executor, planning_cli.size_pool, args, spec, target, journal, view.line)
+            guess, price = await loop.run_in_executor(
+                executor, planning_cli.estimate, args, spec, target, journal)
+            view.line(f"Estimate: {guess.text}")
+            if only_estimate:
+                for note in guess.notes:
+                    view.line(f"  {note}")
+                return None
             run = Run(spec, target, executor, cancel=cancel, on_snapshot=view.snapshot,
-                      on_log=view.log, journal=journal or Journal(), run_id=run_id,
+                      on_log=view.log, journal=journal, run_id=run_id,
                       resuming=run_id is not None)
-            return await run.execute()
+            run.extra_stats = {"estimate": guess.to_dict()}
+            run.keep_pause = False  # no Continue button here: a resumed paused run goes on
+            result = await run.execute()
+            if result.run_id and journal.run(result.run_id) is not None:
+                outcome = await loop.run_in_executor(
+                    executor, planning.record_outcome, journal, result.run_id, target, result,
+                    run.measured(), price)
+                line = planning_cli.outcome_line(target, outcome, price)
+                if line:
+                    view.line(line)
+            return result
 
-    result = asyncio.run(go())
+    ran = asyncio.run(go())
     view.close()
+    if ran is None:  # --estimate: nothing was done
+        return EXIT_OK
+    result = ran
     _print_summary(result, out, missing)
     if getattr(args, "report", None):
         report = [o.to_json() for o in result.outcomes]

@@ -1,13 +1,15 @@
-"""Set up a private environment for BatchGUI and open the app, or run the tests.
+"""Set up a private environment for BatchGUI and open the app, run the tests, or bundle it.
 
     python3 packaging/bootstrap.py app     # set up, then open the window (This computer)
     python3 packaging/bootstrap.py test    # set up, then run the whole test suite
+    python3 packaging/bootstrap.py bundle  # set up, then build dist/BatchGUI and its tarball
 
 Only the standard library is used here, so it runs on a machine that has nothing
 but Python 3.11+. It creates `.venv` beside pyproject.toml, installs BatchGUI into
 it (with the test extra for `test`), and on Linux installs the few system
-libraries Qt's window plugin needs when they are missing and it may (root + apt).
-Extra arguments after `test` go to pytest.
+libraries Qt's window plugin needs when they are missing and it may (root + apt),
+and a virtual screen (Xvfb) when there is no display. Extra arguments after `test`
+go to pytest, after `app` to batchgui.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ SECRET_SERVICE_PACKAGES = ["gnome-keyring", "dbus"]
 # What the offscreen plugin (tests) needs.
 OFFSCREEN_PACKAGES = ["libegl1", "libgl1", "libxkbcommon0", "libfontconfig1", "libdbus-1-3",
                       "libglib2.0-0"]
+# A virtual screen for `app` on a machine without a display.
+XVFB_PACKAGES = ["xvfb", "xauth"]
+# Xvfb's screen: true colour, a laptop-sized desktop
+XVFB_SCREEN = "-screen 0 1280x800x24"
+# Building the bundle: ICU's icupkg and a C toolchain trim Qt's ICU data (packaging/trim_icu.py).
+BUNDLE_TOOLS = {"icupkg": "icu-devtools", "gcc": "gcc", "nm": "binutils", "readelf": "binutils"}
+# The bundle's tests check the desktop files with the freedesktop.org validators.
+VALIDATORS = {"desktop-file-validate": "desktop-file-utils", "appstreamcli": "appstream"}
 
 
 def say(text: str) -> None:
@@ -76,7 +86,8 @@ def missing_qt_libraries(plugin: str) -> list[str]:
     if not plugin_path.exists():
         return []
     out = subprocess.run(["ldd", str(plugin_path)], capture_output=True, text=True).stdout
-    return [line.split()[0] for line in out.splitlines() if "not found" in line]
+    # ldd names a missing library once per library that needs it: each name once here
+    return list(dict.fromkeys(line.split()[0] for line in out.splitlines() if "not found" in line))
 
 
 def can_apt() -> bool:
@@ -101,6 +112,24 @@ def ensure_secret_service() -> None:
             say("could not install them: the Secret Service test will be skipped")
 
 
+def ensure_tools(tools: dict[str, str], purpose: str) -> bool:
+    """Commands (name -> Debian package) installed with apt as root when missing."""
+    missing = {cmd: pkg for cmd, pkg in tools.items() if not shutil.which(cmd)}
+    if not missing:
+        return True
+    packages = list(dict.fromkeys(missing.values()))
+    if can_apt():
+        say(f"installing {', '.join(packages)} {purpose}")
+        try:
+            apt_install(packages)
+            return True
+        except subprocess.CalledProcessError:
+            pass
+    say(f"{', '.join(missing)} not found {purpose}: install {' '.join(packages)} "
+        "with your package manager")
+    return False
+
+
 def ensure_system_libraries(plugin: str, packages: list[str]) -> None:
     missing = missing_qt_libraries(plugin)
     if not missing:
@@ -122,13 +151,19 @@ def app(args: list[str]) -> int:
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     )
     if headless:
-        if shutil.which("xvfb-run"):
-            say("no screen found: showing the window on a virtual screen (Xvfb)")
-            argv = ["xvfb-run", "-a", *argv]
-        else:
-            say("no screen found (DISPLAY is not set). Start this from a desktop session, "
-                "or install xvfb to run it on a virtual screen.")
+        if not (shutil.which("xvfb-run") and shutil.which("xauth")) and can_apt():
+            say("no screen found: installing a virtual screen (Xvfb) to show the window on")
+            try:
+                apt_install(XVFB_PACKAGES)
+            except subprocess.CalledProcessError:
+                pass
+        if not (shutil.which("xvfb-run") and shutil.which("xauth")):
+            say("BatchGUI is a desktop app and no screen was found (DISPLAY is not set): "
+                "start it from a desktop session, or install xvfb and xauth to show it on a "
+                "virtual screen.")
             return 1
+        say("no screen found: showing the window on a virtual screen (Xvfb)")
+        argv = ["xvfb-run", "-a", "-s", XVFB_SCREEN, *argv]
     say("opening BatchGUI")
     return subprocess.call(argv)
 
@@ -137,6 +172,11 @@ def test(args: list[str]) -> int:
     ensure_venv("[test]")
     ensure_system_libraries("offscreen", OFFSCREEN_PACKAGES)
     ensure_secret_service()
+    if sys.platform.startswith("linux"):
+        # the bundle's tests build it (with the X11 libraries it ships) and validate its
+        # desktop files
+        ensure_system_libraries("xcb", XCB_PACKAGES)
+        ensure_tools({**BUNDLE_TOOLS, **VALIDATORS}, "for the bundle's tests")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     if code == 5:  # pytest found no tests: that must never look like a pass
@@ -145,12 +185,21 @@ def test(args: list[str]) -> int:
     return code
 
 
+def bundle(args: list[str]) -> int:
+    ensure_venv("[bundle]")
+    if sys.platform.startswith("linux"):
+        # the X11 libraries Qt needs are shipped in the bundle: they must be here first
+        ensure_system_libraries("xcb", XCB_PACKAGES)
+        ensure_tools(BUNDLE_TOOLS, "to trim the bundle's ICU data")
+    return subprocess.call([str(PYTHON), str(ROOT / "packaging" / "bundle.py"), *args], cwd=ROOT)
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("app", "test"):
+    commands = {"app": app, "test": test, "bundle": bundle}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    command, rest = sys.argv[1], sys.argv[2:]
-    return app(rest) if command == "app" else test(rest)
+    return commands[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

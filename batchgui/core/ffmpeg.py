@@ -34,8 +34,13 @@ def ffmpeg_exe() -> str:
 
 
 def encode_args(quality: Quality) -> list[str]:
-    """Audio-only MP3 settings shared by every target: first audio stream, no video or cover art."""
-    args = ["-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "0", "-c:a", "libmp3lame"]
+    """Audio-only MP3 settings shared by every target: first audio stream, no video or cover art.
+
+    ffmpeg copies no tags or chapters: the run writes the final tags itself (core.tags),
+    so what lands in the MP3 never depends on the ffmpeg version of a node.
+    """
+    args = ["-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
+            "-c:a", "libmp3lame"]
     if quality.cbr_kbps is not None:
         args += ["-b:a", f"{quality.cbr_kbps}k"]
     else:

@@ -165,6 +165,10 @@ class RunSpec:
     on_conflict: ConflictPolicy = ConflictPolicy.RENAME
     mirror_folders: bool = False
     target_name: str = "local"
+    # media: the video's tags and cover go into the MP3 (False: the MP3 gets no tags)
+    keep_tags: bool = True
+    # media: even out loudness to this many LUFS (EBU R128, two passes); None leaves it
+    loudness_lufs: float | None = None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,13 @@ class ResumableRun:
     files_total: int
     files_left: int
     paused: bool
+    #: every file is done, but what the run made remotely (job, container) is still there
+    needs_cleanup: bool = False
+
+
+def remote_left(target_state: dict[str, Any]) -> bool:
+    """The run made something remotely (a container, a job) that it has not removed yet."""
+    return bool(target_state.get("container")) and not target_state.get("cleaned")
 
 
 def is_dead(journal: Journal, run: RunRow) -> bool:
@@ -85,11 +92,12 @@ def resumable_runs(journal: Journal) -> list[ResumableRun]:
             continue
         rows = settle_run(journal, run.run_id)
         left = sum(1 for r in rows if r.status in UNFINISHED)
-        if not left:  # killed after its last file was in place: it is simply done
+        remote = remote_left(run.target_state)
+        if not left and not remote:  # killed after its last file was in place: it is done
             journal.set_run_state(run.run_id, DONE)
             continue
         found.append(ResumableRun(run.run_id, run.created, run.target, run.output_dir,
-                                  len(rows), left, run.paused))
+                                  len(rows), left, run.paused, needs_cleanup=not left))
     return found
 
 
@@ -123,6 +131,8 @@ def spec_from_json(run: RunRow, inputs: tuple[InputFile, ...]) -> RunSpec:
         on_conflict=ConflictPolicy(spec.get("on_conflict") or "rename"),
         mirror_folders=bool(spec.get("mirror_folders", False)),
         target_name=run.target,
+        keep_tags=bool(spec.get("keep_tags", True)),  # media
+        loudness_lufs=spec.get("loudness_lufs"),  # media
     )
 
 
@@ -136,6 +146,16 @@ def run_standing(journal: Journal, run_id: str | None) -> str:
     if not is_dead(journal, run):
         return "live"
     return "resumable"
+
+
+def targets_with_leftovers(journal: Journal) -> list[str]:
+    """Targets (account names) where runs that are over left something behind, per the
+    journal: their container or job was never removed (a failed cleanup, a dismissed run)."""
+    names: list[str] = []
+    for run in journal.runs():
+        if not run.is_open and remote_left(run.target_state) and run.target not in names:
+            names.append(run.target)
+    return names
 
 
 def dismiss(journal: Journal, run_id: str) -> None:
@@ -187,4 +207,5 @@ def take_over(journal: Journal, spec: RunSpec, new_run_id: str) -> dict[Path, Pa
 
 
 def _settings(spec: RunSpec) -> tuple[object, ...]:
-    return (str(spec.output_dir), spec.quality.label, spec.mirror_folders)
+    return (str(spec.output_dir), spec.quality.label, spec.mirror_folders,
+            spec.keep_tags, spec.loudness_lufs)  # media: MP3s made otherwise are not taken over

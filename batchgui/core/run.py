@@ -16,18 +16,15 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from batchgui.core import naming
+from batchgui.core import awake, naming
 from batchgui.core.drills import kill_point
+from batchgui.core.finish import Finisher
 from batchgui.core.journal import (
     CANCELLED,
     DONE,
     FAILED,
-    PAUSED,
-    RUNNING,
-    FileRow,
     Journal,
     data_dir,
 )
@@ -40,18 +37,14 @@ from batchgui.core.models import (
     RunSpec,
     Stage,
     TargetStatus,
-    TaskResult,
     TaskState,
 )
 from batchgui.core.outputs import (
-    check_output,
-    file_id,
-    place_output,
-    plain_os_error,
     remove,
 )
-from batchgui.core.resume import settle_run, take_over
+from batchgui.core.resume import remote_left
 from batchgui.core.run_files import Board, RunFile, snapshot_of
+from batchgui.core.run_plan import RunPlanning
 from batchgui.core.target import (
     CancelToken,
     RunCancelled,
@@ -63,15 +56,16 @@ from batchgui.core.target import (
 
 log = logging.getLogger(__name__)
 
-#: the finishing steps (download, check, place) that may run at once
-FINISH_CONCURRENCY = 4
+
+
+PAUSED_WORDS = "Paused: files being converted finish, no new file starts"
 
 
 class RunBusy(Exception):
     """The run is already going in another window or command."""
 
 
-class Run:
+class Run(RunPlanning):
     """One conversion run. Create, then `await execute()`; cancel through `cancel`.
 
     `resuming=True` continues the journaled run `run_id` (same job, same outputs):
@@ -110,14 +104,23 @@ class Run:
         self._last_emit = 0.0
         self._error: str | None = None
         self._paused = False
+        self._submitted = False  # the target has been given the work (pause goes to it)
+        #: resuming a run that was paused when it stopped: stay paused (the window, where
+        #: Continue is a button away) or go on (the command line)
+        self.keep_pause = True
         self.board = Board()
         self._files = [
             RunFile(item, naming.task_id_for(i), FileStatus.READY, self.board)
             for i, item in enumerate(spec.inputs)
         ]
         self._sent_complete = False  # the first snapshot carries every file
+        #: figures for the estimator (planning.record_outcome): transfers and their times
+        self.measures: dict[str, float] = {"upload_seconds": 0.0, "download_seconds": 0.0,
+                                           "bytes_downloaded": 0.0}
+        #: kept in the journal beside the outcome (e.g. the estimate shown before the run)
+        self.extra_stats: dict[str, Any] = {}
         self._by_task = {f.task_id: f for f in self._files}
-        self._finishing: set[asyncio.Task[None]] = set()
+        self._finisher: Finisher | None = None  # made in the run's loop
         self._journal_thread: ThreadPoolExecutor | None = None
         self._lock = RunLock(journal.locks_dir if journal else data_dir() / "locks", self.run_id)
         self.ctx = RunContext(
@@ -218,6 +221,10 @@ class Run:
 
     async def execute(self) -> RunResult:
         """Convert everything that can be converted; never raises for a file's problem."""
+        async with awake.stay_awake(self.ctx.blocking):  # media: no sleep while the run goes on
+            return await self._execute()
+
+    async def _execute(self) -> RunResult:
         items: list[WorkItem] = []
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
@@ -229,17 +236,21 @@ class Run:
             items = await self._plan()
             if items:
                 self.cancel.raise_if_cancelled()
+                prepared = time.monotonic()
                 await self.target.prepare(items, self.ctx)
+                self.measures["upload_seconds"] = time.monotonic() - prepared
                 self.cancel.raise_if_cancelled()
                 for f in self._files:
                     if f.item is not None and f.status in (FileStatus.READY, FileStatus.UPLOADING):
                         f.set(FileStatus.QUEUED)
+                self._submitted = True
+                if self._paused:  # paused before (or, resumed, when it was killed)
+                    await self.target.pause(self.ctx)
+                    self.log(PAUSED_WORDS)
                 await self.target.submit(items, self.ctx)
                 self._convert_started = time.monotonic()
                 self._set_stage(Stage.MONITORING, f"Converting {len(items)} file(s) on "
                                 f"{self.target.display_name}")
-                if self._paused:
-                    await self.target.pause(self.ctx)
                 await self._monitor()
             self._stage = Stage.CANCELLED if self.cancel.cancelled else Stage.DONE
         except RunBusy:
@@ -265,128 +276,18 @@ class Run:
                 self._journal_thread.shutdown(wait=False)  # its last job was awaited
         return self.result()
 
-    async def _plan(self) -> list[WorkItem]:
-        spec = self.spec
-        self._set_stage(Stage.PROBING, f"Checking {len(self._files)} file(s)")
-        earlier: dict[Path, Path] = {}
-        if self.resuming:
-            await self._load_from_journal()
-        elif self.journal is not None:
-            earlier = await self._j(take_over, self.journal, spec, self.run_id)
-        for f in self._files:
-            if f.status is not FileStatus.READY:
-                continue
-            if not f.input.ok:
-                f.set(FileStatus.REJECTED, f.input.problem)
-                self.log(f"{f.input.name}: rejected, {f.input.problem}")
-            elif f.input.path in earlier:
-                f.output = earlier[f.input.path]
-                f.output_duration = f.input.duration_s
-                f.set(FileStatus.DONE)
-                self.log(f"{f.input.name}: already converted by an interrupted run, "
-                         f"{f.output.name}")
-        accepted = [f for f in self._files if f.status is FileStatus.READY]
-        if accepted:
-            try:
-                await self.ctx.blocking(spec.output_dir.mkdir, parents=True, exist_ok=True)
-            except OSError as exc:
-                raise TargetError(
-                    f"The output folder {spec.output_dir} can't be created ({exc.strerror}). "
-                    "Choose another folder."
-                ) from exc
-        fresh = [f for f in accepted if f.output is None]
-        outputs = await self.ctx.blocking(
-            naming.plan_outputs,
-            [f.input for f in fresh],
-            spec.output_dir,
-            mirror_folders=spec.mirror_folders,
-            on_conflict=spec.on_conflict,
-            taken=[f.output for f in self._files if f.output is not None],
-        )
-        for f, output in zip(fresh, outputs, strict=True):
-            if output is None:
-                f.set(FileStatus.SKIPPED, "an MP3 with this name is already in the output folder")
-                self.log(f"{f.input.name}: skipped, {f.reason}")
-            f.output = output
-        items = []
-        for f in accepted:
-            if f.status is not FileStatus.READY or f.output is None:
-                continue
-            if f.output.parent != spec.output_dir:
-                await self.ctx.blocking(f.output.parent.mkdir, parents=True, exist_ok=True)
-            f.plan(WorkItem(f.task_id, f.input, f.output, naming.part_path(f.output),
-                            spec.quality))
-            assert f.item is not None
-            items.append(f.item)
-        # longest first: one long file that sorts last must not start last
-        items.sort(key=lambda item: -(item.input.duration_s or 0.0))
-        await self._journal_plan()
-        return items
-
-    async def _load_from_journal(self) -> None:
-        """Resuming: settle what the dead process left, and take each file's journaled state."""
-        assert self.journal is not None
-        rows: dict[str, FileRow] = {
-            r.task_id: r for r in await self._j(settle_run, self.journal, self.run_id)
-        }
-        run = await self._j(self.journal.run, self.run_id)
-        if run is not None:
-            self.ctx.saved = dict(run.target_state)
-            self._paused = run.paused
-        for f in self._files:
-            row = rows.get(f.task_id)
-            if row is None:
-                continue
-            f.remote = dict(row.remote)
-            self.ctx.saved_files[f.task_id] = f.remote
-            f.output = row.output
-            status = _status(row.status)
-            if status is None or status.is_final:
-                f.set(status or FileStatus.SKIPPED, row.reason or "taken over by another run")
-                f.journaled_final = True
-                if status is FileStatus.DONE:
-                    f.output_duration = row.duration_s
-        await self._j(self.journal.set_run_state, self.run_id,
-                      PAUSED if self._paused else RUNNING)
-
-    async def _journal_plan(self) -> None:
-        """The plan is on disk before the first side effect (part files, uploads, jobs)."""
-        if self.journal is None:
-            return
-        if self.resuming:
-            await self._j(self.journal.update_files, self.run_id, [
-                (f.task_id, {"status": f.status.value, "reason": f.reason, "output": f.output,
-                             "part": f.item.part_path if f.item else None})
-                for f in self._files if not f.journaled_final
-            ])
-            for f in self._files:
-                f.journaled_final = f.status.is_final
-            return
-        rows = [
-            FileRow(task_id=f.task_id, position=i, input=f.input.path, root=f.input.root,
-                    size=f.input.size, duration_s=f.input.duration_s, status=f.status.value,
-                    reason=f.reason, output=f.output,
-                    part=f.item.part_path if f.item else None)
-            for i, f in enumerate(self._files)
-        ]
-        await self._j(self.journal.create_run, self.run_id, self.spec.target_name,
-                      spec_to_json(self.spec), rows)
-        kill_point("planned")
-        for f in self._files:
-            f.journaled_final = f.status.is_final
-
     async def _monitor(self) -> None:
-        limit = asyncio.Semaphore(FINISH_CONCURRENCY)
+        self._finisher = finisher = Finisher(self)
         while True:
             if self.cancel.cancelled:
                 raise RunCancelled()
             status = await self.target.poll(self.ctx)
-            changed = self._apply(status, limit)
+            changed = self._apply(status, finisher)
             if status.message and status.message != self._message:
                 self._message = status.message
                 changed = True
             self._emit(force=changed)
-            if self.board.unfinished == 0 and not self._finishing:
+            if self.board.unfinished == 0 and not finisher.pending:
                 return
             assert self._wake is not None
             try:
@@ -395,7 +296,7 @@ class Run:
                 pass
             self._wake.clear()
 
-    def _apply(self, status: TargetStatus, limit: asyncio.Semaphore) -> bool:
+    def _apply(self, status: TargetStatus, finisher: Finisher) -> bool:
         """Take the target's news (tasks that changed); start finishing completed ones."""
         changed = status.nodes != self._nodes
         self._nodes = status.nodes
@@ -409,94 +310,12 @@ class Run:
             if f.status.is_final or f.finishing or f.item is None:
                 continue
             if task.state is TaskState.COMPLETED:
-                f.finishing = True
-                finishing = asyncio.ensure_future(self._finish_file(f, limit))
-                self._finishing.add(finishing)
-                finishing.add_done_callback(self._finishing.discard)
+                finisher.start(f)
             elif task.state in (TaskState.RUNNING, TaskState.PREPARING):
                 f.set(FileStatus.CONVERTING)
             elif task.state is TaskState.ACTIVE and f.status is not FileStatus.UPLOADING:
                 f.set(FileStatus.QUEUED)
         return changed
-
-    # -- one file's end --------------------------------------------------------------------
-
-    async def _finish_file(self, f: RunFile, limit: asyncio.Semaphore) -> None:
-        assert f.item is not None and f.task is not None
-        item, task = f.item, f.task
-        try:
-            async with limit:
-                if task.result is not TaskResult.SUCCESS:
-                    reason = task.failure or (
-                        f"ffmpeg failed (exit code {task.exit_code})"
-                        if task.exit_code is not None else "the conversion failed"
-                    )
-                    await self._fail(f, reason)
-                    return
-                f.set(FileStatus.DOWNLOADING)
-                await self.target.fetch(item, self.ctx)
-                duration, problem = await self.ctx.blocking(
-                    check_output, item.part_path, f.input.duration_s
-                )
-                if problem:
-                    await self._fail(f, problem)
-                    return
-                kill_point("checked")
-                # placing is never cut off half-way: a cancel waits for it
-                placing = asyncio.ensure_future(self._place(f, duration))
-                try:
-                    await asyncio.shield(placing)
-                except asyncio.CancelledError:
-                    await placing
-                    raise
-                if f.status is FileStatus.DONE:
-                    await self.target.release(item, self.ctx)
-        except (RunCancelled, asyncio.CancelledError):
-            if not f.status.is_final:
-                f.set(FileStatus.CANCELLED, "cancelled")
-        except TargetError as exc:
-            await self._fail(f, str(exc))
-        except OSError as exc:
-            await self._fail(f, plain_os_error(exc))
-        finally:
-            if f.status is not FileStatus.DONE:
-                await self.ctx.blocking(remove, item.part_path)
-            f.touch()
-            self._emit()
-            self._notify()
-
-    async def _fail(self, f: RunFile, reason: str) -> None:
-        f.set(FileStatus.FAILED, reason)
-        self.log(f"{f.input.name}: failed, {reason}")
-        await self._file_changed(f, status=f.status.value, reason=reason)
-        f.journaled_final = True
-
-    async def _place(self, f: RunFile, duration: float | None) -> None:
-        """Journal the intent, link the part into place, journal the outcome, drop the part."""
-        assert f.item is not None and f.output is not None
-        part = f.item.part_path
-        try:
-            identity = await self.ctx.blocking(file_id, part)
-            await self._file_changed(f, placing=f.output, part_id=identity)
-            kill_point("placing")
-            final = await self.ctx.blocking(place_output, part, f.output,
-                                            self.spec.on_conflict)
-            kill_point("linked")
-        except OSError as exc:
-            await self._fail(f, plain_os_error(exc))
-            return
-        if final is None:
-            f.set(FileStatus.SKIPPED, "an MP3 with this name appeared in the output folder")
-            await self._file_changed(f, status=f.status.value, reason=f.reason, placing=None)
-        else:
-            f.output = final
-            f.output_duration = duration
-            f.set(FileStatus.DONE)
-            await self._file_changed(f, status=f.status.value, output=final, placing=None)
-            self.log(f"{f.input.name}: done, {final.name}")
-        f.journaled_final = True
-        kill_point("done")
-        await self.ctx.blocking(remove, part)
 
     # -- pause -----------------------------------------------------------------------------
 
@@ -510,12 +329,13 @@ class Run:
             return
         self._paused = paused
         await self._j(self.journal.set_paused if self.journal else _noop, self.run_id, paused)
-        if self._stage is Stage.MONITORING:
+        kill_point("paused")
+        if self._submitted:
             if paused:
                 await self.target.pause(self.ctx)
             else:
                 await self.target.unpause(self.ctx)
-        self.log("Paused: running files finish, no new ones start" if paused else "Continuing")
+        self.log(PAUSED_WORDS if paused else "Continuing")
         self._emit(force=True)
         self._notify()
 
@@ -525,12 +345,9 @@ class Run:
         final_stage = self._stage
         cancelled = final_stage is Stage.CANCELLED
         stopped_early = cancelled or self._error is not None
-        if self._finishing:  # owned: each one is cancelled or awaited before the last word
-            if stopped_early:
-                for task in self._finishing:
-                    task.cancel()
-            await asyncio.gather(*self._finishing, return_exceptions=True)
-        if items:
+        if self._finisher is not None:  # owned: cancelled or awaited before the last word
+            await self._finisher.end(stopped_early)
+        if items or (self.resuming and remote_left(self.ctx.saved)):
             self._stage, self._message = Stage.CLEANUP, "Cleaning up"
             self._emit(force=True)
             try:
@@ -569,6 +386,26 @@ class Run:
                 log.exception("could not write the run's end to the journal")
         self._emit(force=True)
 
+    def measured(self) -> dict[str, Any]:
+        """What this run measured, for the estimator (see planning.record_outcome)."""
+        done = [f for f in self._files if f.status is FileStatus.DONE and f.item is not None]
+        converting = 0.0
+        for f in done:
+            t = f.task
+            if t is not None and t.started_at and t.ended_at:
+                converting += max(0.0, t.ended_at - t.started_at)
+        return {
+            "files_converted": len(done),
+            "media_seconds": sum(f.input.duration_s or 0.0 for f in done),
+            "conversion_seconds": converting,
+            "bytes_uploaded": self.board.bytes_total,
+            "upload_seconds": self.measures["upload_seconds"] if self.board.bytes_total else 0.0,
+            "bytes_downloaded": int(self.measures["bytes_downloaded"]),
+            "download_seconds": self.measures["download_seconds"],
+            "seconds": time.monotonic() - self._started,
+            "ended_at": time.time(),
+        }
+
     def result(self) -> RunResult:
         return RunResult(
             run_id=self.run_id,
@@ -586,23 +423,6 @@ class Run:
             cancelled=self._stage is Stage.CANCELLED,
             error=self._error,
         )
-
-
-def spec_to_json(spec: RunSpec) -> dict[str, Any]:
-    """The run's settings as the journal keeps them (no inputs: those are the file rows)."""
-    return {
-        "output_dir": str(spec.output_dir),
-        "quality": spec.quality.label,
-        "on_conflict": spec.on_conflict.value,
-        "mirror_folders": spec.mirror_folders,
-    }
-
-
-def _status(text: str) -> FileStatus | None:
-    try:
-        return FileStatus(text)
-    except ValueError:  # e.g. "superseded": another run took the file over
-        return None
 
 
 def _noop(*args: Any, **kwargs: Any) -> None:

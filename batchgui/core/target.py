@@ -77,6 +77,7 @@ class WorkItem:
     output: Path  # the final name in the output folder
     part_path: Path  # hidden temporary file beside it; renamed into place when checked
     quality: Quality
+    loudness_lufs: float | None = None  # even out loudness to this (two passes); None: leave
 
 
 class RunContext:
@@ -161,6 +162,14 @@ class Target(ABC):
     @abstractmethod
     async def cleanup(self, ctx: RunContext, cancelled: bool) -> None:
         """Stop whatever still runs and remove what the run left behind (per user's choices)."""
+
+    def facts(self) -> dict[str, Any]:
+        """What the target measured for the estimator: pool start, nodes and their times.
+
+        Plain data: {"pool_created": bool, "pool_ready_s": float | None, "nodes": [{node_id,
+        is_spot, allocated_at, left_at}]} (times as time.time() seconds).
+        """
+        return {}
 
     async def pause(self, ctx: RunContext) -> None:  # noqa: B027
         """Start no new conversion (running ones finish) until `unpause`."""

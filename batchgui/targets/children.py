@@ -1,13 +1,13 @@
 """Starting ffmpeg so that it never outlives BatchGUI, and never fights the desktop for CPU.
 
 - Linux: the child asks the kernel for SIGKILL when its parent dies
-  (`prctl(PR_SET_PDEATHSIG)`), through util-linux's `setpriv --pdeathsig KILL`, which
-  sets it and execs ffmpeg (the setting survives exec). That keeps Python's fast
-  vfork path (a `preexec_fn` forces a full fork: about 1 ms of the app's CPU and a
-  few ms of waiting per file, which shows with thousands of short files); where
-  setpriv is missing, a preexec_fn does the same. The signal is tied to the *thread*
-  that started the child, so children are started on the event loop's thread, which
-  lives as long as the app. Checked by a test that SIGKILLs batchgui.
+  (`prctl(PR_SET_PDEATHSIG)`), set between fork and exec, and then checks that its
+  parent is still the app (it may have died a moment before): only then does it run
+  ffmpeg. The signal is tied to the *thread* that started the child, so children are
+  started on the event loop's thread, which lives as long as the app. Checked by kill
+  drills that SIGKILL batchgui right after it starts an ffmpeg.
+  (util-linux's `setpriv --pdeathsig` would keep Python's faster vfork path, but it
+  cannot make that second check, and a drill caught the orphan it leaves.)
 - Windows: every child joins one Job Object with KILL_ON_JOB_CLOSE; when the app's
   last handle to it closes (the app ends in any way), Windows ends the children.
   Written to the documented API; not run here (no Windows machine).
@@ -15,19 +15,17 @@
   there (no new session), so a terminal's Ctrl-C or `kill -- -PGID` reaches them;
   a SIGKILL of the app alone leaves them to finish their file (documented gap).
 
-Priority: below normal (nice 10 on Linux/macOS, set on the child right after it
-starts; BELOW_NORMAL_PRIORITY_CLASS on Windows) unless `low_priority=False`, so the
-window stays smooth while every core converts.
+Priority: below normal (nice 10 on Linux/macOS, BELOW_NORMAL_PRIORITY_CLASS on
+Windows) unless `low_priority=False`, so the window stays smooth while every core
+converts.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-from functools import cache
 from typing import Any
 
 NICE_LEVEL = 10
@@ -104,33 +102,14 @@ def _windows_job() -> Any:  # pragma: no cover - Windows only
     return _job_handle
 
 
-@cache
-def _setpriv() -> str | None:
-    return shutil.which("setpriv")
-
-
-def _lower_priority(pid: int) -> None:
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, NICE_LEVEL)
-    except OSError:  # it may already be gone
-        pass
-
-
 def popen_child(argv: list[str], *, low_priority: bool = True,
                 **kwargs: Any) -> subprocess.Popen[bytes]:
     """subprocess.Popen for a conversion: argv only, no stdin, tied to our lifetime."""
     kwargs.setdefault("stdin", subprocess.DEVNULL)
     if sys.platform.startswith("linux"):
         # own session: a terminal's Ctrl-C reaches us, and we stop ffmpeg ourselves
-        setpriv = _setpriv()
-        if setpriv is None:
-            return subprocess.Popen(argv, start_new_session=True,
-                                    preexec_fn=_linux_child_setup(low_priority), **kwargs)
-        proc = subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *argv],
-                                start_new_session=True, **kwargs)
-        if low_priority:
-            _lower_priority(proc.pid)
-        return proc
+        return subprocess.Popen(argv, start_new_session=True,
+                                preexec_fn=_linux_child_setup(low_priority), **kwargs)
     if sys.platform == "win32":  # pragma: no cover - Windows only
         flags = 0x00004000 if low_priority else 0  # BELOW_NORMAL_PRIORITY_CLASS
         proc = subprocess.Popen(argv, creationflags=flags, **kwargs)

@@ -5,7 +5,9 @@ part file beside the final MP3, and reports its position on `-progress pipe:1`.
 No thread waits on a conversion: the event loop watches each ffmpeg's progress pipe
 and starts the next file the moment one ends, so any number of slots costs no
 threads. ffmpeg runs below normal priority (the desktop stays smooth) and dies with
-the app (see batchgui/targets/children.py).
+the app (see batchgui/targets/children.py). With even loudness a file takes two
+ffmpegs in its slot, one after the other: the measurement, then the conversion with
+the measured values (core/loudness.py, the same steps a Batch node runs).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from batchgui.core import loudness
 from batchgui.core.drills import kill_point
 from batchgui.core.ffmpeg import ProgressParser, convert_argv, ffmpeg_exe, file_url, stderr_reason
 from batchgui.core.models import (
@@ -39,6 +42,8 @@ from batchgui.targets.children import popen_child
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_BYTES = 4000
+#: how much of the start and of the end of the loudness measurement's stderr is read
+MEASUREMENT_PART_BYTES = 64 * 1024
 
 
 def default_slots() -> int:
@@ -60,6 +65,8 @@ class _Job:
     started: float
     parser: ProgressParser = field(default_factory=ProgressParser)
     buffer: bytes = b""
+    measuring: bool = False  # media: the first of two passes (even loudness)
+    span: tuple[float, float] = (0.0, 1.0)  # the part of the file's progress this ffmpeg fills
 
 
 class LocalTarget(Target):
@@ -153,11 +160,20 @@ class LocalTarget(Target):
         if not self._jobs:
             self._idle.set()
 
-    def _spawn(self, item: WorkItem, slot: int) -> None:
+    def _spawn(self, item: WorkItem, slot: int, argv: list[str] | None = None,
+               started: float | None = None) -> None:
+        """Start a file's first ffmpeg, or (`argv`) its second one in the same slot."""
         assert self._ffmpeg is not None and self._loop is not None
-        argv = convert_argv(
-            file_url(item.input.path), file_url(item.part_path), item.quality, ffmpeg=self._ffmpeg
-        )
+        measuring, span = False, (0.0, 1.0)
+        if argv is None:
+            argv = convert_argv(file_url(item.input.path), file_url(item.part_path),
+                                item.quality, ffmpeg=self._ffmpeg)
+            if item.loudness_lufs is not None:  # media: even loudness measures first
+                argv = loudness.measure_argv(self._ffmpeg, file_url(item.input.path),
+                                             item.loudness_lufs, _true_peak(item), progress=True)
+                measuring, span = True, (0.0, 0.5)
+        elif item.loudness_lufs is not None:
+            span = (0.5, 1.0)
         stderr = tempfile.TemporaryFile()
         try:
             proc = popen_child(argv, stdout=subprocess.PIPE, stderr=stderr,
@@ -165,12 +181,12 @@ class LocalTarget(Target):
         except BaseException:
             stderr.close()
             raise
-        started = time.time()
-        job = _Job(item, slot, proc, stderr, started)
+        started = started or time.time()
+        job = _Job(item, slot, proc, stderr, started, measuring=measuring, span=span)
         self._jobs[slot] = job
         self._idle.clear()
         self._set(TaskStatus(
-            item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}", progress=0.0,
+            item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}", progress=span[0],
             started_at=started,
         ))
         assert proc.stdout is not None
@@ -217,9 +233,11 @@ class LocalTarget(Target):
             moved = job.parser.feed(line.decode("utf-8", "replace")) or moved
         duration = job.item.input.duration_s or 0.0
         if moved and duration:
+            low, high = job.span
             self._set(TaskStatus(
                 job.item.task_id, TaskState.RUNNING, node_id=f"slot-{job.slot + 1}",
-                progress=min(1.0, job.parser.seconds / duration), started_at=job.started,
+                progress=low + (high - low) * min(1.0, job.parser.seconds / duration),
+                started_at=job.started,
             ))
 
     def _reap(self, job: _Job) -> None:
@@ -231,6 +249,9 @@ class LocalTarget(Target):
             return
         assert job.proc.stdout is not None
         job.proc.stdout.close()
+        if job.measuring and exit_code == 0 and not self._stopping:
+            self._measured(job)  # media
+            return
         job.stderr.seek(0, os.SEEK_END)
         size = job.stderr.tell()
         job.stderr.seek(max(0, size - STDERR_TAIL_BYTES))
@@ -244,6 +265,38 @@ class LocalTarget(Target):
         del self._jobs[job.slot]
         self._done(job.item, job.slot, job.started, exit_code, tail, failure,
                    progress=self._tasks[job.item.task_id].progress)
+
+    def _measured(self, job: _Job) -> None:
+        """The loudness measurement ended: convert with its values, in the same slot."""
+        job.stderr.seek(0, os.SEEK_END)
+        size = job.stderr.tell()
+        job.stderr.seek(0)
+        if size > 2 * MEASUREMENT_PART_BYTES:  # the stream lines and the JSON at the end
+            raw = job.stderr.read(MEASUREMENT_PART_BYTES)
+            job.stderr.seek(size - MEASUREMENT_PART_BYTES)
+            raw += b"\n" + job.stderr.read()
+        else:
+            raw = job.stderr.read()
+        job.stderr.close()
+        text = raw.decode("utf-8", "replace")
+        del self._jobs[job.slot]
+        item, lufs = job.item, job.item.loudness_lufs
+        measured = loudness.parse_measurement(text)
+        if measured is None or lufs is None:
+            self._done(item, job.slot, job.started, 1, text[-STDERR_TAIL_BYTES:],
+                       "the loudness of the video could not be measured", progress=0.5)
+            return
+        assert self._ffmpeg is not None
+        argv = loudness.with_plan(
+            convert_argv(file_url(item.input.path), file_url(item.part_path), item.quality,
+                         ffmpeg=self._ffmpeg),
+            loudness.plan(measured, lufs, _true_peak(item)),
+        )
+        try:
+            self._spawn(item, job.slot, argv, started=job.started)
+        except OSError as exc:
+            self._done(item, job.slot, job.started, -1, "",
+                       f"ffmpeg could not be started: {exc.strerror or exc}", progress=0.5)
 
     def _done(self, item: WorkItem, slot: int, started: float, exit_code: int, tail: str,
               failure: str | None, progress: float | None = None) -> None:
@@ -274,3 +327,7 @@ class LocalTarget(Target):
                 pass
         if not self._jobs:
             self._idle.set()
+
+
+def _true_peak(item: WorkItem) -> float:
+    return loudness.true_peak_limit(item.quality.vbr_level, item.quality.cbr_kbps)

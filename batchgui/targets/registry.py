@@ -8,7 +8,7 @@ window never need to know them one by one.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from batchgui.core.target import Target, TargetError
 from batchgui.targets.local import LocalTarget, default_slots, local_label
@@ -141,26 +141,6 @@ def _azure_from_environment(options: argparse.Namespace | None) -> Target:
             "(the Azure CLI uses the same names), or set up an account in the app."
         ) from None
     return make_azure_target(account, pool_settings_from(options))
-
-
-def add_other_commands(sub: Any) -> None:
-    """Subcommands besides `convert` (e.g. `accounts`, `cleanup`)."""
-    from batchgui import accounts_cli, cleanup_cli
-
-    accounts_cli.add_commands(sub)
-    cleanup_cli.add_command(sub)
-
-
-def run_other_command(args: argparse.Namespace) -> int:
-    if args.command == "accounts":
-        from batchgui import accounts_cli
-
-        return accounts_cli.run(args)
-    if args.command == "cleanup":
-        from batchgui import cleanup_cli
-
-        return cleanup_cli.run(args)
-    raise SystemExit(f"unknown command {args.command!r}")
 
 
 def available_targets() -> list[tuple[str, str]]:

@@ -1,10 +1,11 @@
 """RunController: the one place where the window meets the core.
 
 It runs `core.run.Run` as an asyncio task on the qasync loop (the GUI thread),
-with a `qasync.QThreadExecutor` for the blocking work, exactly as the CLI does
+with a `qasync.QThreadExecutor` for the run's blocking work, exactly as the CLI does
 with a ThreadPoolExecutor. The run's callbacks arrive on the loop thread and
 leave as Qt signals carrying frozen values. Probing dropped files and folders,
-listing targets and saving settings also happen on worker threads.
+listing targets, run records and saving settings go through `workers` (ui/workers.py),
+which the accounts dialog borrows too; a job's failure reaches the log.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from qasync import QThreadExecutor
 
 from batchgui.core.models import InputFile, RunResult, RunSnapshot, RunSpec
 from batchgui.ui import settings as ui_settings
+from batchgui.ui.workers import Workers, WorkersClosed
 
 if TYPE_CHECKING:
     from batchgui.core.journal import Journal
@@ -106,6 +107,7 @@ class RunController(QObject):
         unfinished_run_found(ResumableRun): a run the last session left half done.
         resume_prepared(RunSpec, ResumableRun): its files are probed again; ready to start.
         resume_failed(str): preparing the resume failed, in plain words.
+        journal_opened(Journal): the run journal is open (once, soon after start).
     """
 
     inputs_probed = Signal(list)
@@ -118,18 +120,19 @@ class RunController(QObject):
     unfinished_run_found = Signal(object)
     resume_prepared = Signal(object, object)
     resume_failed = Signal(str)
+    journal_opened = Signal(object)
 
     def __init__(self, parent: QObject | None = None, journal: Journal | None = None) -> None:
         super().__init__(parent)
         self._journal = journal
         # small jobs: probing, target lists, settings; the run gets its own executor
-        self._io_executor: QThreadExecutor | None = None
+        self.workers = Workers(self)
+        self.workers.job_failed.connect(self.log_added)
         self._run_executor: QThreadExecutor | None = None  # kept for the next run
         self._io_open = True
         self._run_task: asyncio.Task[None] | None = None
         self._cancel: CancelToken | None = None
         self._jobs: set[asyncio.Future[object]] = set()
-        self._saves: set[Future[None]] = set()
         self._probing = 0
         self._run: Any = None
         self.last_snapshot: RunSnapshot | None = None
@@ -145,7 +148,7 @@ class RunController(QObject):
     @property
     def pending_jobs(self) -> int:
         """Background jobs (probes, target lists, settings saves) not finished yet."""
-        return len(self._jobs) + len(self._saves)
+        return len(self._jobs) + self.workers.pending
 
     @property
     def probing(self) -> bool:
@@ -163,21 +166,16 @@ class RunController(QObject):
 
     def _job_done(self, task: asyncio.Future[object]) -> None:
         self._jobs.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background job failed", exc_info=task.exception())
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, WorkersClosed):
+            log.error("background job failed", exc_info=error)
+            if self._io_open:
+                self.log_added.emit(f"Something went wrong in the background: {error}")
 
-    @property
-    def _io(self) -> QThreadExecutor:
-        """The small-jobs threads, started on first use."""
-        if self._io_executor is None:
-            if not self._io_open:
-                raise RuntimeError("the controller is shut down")
-            self._io_executor = QThreadExecutor(max_workers=4)
-        return self._io_executor
-
-    async def _blocking(self, fn: object, *args: object) -> object:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._io, fn, *args)  # type: ignore[arg-type]
+    async def _blocking(self, fn: Any, *args: object) -> object:
+        return await self.workers.run(fn, *args)
 
     # -- probing ------------------------------------------------------------------------------
 
@@ -189,12 +187,12 @@ class RunController(QObject):
     async def _probe(self, paths: list[Path]) -> None:
         self._probing += 1
         self.probing_changed.emit(self._probing)
+        pending: list[InputFile] = []
         try:
             found = await self._blocking(_find_inputs, paths)
             assert isinstance(found, list)
             if not found:
                 self.log_added.emit("No video files (MP4, M4V, MOV) in what was dropped.")
-            pending: list[InputFile] = []
             last_emit = time.monotonic()
             for start in range(0, len(found), PROBE_CHUNK):
                 chunk = await self._blocking(_probe_many, found[start : start + PROBE_CHUNK])
@@ -203,11 +201,17 @@ class RunController(QObject):
                 if time.monotonic() - last_emit >= PROBE_EMIT_INTERVAL:
                     self.inputs_probed.emit(pending)
                     pending, last_emit = [], time.monotonic()
-            if pending:
-                self.inputs_probed.emit(pending)
-        except RuntimeError:  # the executor shut down under us: the window is closing
-            pass
+        except WorkersClosed:  # the window is closing: nobody is left to tell
+            return
+        except Exception as exc:  # say so: dropped files must never vanish silently
+            log.exception("checking dropped files failed")
+            self.log_added.emit(
+                f"Could not check all of the dropped files ({type(exc).__name__}: {exc}); "
+                "the ones not listed were not added. Try adding them again."
+            )
         finally:
+            if pending and self._io_open:
+                self.inputs_probed.emit(pending)
             self._probing -= 1
             self.probing_changed.emit(self._probing)
 
@@ -234,14 +238,8 @@ class RunController(QObject):
         """Write the settings on a worker thread; close_workers() waits for the last one."""
         if not self._io_open:
             return
-        future = self._io.submit(ui_settings.save, values)
-        self._saves.add(future)
-        future.add_done_callback(self._save_done)
-
-    def _save_done(self, future: Future[None]) -> None:  # on the worker thread: no Qt here
-        self._saves.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            log.warning("could not save settings: %s", future.exception())
+        self.workers.run_task(lambda: ui_settings.save(values),
+                              what="saving the window's settings")
 
     # -- runs that were interrupted -----------------------------------------------------------
 
@@ -250,7 +248,9 @@ class RunController(QObject):
         if self._journal is None:
             journal = await self._blocking(_open_journal, None)
             assert not isinstance(journal, type(None))
-            self._journal = journal  # type: ignore[assignment]
+            if self._journal is None:
+                self._journal = journal  # type: ignore[assignment]
+                self.journal_opened.emit(journal)
         assert self._journal is not None
         return self._journal
 
@@ -355,7 +355,9 @@ class RunController(QObject):
                     resuming=resumes is not None,
                 )
                 self._run = run
+                run.extra_stats = await self._estimate_stats(spec, target, journal)
                 result = await run.execute()
+                await self._record_outcome(journal, run, target, result)
             finally:
                 self._run = None
         except Exception as exc:  # a bug must still end the run visibly
@@ -367,6 +369,38 @@ class RunController(QObject):
             self.last_result = result
             self.run_finished.emit(result)
 
+    async def _estimate_stats(self, spec: RunSpec, target: Any, journal: Journal
+                              ) -> dict[str, Any]:
+        """The estimate, kept beside the run's outcome so the estimator learns."""
+        from batchgui import planning
+
+        try:
+            guess = await self._blocking(planning.estimate_run, spec, target, journal)
+        except Exception as exc:  # an estimate never stops a run
+            log.info("no estimate: %s", exc)
+            return {}
+        return {"estimate": guess.to_dict()}  # type: ignore[attr-defined]
+
+    async def _record_outcome(self, journal: Journal, run: Any, target: Any,
+                              result: RunResult) -> None:
+        from batchgui import planning
+
+        if not result.run_id or run.resuming and not result.outcomes:
+            return
+        try:
+            price = await self._blocking(planning.price_for, target)
+            outcome = await self._blocking(planning.record_outcome, journal, result.run_id,
+                                           target, result, run.measured(), price)
+        except Exception as exc:  # the figures are a bonus: never a failure
+            log.info("could not record the run's figures: %s", exc)
+            return
+        if getattr(outcome, "node_minutes", None) is not None:
+            from batchgui.planning_cli import outcome_line
+
+            line = outcome_line(target, outcome, price)  # type: ignore[arg-type]
+            if line:
+                self.log_added.emit(line)
+
     async def shutdown(self) -> None:
         """Quitting: cancel the run and wait for it, then stop the worker threads."""
         self.cancel()
@@ -377,13 +411,17 @@ class RunController(QObject):
                 pass
         self.close_workers()
 
-    def close_workers(self) -> None:
-        """Stop the small-jobs threads: settings already handed over are still written."""
+    def close_workers(self, leaving_run: bool = False) -> None:
+        """Stop the small-jobs threads: settings already handed over are still written.
+
+        `leaving_run`: the user quit mid-run to finish later; the run's threads may be in
+        the middle of a call, and the process ends without waiting for them.
+        """
         if self._io_open:
             self._io_open = False
             for job in list(self._jobs):
                 job.cancel()
+            self.workers.close()
             # the run has ended (shutdown awaited it): these threads are idle
-            for executor in (self._io_executor, self._run_executor):
-                if executor is not None:
-                    executor.shutdown(wait=True)
+            if self._run_executor is not None and not leaving_run:
+                self._run_executor.shutdown(wait=True)

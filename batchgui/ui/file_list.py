@@ -87,7 +87,8 @@ def status_text(status: FileStatus, progress: float = 0.0, reason: str | None = 
         return f"converting {pct}"
     if status is FileStatus.QUEUED:
         return "waiting for a free slot"
-    if status in (FileStatus.REJECTED, FileStatus.FAILED, FileStatus.SKIPPED) and reason:
+    if status in (FileStatus.REJECTED, FileStatus.FAILED, FileStatus.SKIPPED,
+                  FileStatus.DONE) and reason:
         return f"{status.value}: {reason}"
     return status.value
 
@@ -345,6 +346,7 @@ class FileListView(QTableView):
         self.setDropIndicatorShown(False)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setTabKeyNavigation(False)  # Tab moves on to the next control; arrows move here
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)

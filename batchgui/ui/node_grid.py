@@ -350,7 +350,10 @@ _LEGEND_ORDER = [
 
 
 class NodeLegend(QLabel):
-    """Counts per state with colour swatches (only the states present), plus the Spot mark."""
+    """Counts per state with colour swatches (only the states present), plus the Spot mark.
+
+    Signals: none of its own.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -1,13 +1,15 @@
 """The window's non-secret choices (output folder, quality, target ...), kept between runs.
 
 One small JSON file in the platformdirs config folder (XDG_CONFIG_HOME on Linux).
-Account keys never come here: they live in the OS keyring through accounts.py.
+Account keys never come here: they live in the OS keyring through the accounts package.
 Reading happens once at start-up, before the event loop runs; saving goes to a
 worker thread (see RunController.save_settings).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import logging
@@ -41,6 +43,8 @@ class UiSettings:
     quality: str = "V2"
     on_conflict: str = ConflictPolicy.RENAME.value
     mirror_folders: bool = False
+    keep_tags: bool = True  # media
+    even_loudness: bool = False  # media
     target: str = "local"
     log_open: bool = False
     failed_only: bool = False
@@ -59,6 +63,19 @@ class UiSettings:
 
     def replace(self, **changes: Any) -> UiSettings:
         return dataclasses.replace(self, **changes)
+
+
+def pack(state: bytes | bytearray | memoryview) -> str:
+    """Qt's saved window geometry or splitter state, as text for the JSON file."""
+    return base64.b64encode(bytes(state)).decode("ascii")
+
+
+def unpack(text: str) -> bytes:
+    """The bytes pack() wrote; empty (Qt then keeps its defaults) when they are damaged."""
+    try:
+        return base64.b64decode(text.encode("ascii"))
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def settings_path() -> Path:

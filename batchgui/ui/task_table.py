@@ -84,6 +84,8 @@ _ALL_ROLES = [
 def result_text(view: TaskView) -> str:
     """What came of the task, in plain words."""
     if view.status is FileStatus.DONE:
+        if view.output_path and view.reason:  # a note, e.g. how loudness was evened out
+            return f"saved as {view.output_path.name} ({view.reason})"
         return f"saved as {view.output_path.name}" if view.output_path else "done"
     if view.reason:
         return view.reason
@@ -97,7 +99,10 @@ def is_failed(view: TaskView) -> bool:
 
 
 class TaskTableModel(QAbstractTableModel):
-    """The tasks of the current run (rows keep the run's order; the proxy sorts)."""
+    """The tasks of the current run (rows keep the run's order; the proxy sorts).
+
+    Signals: none of its own (the usual model signals tell the views).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -288,7 +293,10 @@ _SORT_KEYS: dict[TaskColumn, Callable[[TaskView], Any]] = {
 
 
 class TaskFilterProxy(QSortFilterProxyModel):
-    """Shows failed tasks only when asked; passes sorting on to the source model."""
+    """Shows failed tasks only when asked; passes sorting on to the source model.
+
+    Signals: none of its own (the usual model signals tell the views).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -324,7 +332,10 @@ class TaskFilterProxy(QSortFilterProxyModel):
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Draws the progress column as a bar in the style's own colours (right in dark themes)."""
+    """Draws the progress column as a bar in the style's own colours (right in dark themes).
+
+    Signals: none of its own.
+    """
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         value = index.data(TaskRole.PROGRESS)
@@ -350,12 +361,16 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class TaskTableView(QTableView):
-    """The task table's view: sortable, rows of fixed height, a progress bar column."""
+    """The task table's view: sortable, rows of fixed height, a progress bar column.
+
+    Signals: none of its own (the usual view signals, e.g. doubleClicked(QModelIndex)).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setTabKeyNavigation(False)  # Tab moves on to the next control; arrows move here
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)

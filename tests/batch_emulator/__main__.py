@@ -1,7 +1,8 @@
 """python -m tests.batch_emulator --host 127.0.0.1 --port 0 --account NAME --key KEY [knobs]
 
 Prints the base URL on the first line of stdout, then serves until killed (SIGTERM/SIGINT
-stop every task process it started first).
+stop every task process it started first). With --tls-cert/--tls-key it serves https;
+with --entra-jwks it also accepts Entra ID bearer tokens signed by those keys.
 """
 
 from __future__ import annotations
@@ -32,19 +33,22 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         help="extra PATH entry for task processes (repeatable), e.g. a dir holding ffmpeg",
     )
+    p.add_argument("--tls-cert", help="PEM certificate: serve https")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    p.add_argument("--entra-jwks", help="JWKS file of the Entra ID issuer whose tokens count")
     for f in fields(Knobs):
         flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
+        kind = str(f.type)
+        if kind == "bool":
             p.add_argument(flag, action="store_true", default=f.default)
-        elif f.name == "seed":
-            p.add_argument(flag, type=int, default=None)
-        elif f.name == "max_page_size":
+        elif kind.startswith("int"):
             p.add_argument(flag, type=int, default=f.default)
-        elif f.name == "preempt_node_after_s":
-            p.add_argument(flag, type=float, default=None)
         else:
             p.add_argument(flag, type=float, default=f.default)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("give both --tls-cert and --tls-key, or neither")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root or tempfile.mkdtemp(prefix="batch-emulator-")
     os.makedirs(root, exist_ok=True)
     server = make_server(
-        args.host, args.port, args.account, args.key, root, path_dirs=args.path_dir, knobs=knobs
+        args.host, args.port, args.account, args.key, root, path_dirs=args.path_dir, knobs=knobs,
+        tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+        entra_jwks=args.entra_jwks,
     )
     stopping = threading.Event()
 

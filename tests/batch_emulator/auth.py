@@ -1,4 +1,8 @@
-"""SharedKey verification, mirroring how azure-batch 15.x signs (azure/batch/_patch.py).
+"""Request authentication: SharedKey (mirroring how azure-batch 15.x signs, see
+azure/batch/_patch.py) and Entra ID bearer tokens (entra.py).
+
+SharedKey failures answer 403 (401 when the header is missing), bearer failures 401, both
+AuthenticationFailed with an AuthenticationErrorDetail, as the service does.
 
 String to sign:
     VERB\n
@@ -17,6 +21,17 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs
+
+from .entra import BearerVerifier, TokenRejected
+
+SHARED_KEY_MESSAGE = (
+    "Server failed to authenticate the request. Make sure the value of Authorization header "
+    "is formed correctly including the signature."
+)
+BEARER_MESSAGE = (
+    "Server failed to authenticate the request. Make sure the value of Authorization header "
+    "is formed correctly."
+)
 
 HEADERS_TO_SIGN = [
     "content-encoding",
@@ -72,11 +87,14 @@ def authorization_header(
 
 
 class AuthError(Exception):
-    def __init__(self, status: int, detail_key: str, detail: str) -> None:
+    def __init__(
+        self, status: int, detail_key: str, detail: str, message: str = SHARED_KEY_MESSAGE
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail_key = detail_key
         self.detail = detail
+        self.message = message
 
 
 def verify(
@@ -86,8 +104,10 @@ def verify(
     headers: Mapping[str, str],
     account: str,
     key: str,
+    bearer: BearerVerifier | None = None,
 ) -> None:
-    """Raise AuthError unless the request carries a valid SharedKey signature for account."""
+    """Raise AuthError unless the request carries a valid SharedKey signature for account,
+    or (with a verifier) a valid Entra ID bearer token."""
     auth = None
     for k, v in headers.items():
         if k.lower() == "authorization":
@@ -97,11 +117,26 @@ def verify(
             401, "AuthenticationErrorDetail", "The request is missing an Authorization header."
         )
     scheme, _, rest = auth.partition(" ")
+    if scheme.lower() == "bearer":
+        if bearer is None:
+            raise AuthError(
+                401,
+                "AuthenticationErrorDetail",
+                "This emulator was started without an Entra ID issuer (--entra-jwks), so it "
+                "accepts no bearer tokens.",
+                BEARER_MESSAGE,
+            )
+        try:
+            bearer.verify(rest.strip())
+        except TokenRejected as exc:
+            raise AuthError(401, "AuthenticationErrorDetail", str(exc), BEARER_MESSAGE) from None
+        return
     if scheme != "SharedKey" or ":" not in rest:
         raise AuthError(
             403,
             "AuthenticationErrorDetail",
-            "The Authorization header is not of the form 'SharedKey account:signature'.",
+            "The Authorization header is not of the form 'SharedKey account:signature' or "
+            "'Bearer token'.",
         )
     claimed, _, signature = rest.partition(":")
     if claimed != account:

@@ -157,7 +157,12 @@ def test_bad_files_are_shown_rejected_and_the_rest_converted(  # type: ignore[no
 def test_dropping_the_same_file_twice_lists_it_once(qtbot, window, media, tmp_path) -> None:  # type: ignore[no-untyped-def]
     clip = media.good(tmp_path / "a.mp4", seconds=2.0)
     drop_and_wait(qtbot, window, [clip], rows=1)
-    drop_and_wait(qtbot, window, [clip, tmp_path], rows=1)
+    # wait for the second drop's own answer: the list already had one row before it
+    with qtbot.waitSignal(window.controller.inputs_probed, timeout=10_000) as probed:
+        drop_paths(file_list(window).viewport(), [clip, tmp_path])
+    assert [i.path for i in probed.args[0]] == [clip]  # the file itself and via its folder
+    qtbot.waitUntil(lambda: not window.controller.probing, timeout=10_000)
+    assert file_list(window).model().rowCount() == 1
 
 
 def test_non_local_drops_are_refused(qtbot, window) -> None:  # type: ignore[no-untyped-def]
@@ -298,19 +303,76 @@ def test_output_folder_and_quality_are_remembered(qtbot, qloop, tmp_path) -> Non
     dispose(qtbot, second)
 
 
-def test_controls_are_reachable_by_keyboard(qtbot, window) -> None:  # type: ignore[no-untyped-def]
-    names = ["fileList", "addFilesButton", "addFolderButton", "outputFolderEdit", "targetCombo",
-             "qualityCombo", "convertButton", "cancelButton", "nodeGrid", "taskTable",
-             "retryFailedButton", "openOutputButton", "logToggle"]
-    for name in names:
-        widget = child(window, QWidget, name)
-        assert widget.focusPolicy() & Qt.FocusPolicy.TabFocus, name
-    # the tab chain visits them all, starting from the file list
-    seen, widget = [], child(window, QWidget, "fileList")
-    for _ in range(60):
-        seen.append(widget.objectName())
-        widget = widget.nextInFocusChain()
-    assert set(names) <= set(seen)
-    # shortcuts: Ctrl+Return converts, Esc cancels
+def tab_walk(window: QWidget, start: QWidget, presses: int = 40) -> list[str]:
+    """Press Tab like a user, from `start`, and record where the focus goes."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    start.setFocus()
+    seen = []
+    for _ in range(presses):
+        focused = QApplication.focusWidget()
+        seen.append(focused.objectName() if focused is not None else "")
+        QTest.keyClick(focused or window, Qt.Key.Key_Tab)
+    return seen
+
+
+def one_round(seen: list[str]) -> list[str]:
+    """The walk up to where it comes back to its start."""
+    return seen[: seen.index(seen[0], 1)] if seen[0] in seen[1:] else seen
+
+
+def test_controls_are_reachable_by_keyboard(qtbot, window, media, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Tab visits every enabled control once, in reading order, and comes back round; the
+    lists let Tab out (arrows move inside them). Cancel is reached during a run (and Esc
+    cancels), Retry failed after a run with a failure."""
+    src = tmp_path / "videos"
+    clips = [media.good(src / "long.mp4", seconds=30.0), media.truncated(src / "cut.mp4", 6.0)]
+    drop_and_wait(qtbot, window, clips, rows=2)
+    file_list(window).selectRow(0)
+    set_output(window, tmp_path / "out")
+    child(window, QWidget, "logToggle").setChecked(True)
+    ready = one_round(tab_walk(window, file_list(window)))
+    assert ready == [
+        "fileList", "addFilesButton", "addFolderButton", "removeButton", "clearButton",
+        "outputFolderEdit", "browseButton", "qualityCombo", "conflictCombo",
+        "mirrorFoldersCheck", "keepTagsCheck", "loudnessCheck", "targetCombo", "accountsButton",
+        "convertButton", "nodeGrid",
+        "failedOnlyCheck", "taskTable", "taskDetail", "logToggle", "openOutputButton",
+        "logView",
+    ]
+
+    qtbot.mouseClick(child(window, QPushButton, "convertButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(s.startswith("converting") for s in statuses(window).values()),
+                    timeout=RUN_TIMEOUT)
+    running = one_round(tab_walk(window, file_list(window)))
+    assert "cancelButton" in running and "convertButton" not in running
+    qtbot.keyClick(window, Qt.Key.Key_Escape)  # the shortcut cancels
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=RUN_TIMEOUT)
+    assert window.controller.last_result.cancelled
+
+    convert_and_wait(qtbot, window)  # this time to the end: cut.mp4 fails
+    assert child(window, QPushButton, "retryFailedButton").isEnabled()
+    after = one_round(tab_walk(window, file_list(window)))
+    assert after.index("logToggle") < after.index("retryFailedButton") < after.index(
+        "openOutputButton")
     assert window.convert_action.shortcut().toString() == "Ctrl+Return"
-    assert window.cancel_action.shortcut().toString() == "Esc"
+
+
+def test_a_probe_that_breaks_is_said_in_the_log(  # type: ignore[no-untyped-def]
+    qtbot, window, media, tmp_path, monkeypatch
+) -> None:
+    """Dropped files never vanish silently: when checking them fails (here a RuntimeError,
+    which the controller once swallowed as 'the window is closing'), the log says so."""
+    clip = media.good(tmp_path / "a.mp4", seconds=2.0)
+
+    def broken(found):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the MP4 reader fell over")
+
+    monkeypatch.setattr("batchgui.ui.controller._probe_many", broken)
+    drop_paths(file_list(window).viewport(), [clip])
+    log_view = window.findChild(QWidget, "logView")
+    qtbot.waitUntil(lambda: "Could not check" in log_view.toPlainText(), timeout=10_000)
+    assert "the MP4 reader fell over" in log_view.toPlainText()
+    qtbot.waitUntil(lambda: not window.controller.probing, timeout=10_000)

@@ -77,6 +77,7 @@ def test_resume_banner_finishes_the_interrupted_run(  # type: ignore[no-untyped-
     win.show()
     qtbot.waitExposed(win)
     try:
+        assert win.controller.pending_jobs  # the look-up for unfinished runs is under way
         qtbot.waitUntil(lambda: win.controller.pending_jobs == 0, timeout=10_000)
         assert not win.resume_banner.isVisible()
     finally:

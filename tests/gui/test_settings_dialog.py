@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 from batchgui import accounts
 from batchgui.targets import registry
 from batchgui.ui.settings_dialog import SettingsDialog
+from batchgui.ui.workers import Workers
 from tests.unit import test_accounts as shared
 from tests.unit.test_accounts import BATCH_KEY, STORAGE_KEY, MemoryKeyring, key_of
 
@@ -275,24 +278,103 @@ def test_device_code_instructions_from_a_worker_thread_appear(
 
 
 def test_closing_while_a_test_runs_is_harmless(
-    qtbot: Any, dialog: SettingsDialog, memory_keyring: MemoryKeyring,
-    monkeypatch: pytest.MonkeyPatch,
+    qtbot: Any, qloop: Any, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    done = threading.Event()
+    """The dialog is closed (and deleted, as the window opens it) while "Test connection"
+    waits for an answer; the late answer must touch nothing that is gone."""
+    started, release = threading.Event(), threading.Event()
 
-    def slow(account: Any) -> dict[str, str]:
-        time.sleep(0.3)
-        done.set()
+    def waiting_check(account: Any) -> dict[str, str]:
+        started.set()
+        release.wait(30)
         return {"batch": "ok", "storage": "ok"}
 
-    monkeypatch.setattr(registry, "test_connection", slow)
-    fill_work_profile(qtbot, dialog)
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    dialog._dirty = False
-    dialog.reject()
-    qtbot.waitUntil(done.is_set, timeout=5000)
-    qtbot.wait(100)
-    assert not dialog.isVisible()
+    monkeypatch.setattr(registry, "test_connection", waiting_check)
+    errors: list[dict[str, Any]] = []
+    qloop.set_exception_handler(lambda loop, context: errors.append(context))
+    workers = Workers()
+    d = SettingsDialog(workers=workers)
+    d.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    gone: list[bool] = []
+    d.destroyed.connect(lambda: gone.append(True))
+    d.show()
+    fill_work_profile(qtbot, d)
+    qtbot.mouseClick(d.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    d.reject()
+    qtbot.waitUntil(lambda: bool(gone), timeout=5000)  # the C++ dialog is deleted
+
+    release.set()  # now the answer comes back
+    qtbot.waitUntil(lambda: workers.pending == 0, timeout=5000)
+    qtbot.waitUntil(lambda: all(t.done() for t in asyncio.all_tasks(qloop)), timeout=5000)
+    processed: list[bool] = []
+    qloop.call_soon(processed.append, True)  # after every callback already queued
+    qtbot.waitUntil(lambda: bool(processed), timeout=5000)
+    workers.close()
+    assert errors == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+QUIT_DURING_SIGN_IN = """
+import asyncio, sys, threading
+import qasync
+from PySide6.QtWidgets import QApplication
+from batchgui import accounts
+from batchgui.targets import registry
+from batchgui.ui.settings_dialog import SettingsDialog
+from batchgui.ui.workers import Workers
+
+app = QApplication(sys.argv[:1])
+app.setQuitOnLastWindowClosed(False)
+loop = qasync.QEventLoop(app)
+asyncio.set_event_loop(loop)
+waiting = threading.Event()
+
+def never_signs_in(account):  # a device code the user never enters
+    waiting.set()
+    threading.Event().wait()
+
+registry.test_connection = never_signs_in
+
+async def main():
+    workers = Workers()  # as the window's controller owns them
+    d = SettingsDialog(workers=workers)
+    d.show()
+    d.auth_combo.setCurrentIndex(d.auth_combo.findData(accounts.AUTH_ENTRA))
+    d.name_edit.setText("sso")
+    d.form.batch_url_edit.setText("https://sso.westeurope.batch.azure.com")
+    d.form.batch_account_edit.setText("sso")
+    d.form.storage_account_edit.setText("ssostore")
+    d.test_button.click()
+    while not waiting.is_set():
+        await asyncio.sleep(0.01)
+    d._confirm = lambda question: True
+    d.reject()
+    workers.close()  # what quitting does (RunController.close_workers)
+    print("closed", flush=True)
+
+with loop:
+    loop.run_until_complete(main())
+print("quitting", flush=True)
+"""
+
+
+def test_quitting_does_not_wait_for_a_sign_in(tmp_path: Path) -> None:
+    """An Entra ID device-code sign-in waits up to 15 minutes for the user and cannot be
+    interrupted: the app must still quit at once when the user closes it meanwhile."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    proc = subprocess.run([sys.executable, "-c", QUIT_DURING_SIGN_IN], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["closed", "quitting"]
+    assert "Traceback" not in proc.stderr
 
 
 def contrast(a: QColor, b: QColor) -> float:
@@ -314,7 +396,7 @@ def test_messages_stay_readable_in_dark_and_light_themes(
     palette.setColor(QPalette.ColorRole.WindowText, QColor("#e6e6e6" if dark else "#000000"))
     dialog.setPalette(palette)
     type_into(qtbot, dialog, "batchUrlEdit", "nope")
-    dialog._set_results("ok", "Azure Batch did not accept the Batch account key.")
+    dialog.results.show_results("ok", "Azure Batch did not accept the Batch account key.")
     for name in ("batchUrlError", "batchResultLabel", "storageResultLabel"):
         label = child(dialog, QLabel, name)
         color = QColor(label.styleSheet().split("color:")[1].split(";")[0].strip())

@@ -140,7 +140,7 @@ def test_dialog_profile_tests_ok_then_wrong_key_then_converts_without_leaking_ke
     printed = capsys.readouterr()
     assert code == 0, printed.out + printed.err
     assert MP3(out / "song.mp3").info.length == pytest.approx(2.0, abs=0.3)
-    assert list(private_data.rglob("*.json")), "the run left no record to scan"
+    assert list(private_data.rglob("journal.sqlite3")), "the run left no journal to scan"
 
     # 5. no key material in the config dir, the run records or the logs
     assert files_holding(accounts_home, secrets) == []

@@ -74,10 +74,20 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+def in_ci() -> bool:
+    """CI sets CI (to 'true'; .ci/run makes sure it is set)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
 @pytest.mark.timeout(120)
 def test_a_profiles_keys_go_through_a_real_secret_service(tmp_path: Path) -> None:
     from tests.unit.test_accounts import BATCH_KEY, STORAGE_KEY
+
+    missing = _missing()
+    if missing is not None:
+        if in_ci():  # CI installs these (packaging/bootstrap.py): a skip there hides a failure
+            pytest.fail(f"CI must run the Secret Service test, but {missing}")
+        pytest.skip(missing)
 
     home = tmp_path / "home"
     runtime = tmp_path / "run"

@@ -23,12 +23,12 @@ import pytest
 
 from batchgui.core.models import TaskResult
 from batchgui.core.target import CancelToken, RunContext, TargetError
-from batchgui.targets.azure.batch import BatchService, PoolChoice
+from batchgui.targets.azure.batch import BatchService
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
+from batchgui.targets.azure.connection import test_connection as check_connection
 from batchgui.targets.azure.errors import plain_error
 from batchgui.targets.azure.storage import RunStorage
 from batchgui.targets.azure.target import AzureBatchTarget
-from batchgui.targets.azure.target import test_connection as check_connection
 
 KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
 
@@ -215,9 +215,14 @@ def test_resize_errors_stop_the_run_at_once(canned: Canned, code: str, words: st
 
 
 def _target_on(canned: Canned) -> tuple[AzureBatchTarget, RunContext, ThreadPoolExecutor]:
+    counts = {"active": 0, "running": 1, "completed": 0, "succeeded": 0, "failed": 0}
+    canned.answers.setdefault(("GET", "/jobs/run-1/taskcounts"), Answer(200, {
+        "taskCounts": counts, "taskSlotCounts": counts}))
     target = AzureBatchTarget(account(canned), PoolSettings(), poll_bounds=(0.1, 1.0))
-    target._pool_choice = PoolChoice("batchgui-pool", created=True, owned=True)
-    target._run_id = "run-1"
+    target._run_id = target.job_id = "run-1"  # a run watching its job on its pool
+    target.pool_id = "batchgui-pool"
+    target.container = "batchgui-run-1"
+    target._live_tasks = {"f00000"}
     executor = ThreadPoolExecutor(8)
     return target, RunContext("run-1", executor, CancelToken()), executor
 

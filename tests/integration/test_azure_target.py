@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +113,17 @@ def run_in_process(
 
 
 def run_blobs(azurite: Azurite) -> list[str]:
+    """Every run container BatchGUI has in storage, and every blob in them (container/blob);
+    also what is under the shared container of earlier versions."""
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
     try:
-        container = service.get_container_client(CONTAINER)
-        if not container.exists():
-            return []
-        return [b.name for b in container.list_blobs()]
+        found = []
+        for container in service.list_containers(name_starts_with="batchgui"):
+            client = service.get_container_client(container.name)
+            names = [f"{container.name}/{b.name}" for b in client.list_blobs()]
+            found.extend(names or ([f"{container.name}/"] if container.name != CONTAINER
+                                   else []))
+        return found
     finally:
         service.close()
 
@@ -355,7 +361,7 @@ def test_failed_task_shows_ffmpeg_stderr(
     result = run_in_process([src], tmp_path / "out", target)
     [outcome] = result.outcomes
     assert outcome.status is FileStatus.FAILED
-    explained = list(target._failed.values())
+    explained = list(target.monitor._failed.values())
     assert explained and "some ffmpeg noise" in explained[-1].stderr_tail
     assert "broken on purpose" in explained[-1].stderr_tail
     # the reason is the same plain sentence "This computer" gives for that stderr
@@ -412,18 +418,19 @@ def test_upload_progress_blobs_only_for_accepted_files_and_pool_reuse(
     assert [o.status for o in result.outcomes].count(FileStatus.DONE) == 2
     inputs = [n for n in seen_in_storage if "/in/" in n]
     assert len(inputs) == 2, seen_in_storage  # the empty file never went up
-    assert all(n.startswith(result.run_id + "/in/f") for n in inputs)
-    assert first.record()["pool_id"] == "batchgui-pool"
+    # the run's own container, opaque names
+    assert all(n.startswith(f"batchgui-{result.run_id}/in/f") for n in inputs)
+    assert first.pool_id == "batchgui-pool"
     pools = batch_emulator.state()["pools"]
     assert pools["batchgui-pool"]["state"] == "active", "kept for the next run"
 
     batch_emulator.clear_requests()
-    second = AzureBatchTarget(account, small_pool(keep_pool=False), poll_bounds=(0.1, 0.5))
+    second = AzureBatchTarget(account, small_pool(keep_pool=True), poll_bounds=(0.1, 0.5))
     result = run_in_process([src / "a.mp4"], tmp_path / "out2", second)
     assert result.all_converted
     creates = calls(batch_emulator.requests(), "POST", "/pools")
     assert creates == [], "the matching pool was reused, not created again"
-    assert batch_emulator.state()["pools"]["batchgui-pool"]["state"] == "deleting"
+    assert batch_emulator.state()["pools"]["batchgui-pool"]["state"] == "active"
 
 
 @pytest.mark.timeout(60)
@@ -434,10 +441,10 @@ def test_pool_with_other_settings_is_not_reused(
     account = account_for(azurite, batch_emulator)
     keep = AzureBatchTarget(account, small_pool(keep_pool=True), poll_bounds=(0.1, 0.5))
     assert run_in_process([tmp_path / "a.mp4"], tmp_path / "o1", keep).all_converted
-    other = AzureBatchTarget(account, small_pool(vm_size="standard_f4s_v2"),
+    other = AzureBatchTarget(account, small_pool(vm_size="standard_f4s_v2", keep_pool=True),
                              poll_bounds=(0.1, 0.5))
     assert run_in_process([tmp_path / "a.mp4"], tmp_path / "o2", other).all_converted
-    used = str(other.record()["pool_id"])
+    used = str(other.pool_id)
     assert used.startswith("batchgui-pool-") and used != "batchgui-pool"
     pools = batch_emulator.state()["pools"]
     assert pools["batchgui-pool"]["state"] == "active"
@@ -537,15 +544,17 @@ def test_tasks_get_least_privilege_urls_fixed_names_retries_and_limits(
         [resource] = task.resource_files
         assert resource.file_path == "in.mp4"
         url = urlparse(resource.http_url)
-        assert url.path.endswith(f"/{CONTAINER}/{result.run_id}/in/{task.id}.mp4")
+        assert url.path.endswith(f"/batchgui-{result.run_id}/in/{task.id}.mp4")
         sas = parse_qs(url.query)
         assert sas["sp"] == ["r"] and sas["sr"] == ["b"], "read-only, this one blob"
         expiry = sas["se"][0]
         outputs = {o.file_pattern: o for o in task.output_files}
         mp3 = outputs["out.mp3"]
         assert mp3.upload_options.upload_condition == "tasksuccess"
-        assert mp3.destination.container.path == f"{result.run_id}/out/{task.id}.mp3"
-        out_sas = parse_qs(urlparse(mp3.destination.container.container_url).query)
+        assert mp3.destination.container.path == f"out/{task.id}.mp3"
+        out_url = urlparse(mp3.destination.container.container_url)
+        assert out_url.path.endswith(f"/batchgui-{result.run_id}"), "this run's container only"
+        out_sas = parse_qs(out_url.query)
         assert out_sas["sp"] == ["cw"] and out_sas["sr"] == ["c"], "create/write only"
         logs = outputs["../std*.txt"]
         assert logs.upload_options.upload_condition == "taskcompletion"
@@ -621,8 +630,11 @@ def test_submission_in_chunks_of_100_and_task_exists_is_success(
                            batch_account=batch_emulator.account, batch_key=batch_emulator.key)
     service = BatchService(account)
     choice = service.ensure_pool(small_pool(dedicated_nodes=1, start_task="sleep 60"))
-    service.create_job("run-chunks", choice.pool_id)
-    service.create_job("run-chunks", choice.pool_id)  # again: JobExists is fine (a resume)
+    on_pool = bm.BatchPoolInfo(pool_id=choice.pool_id)
+    limit = timedelta(hours=1)
+    service.create_job("run-chunks", on_pool, run_id="run-chunks", max_wall_clock=limit)
+    # again: JobExists is fine (a resume, or a retried call that had gone through)
+    service.create_job("run-chunks", on_pool, run_id="run-chunks", max_wall_clock=limit)
     tasks = [bm.BatchTaskCreateOptions(id=f"f{i:05d}", command_line="ffmpeg -version")
              for i in range(250)]
     batch_emulator.clear_requests()
@@ -651,7 +663,8 @@ def test_submission_gives_up_at_its_deadline_instead_of_retrying_forever(
                            batch_account=batch_emulator.account, batch_key=batch_emulator.key)
     service = BatchService(account)
     choice = service.ensure_pool(small_pool(start_task="sleep 60"))
-    service.create_job("run-busy", choice.pool_id)
+    service.create_job("run-busy", bm.BatchPoolInfo(pool_id=choice.pool_id), run_id="run-busy",
+                       max_wall_clock=timedelta(hours=1))
     batch_emulator.set_knobs(fail_rate_5xx=1.0)  # the service answers nothing but 5xx
     started = time.monotonic()
     with pytest.raises(SubmitTimeout):
@@ -666,12 +679,10 @@ def test_submission_gives_up_at_its_deadline_instead_of_retrying_forever(
 
 
 @pytest.mark.timeout(60)
-def test_pool_stays_while_another_run_uses_it_and_runs_a_current_ubuntu(
+def test_kept_pool_runs_a_current_ubuntu_and_carries_our_marks(
     azurite: Azurite, batch_emulator: BatchEmulator, batch_client: Any, media: MediaCache,
     tmp_path: Path,
 ) -> None:
-    from azure.batch import models as bm
-
     media.good(tmp_path / "a.mp4", seconds=1.0)
     account = account_for(azurite, batch_emulator)
     first = AzureBatchTarget(account, small_pool(keep_pool=True), poll_bounds=(0.1, 0.5))
@@ -681,11 +692,6 @@ def test_pool_stays_while_another_run_uses_it_and_runs_a_current_ubuntu(
     assert agent == "batch.node.ubuntu 24.04", agent  # the newest verified, not 18.04
     meta = {m.name: m.value for m in pool.metadata}
     assert meta["batchgui"] == "1" and len(meta["batchgui-fingerprint"]) == 16
-    # another run's job is active on the pool: this run must not delete the pool under it
-    batch_client.create_job(bm.BatchJobCreateOptions(
-        id="someone-else", pool_info=bm.BatchPoolInfo(pool_id="batchgui-pool")))
-    second = AzureBatchTarget(account, small_pool(keep_pool=False), poll_bounds=(0.1, 0.5))
-    assert run_in_process([tmp_path / "a.mp4"], tmp_path / "o2", second).all_converted
     assert batch_emulator.state()["pools"]["batchgui-pool"]["state"] == "active"
 
 
@@ -743,16 +749,40 @@ def test_cli_pool_options_reach_the_target(monkeypatch: pytest.MonkeyPatch) -> N
     assert "QUJD" not in repr(target.account)
 
 
+def path_without(programs: set[str], path: str, shadows: Path) -> str:
+    """PATH with the same programs, except `programs`: each folder holding one of them is
+    replaced by a folder of links to everything else in it."""
+    folders = []
+    for i, folder in enumerate(p for p in path.split(os.pathsep) if p):
+        here = Path(folder)
+        if not any((here / name).exists() for name in programs):
+            folders.append(folder)
+            continue
+        shadow = shadows / str(i)
+        shadow.mkdir(parents=True)
+        for entry in here.iterdir():
+            if entry.name not in programs:
+                (shadow / entry.name).symlink_to(entry)
+        folders.append(str(shadow))
+    return os.pathsep.join(folders)
+
+
 @pytest.mark.timeout(60)
-@pytest.mark.skipif(shutil.which("ffmpeg") is not None,
-                    reason="an ffmpeg on this machine's PATH reaches the emulator's nodes too")
 def test_node_without_ffmpeg_says_so(
-    azurite: Azurite, media: MediaCache, tmp_path: Path
+    azurite: Azurite, media: MediaCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Runs wherever ffmpeg is installed too (it once skipped there)."""
+    # The emulator's nodes see its own PATH: start it with one that has no ffmpeg, even on
+    # a machine where ffmpeg is installed.
+    node_path = path_without({"ffmpeg", "ffprobe"}, os.environ.get("PATH", ""),
+                             tmp_path / "path")
+    assert shutil.which("ffmpeg", path=node_path) is None
     empty_path = tmp_path / "no-ffmpeg"
     empty_path.mkdir()
-    emu = start_batch_emulator(path_dirs=[str(empty_path)], root=str(tmp_path / "batch"),
-                               **DEFAULT_TEST_KNOBS)
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", node_path)
+        emu = start_batch_emulator(path_dirs=[str(empty_path)], root=str(tmp_path / "batch"),
+                                   **DEFAULT_TEST_KNOBS)
     try:
         media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
         target = AzureBatchTarget(account_for(azurite, emu), small_pool(start_task="true"),

@@ -214,3 +214,11 @@ def _ffmpeg_pids(folder: Path) -> list[int]:
             if b"ffmpeg" in args[0] and any(str(folder).encode() in a for a in args):
                 pids.append(int(entry.name))
     return pids
+
+
+def test_drill_names_exist() -> None:
+    """Each kill point above is a real step in the code (a typo would never fire)."""
+    root = Path(__file__).resolve().parents[2] / "batchgui"
+    code = "".join(p.read_text() for p in root.rglob("*.py"))
+    for point in KILL_POINTS:
+        assert f'kill_point("{point.split(":")[0]}")' in code, point

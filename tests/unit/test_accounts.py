@@ -338,3 +338,113 @@ def test_keys_never_reach_the_logs(memory_keyring: MemoryKeyring,
 def test_config_dir_is_platformdirs(accounts_home: Path) -> None:
     assert accounts.profiles_path() == accounts_home / "accounts.json"
     assert os.environ["XDG_CONFIG_HOME"] in str(accounts.profiles_path())
+
+
+def test_a_connection_string_a_run_cannot_use_is_refused_when_saved(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    """One parser for the accounts check and for the run: a SAS without the account key
+    saved fine once, and then every run failed. Now saving says why, in the run's words."""
+    from batchgui.targets.azure.config import AzureAccount
+    from batchgui.targets.azure.storage import StorageSettingsError, storage_access
+
+    sas_only = ("BlobEndpoint=https://workstore.blob.core.windows.net/;"
+                "SharedAccessSignature=sv=2024-11-04&ss=b&srt=sco&sp=rwdlac&sig=abc%3D")
+    profile = work_profile(storage_auth=accounts.STORAGE_BY_CONNECTION_STRING,
+                           storage_account="")
+    keys = accounts.Secrets(batch_key=BATCH_KEY, storage_connection_string=sas_only)
+    said = profile.check_secrets(keys)["storage_connection_string"]
+    assert "shared access signature" in said and "Entra ID" in said
+    assert "sig=" not in said
+    with pytest.raises(accounts.InvalidProfile, match="shared access signature"):
+        accounts.save_profile(profile, keys)
+    assert accounts.profile_names() == []
+    # the run says the same words for the same string
+    account = AzureAccount(name="x", batch_url="https://x.batch.azure.com", batch_account="x",
+                           storage_connection_string=sas_only)
+    with pytest.raises(StorageSettingsError) as run_said:
+        storage_access(account)
+    assert str(run_said.value) == said
+
+    no_name = f"BlobEndpoint=https://workstore.blob.core.windows.net/;AccountKey={STORAGE_KEY}"
+    assert "no AccountName" in (accounts.check_connection_string(no_name) or "")
+    # a usable one is the same to both
+    good = f"DefaultEndpointsProtocol=https;AccountName=workstore;AccountKey={STORAGE_KEY}"
+    assert accounts.check_connection_string(good) is None
+    account = AzureAccount(name="x", batch_url="https://x.batch.azure.com", batch_account="x",
+                           storage_connection_string=good)
+    assert storage_access(account).blob_endpoint == "https://workstore.blob.core.windows.net"
+
+
+def test_a_rename_that_cannot_be_written_loses_no_key(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Renaming stores the keys under the new name, writes accounts.json, and only then
+    forgets the old keys. When the write fails, the old profile and its keys are as they
+    were and no copy is left under the new name."""
+    import errno
+
+    from batchgui.accounts import profiles
+
+    accounts.save_profile(work_profile(), KEYS)
+    before = dict(memory_keyring.entries)
+
+    def disk_full(path: Path, text: str) -> None:  # the disk, failing as a full disk does
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(profiles, "atomic_write_text", disk_full)
+        with pytest.raises(Exception) as failed:  # noqa: B017 - which one is checked below
+            accounts.save_profile(work_profile(name="office"), old_name="work")
+    assert memory_keyring.entries == before  # the old keys, and nothing under 'office'
+    assert isinstance(failed.value, accounts.AccountsError)  # said in plain words
+    assert "No space left on device" in str(failed.value)
+    assert accounts.profile_names() == ["work"]
+    account, _ = accounts.load_account("work")
+    assert account.batch_key == BATCH_KEY and account.storage_key == STORAGE_KEY
+
+    # the same rename with a working disk: keys move, nothing is left under the old name
+    accounts.save_profile(work_profile(name="office"), old_name="work")
+    assert accounts.profile_names() == ["office"]
+    assert accounts.load_account("office")[0].batch_key == BATCH_KEY
+    assert all(not user.startswith("work/") for _, user in memory_keyring.entries)
+
+
+EDITOR = """
+import sys, time
+from pathlib import Path
+from batchgui import accounts
+from tests.unit.test_accounts import work_profile
+
+who, count, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+while not go.exists():  # start together with the other editor
+    time.sleep(0.001)
+for i in range(count):
+    accounts.save_profile(work_profile(name=f"{who}-{i}", auth=accounts.AUTH_ENTRA))
+accounts.save_profile(work_profile(name=f"{who}-last", auth=accounts.AUTH_ENTRA),
+                      old_name=f"{who}-0")
+"""
+
+
+def test_two_processes_editing_at_once_lose_nothing(accounts_home: Path, tmp_path: Path) -> None:
+    """The window and `batchgui accounts add` may save at the same moment: accounts.json is
+    read, changed and written under a file lock, so neither overwrites the other's edit."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    go = tmp_path / "go"
+    env = dict(os.environ, PYTHONPATH=str(root))
+    editors = [
+        subprocess.Popen([sys.executable, "-c", EDITOR, who, "30", str(go)], env=env, cwd=root,
+                         stderr=subprocess.PIPE, text=True)
+        for who in ("window", "cli")
+    ]
+    go.touch()
+    for editor in editors:
+        _, err = editor.communicate(timeout=120)
+        assert editor.returncode == 0, err
+    names = set(accounts.profile_names())
+    expected = {f"{who}-{i}" for who in ("window", "cli") for i in range(1, 30)}
+    expected |= {"window-last", "cli-last"}
+    assert names == expected, f"lost: {sorted(expected - names)}"

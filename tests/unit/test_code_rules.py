@@ -56,3 +56,14 @@ def test_core_depends_on_nothing_above_it() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in python_files(PKG / "core")
                  if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_targets_never_import_the_cli_or_the_window() -> None:
+    """Arrows point down: the CLI and the window use the targets, never the other way round
+    (registry.py once imported accounts_cli, which imports registry: an import circle)."""
+    pattern = re.compile(
+        r"^\s*(from\s+batchgui\.(ui|cli|accounts_cli)\b|import\s+batchgui\.(ui|cli|accounts_cli)\b"
+        r"|from\s+batchgui\s+import\s+.*\b(ui|cli|accounts_cli)\b)", re.M)
+    offenders = [str(p.relative_to(ROOT)) for p in python_files(PKG / "targets")
+                 if pattern.search(p.read_text())]
+    assert offenders == []

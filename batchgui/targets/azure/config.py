@@ -1,7 +1,7 @@
 """What the Azure target needs to know: where the accounts are, their secrets, the pool.
 
 Secrets are fields with repr=False and are never written anywhere by this module;
-they come from the environment (`from_environment`) or from accounts.py (keyring).
+they come from the environment (`from_environment`) or from the accounts package (keyring).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from urllib.parse import urlparse
 
 from azure.core.exceptions import (
@@ -97,6 +98,38 @@ def _service_text(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
+def is_bad_key(exc: BaseException) -> bool:
+    """The SDK could not sign a request because the account key is not base64.
+
+    Batch raises the decoder's binascii.Error; storage wraps it in AzureSigningError. Any
+    other ValueError (a malformed connection string, an SDK call used wrongly) is not about
+    the key.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):  # the chain of causes, a few deep
+        if seen is None:
+            return False
+        if isinstance(seen, binascii.Error) or type(seen).__name__ == "AzureSigningError":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+#: what must never reach a sentence: URL queries (SAS tokens), key=value secrets, keys
+_SECRET_PATTERNS = (
+    re.compile(r"(https?://[^\s?]*)\?\S*"),
+    re.compile(r"(?i)\b(AccountKey|SharedAccessSignature|sig|key)=[^;&\s]*"),
+    re.compile(r"[A-Za-z0-9+/]{40,}={0,2}"),
+)
+
+
+def redacted(text: str) -> str:
+    """The text without URL queries, keys or signatures (SDK messages may quote them)."""
+    text = _SECRET_PATTERNS[0].sub(r"\1", text)
+    text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}=…", text)
+    return _SECRET_PATTERNS[2].sub("…", text)
+
+
 def first_line(text: str) -> str:
     """The service's message without its RequestId/Time trailer."""
     for line in str(text).splitlines():
@@ -175,11 +208,13 @@ def plain_error(
     code = error_code(exc)
     status = status_code(exc)
 
-    if isinstance(exc, (binascii.Error, ValueError)) and not isinstance(exc, AzureError):
+    if is_bad_key(exc):
         return (
             f"The {key_name} is not valid (it should be the long key ending in '=='). "
             f"Copy it again from {where}."
         )
+    if isinstance(exc, ValueError) and not isinstance(exc, AzureError):
+        return _settings_error(exc, what)
     if isinstance(exc, ServiceRequestError) and not isinstance(exc, ServiceResponseError):
         if _is_dns_failure(exc):
             return (
@@ -247,17 +282,29 @@ def plain_error(
         )
     if status is not None and (status >= 500 or status == 429):
         return f"{what} is having trouble right now ({code or status}). Try again in a few minutes."
-    detail = first_line(getattr(exc, "message", None) or str(exc))
+    detail = first_line(redacted(getattr(exc, "message", None) or str(exc)))
     if code:
         return f"{what} refused the request ({code}): {detail}".rstrip(": ")
     return f"{what} failed: {detail or type(exc).__name__}"
 
 
+def _settings_error(exc: ValueError, what: str) -> str:
+    """A ValueError raised on this computer before any request: the settings, not the key."""
+    detail = first_line(redacted(str(exc))) or f"{type(exc).__name__}."
+    if "connection string" in detail.lower():
+        return (
+            f"The storage connection string is not valid: {detail} Copy it again from "
+            "Storage account > Access keys > Connection string in the Azure portal."
+        )
+    return f"{what} could not be used with these settings: {detail}"
+
+
 def _signed_in_storage_error(exc: BaseException, host: str) -> str | None:
     """Storage errors that read differently when the user signed in with Entra ID."""
     if isinstance(exc, (binascii.Error, ValueError)) and not isinstance(exc, AzureError):
+        detail = first_line(redacted(str(exc))) or "bad value"
         return (
-            f"The storage settings are not valid ({first_line(str(exc)) or 'bad value'}). "
+            f"The storage settings are not valid ({detail}). "
             "Check the storage account name and blob endpoint of this account."
         )
     if isinstance(exc, ServiceRequestError) or is_clock_skew(exc):
@@ -279,9 +326,10 @@ def _signed_in_storage_error(exc: BaseException, host: str) -> str | None:
     status = status_code(exc)
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
         # azure-identity itself: the sign-in did not happen (closed browser, no tenant ...)
+        reason = first_line(redacted(getattr(exc, "message", None) or str(exc)))
         return (
             "Signing in with Entra ID did not work, so storage could not be reached: "
-            f"{first_line(getattr(exc, 'message', None) or str(exc)) or 'no reason given.'} "
+            f"{reason or 'no reason given.'} "
             "Try again, and check the tenant set for this account."
         )
     if (

@@ -1,9 +1,12 @@
 """Watching a run on Azure Batch: what its tasks and the pool's nodes are doing.
 
-One poll asks for the job's tasks and the pool's nodes (both with `$select`), the
-pool itself only while it lacks nodes, and the stderr of a failed task once per
-attempt. A poll that fails keeps the last picture and says "Reconnecting…" until
-the service answers again or `GIVE_UP_AFTER_S` passes.
+One poll asks for the job's task counts (one small call); the tasks whose state changed
+since the last poll (`$filter` on stateTransitionTime, from the service's own time of
+its last answer, its Date header, less a margin: never the local clock); the pool's
+nodes (with `$select`); the pool itself only while it lacks nodes; and the stderr of a
+failed task once per attempt. The first poll lists every task once. A poll that fails
+keeps the last picture and says "Reconnecting…" until the service answers again or
+`GIVE_UP_AFTER_S` passes.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import asyncio
 import logging
 import os
 import time
+from datetime import datetime, timedelta
 
 from azure.batch import models as bm
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from batchgui.core.models import NodeState, NodeView, TargetStatus, TaskResult, TaskState
+from batchgui.core.models import NodeState, NodeView, TargetStatus, TaskResult
 from batchgui.core.models import TaskStatus as Status
 from batchgui.core.target import RunContext, TargetError
 from batchgui.targets.azure.batch import BatchService
@@ -37,6 +41,9 @@ STDERR_READS_AT_ONCE = 4
 STDERR_TAIL_BYTES = 4000
 #: seconds between looks at the pool itself (resize errors) while it has fewer nodes than asked
 POOL_CHECK_EVERY_S = 10.0
+#: tasks that changed this long before the last answer are asked for again: the service's
+#: Date header has whole seconds, and it may show a change a moment after the time it stamps
+CHANGE_MARGIN = timedelta(seconds=5)
 
 
 def poll_bounds() -> tuple[float, float]:
@@ -65,6 +72,9 @@ class Monitor:
         self.tasks: dict[str, Status] = {}
         self.pool_broken = False
         self.polls = 0
+        #: each node seen: {node_id, is_spot, allocated_at, left_at} (for node-minutes)
+        self.node_times: dict[str, dict[str, object]] = {}
+        self.first_ready: float | None = None  # time.monotonic() when a node first worked
         self._interval = self.poll_min
         self._failed: dict[tuple[str, int], Status] = {}  # (task id, retries) -> with stderr
         self._failing_since: float | None = None
@@ -72,6 +82,9 @@ class Monitor:
         self._last_pool_check = 0.0
         self._no_node_since: float | None = None
         self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
+        self._last_look: datetime | None = None  # the service's time of the last listing
+        self.counts: bm.BatchTaskCounts | None = None
+        self.pool_done = False  # the job ended and the service removed its pool
 
     async def poll(self, ctx: RunContext, storage: RunStorage, batch: BatchService,
                    job_id: str, pool_id: str | None,
@@ -79,26 +92,27 @@ class Monitor:
         """One look at the job's tasks and the pool's nodes; `settled` are known outcomes
         (tasks of an earlier job of the run, files that could not be uploaded)."""
         self.polls += 1
+        since = self._last_look - CHANGE_MARGIN if self._last_look else None
         try:
-            nodes: list[bm.BatchNode] = []
-            if pool_id is None:  # an auto pool the service has not named yet
-                tasks = await ctx.blocking(batch.list_tasks, job_id, quick=True)
+            listing = ctx.blocking(batch.changed_tasks, job_id, since)
+            counting = ctx.blocking(batch.task_counts, job_id, quick=True)
+            if pool_id is None or self.pool_done:  # not named yet, or gone with its job
+                (tasks, looked), self.counts = await asyncio.gather(listing, counting)
+                health = PoolHealth([], pending=0 if self.pool_done else 1)
             else:
-                tasks, nodes = await asyncio.gather(
-                    ctx.blocking(batch.list_tasks, job_id, quick=True),
-                    ctx.blocking(batch.list_nodes, pool_id, quick=True),
-                )
-            health = PoolHealth(nodes, pending=1)
-            if pool_id is not None:
-                health = await ctx.blocking(batch.pool_health, pool_id,
-                                            with_pool=self._wants_pool_check(nodes), nodes=nodes)
+                (tasks, looked), self.counts, health = await asyncio.gather(
+                    listing, counting, self._health(ctx, batch, job_id, pool_id))
         except (AzureError, ValueError) as exc:
             return self.reconnecting(exc)
         self._failing_since, self._poll_failures = None, 0
+        if looked is not None:
+            self._last_look = looked
         self.nodes = self.node_views(batch, pool_id or "", health)
         self.check_pool(health)
 
-        statuses: dict[str, Status] = dict(settled)
+        changed: dict[str, Status] = {}
+        if since is None:  # the first look: everything known so far counts as news
+            changed.update(settled)
         to_explain: list[tuple[bm.BatchTask, Status]] = []
         for task in tasks:
             status = task_status(task)
@@ -108,17 +122,38 @@ class Monitor:
                     to_explain.append((task, status))
                     continue
                 status = known
-            statuses[task.id] = status
+            changed[task.id] = status
         if to_explain:
             explained = await asyncio.gather(
                 *(self._explain(ctx, storage, batch, job_id, task, status)
                   for task, status in to_explain)
             )
             for status in explained:
-                statuses[status.task_id] = status
-        self.tasks = statuses
-        return TargetStatus(nodes=self.nodes, tasks=statuses,
-                            message=self.message(health, statuses))
+                changed[status.task_id] = status
+        for status in settled.values():  # outcomes known without the job (e.g. unreadable)
+            if self.tasks.get(status.task_id) != status:
+                changed[status.task_id] = status
+        self.tasks.update(changed)
+        return TargetStatus(nodes=self.nodes, tasks=changed, message=self.message(health))
+
+    async def _health(self, ctx: RunContext, batch: BatchService, job_id: str,
+                      pool_id: str) -> PoolHealth:
+        """The pool's nodes and problems. A pool that is gone because its job ended (all
+        tasks done: the service removes an auto pool with its job) is no problem."""
+        try:
+            nodes = await ctx.blocking(batch.list_nodes, pool_id, quick=True)
+            health = await ctx.blocking(batch.pool_health, pool_id,
+                                        with_pool=self._wants_pool_check(nodes), nodes=nodes)
+        except ResourceNotFoundError:
+            health = PoolHealth([], fatal=f"The pool {pool_id} was deleted while the run used it.")
+        if health.fatal and not health.nodes and await self._job_ended(ctx, batch, job_id):
+            self.pool_done = True
+            return PoolHealth([])
+        return health
+
+    async def _job_ended(self, ctx: RunContext, batch: BatchService, job_id: str) -> bool:
+        job = await ctx.blocking(batch.get_job, job_id)
+        return job is not None and value(job.state) in ("completed", "terminating")
 
     def check_pool(self, health: PoolHealth) -> None:
         """Stop the run when the pool can't work, or has had no working node for too long."""
@@ -126,7 +161,7 @@ class Monitor:
             self.pool_broken = True
             raise TargetError(health.fatal)
         now = time.monotonic()
-        if health.usable:
+        if health.usable or self.pool_done:
             self._no_node_since = None
             return
         if self._no_node_since is None:
@@ -177,10 +212,10 @@ class Monitor:
             self._interval = min(self.poll_max, self._interval * 1.5)
         return self._interval
 
-    def message(self, health: PoolHealth, tasks: dict[str, Status]) -> str:
-        running = sum(1 for t in tasks.values() if t.state is TaskState.RUNNING)
-        waiting = sum(1 for t in tasks.values() if t.state in (TaskState.ACTIVE,
-                                                              TaskState.PREPARING))
+    def message(self, health: PoolHealth) -> str:
+        counts = self.counts
+        running = (counts.running or 0) if counts is not None else 0
+        waiting = (counts.active or 0) if counts is not None else 0
         if health.usable == 0:
             text = (f"Waiting for the pool's nodes ({health.pending} starting; they install "
                     f"ffmpeg first)")
@@ -193,7 +228,15 @@ class Monitor:
     def node_views(self, batch: BatchService, pool_id: str,
                    health: PoolHealth) -> tuple[NodeView, ...]:
         views = []
+        now = time.time()
+        if health.usable and self.first_ready is None:
+            self.first_ready = time.monotonic()
         for node in health.nodes:
+            allocated = getattr(node, "allocation_time", None)
+            seen = self.node_times.setdefault(node.id, {
+                "node_id": node.id, "is_spot": node.is_dedicated is False,
+                "allocated_at": allocated.timestamp() if allocated else now, "left_at": now})
+            seen["left_at"] = now
             state = NodeState.parse(value(node.state))
             errors = [e.message or e.code or "" for e in (node.errors or [])]
             if state == NodeState.START_TASK_FAILED:

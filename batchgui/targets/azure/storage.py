@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,14 @@ from azure.storage.blob import (
 )
 
 from batchgui.targets.azure.config import AzureAccount
-from batchgui.targets.azure.transfers import (
+from batchgui.targets.azure.storage_access import (  # also re-exported (see __all__)
+    StorageKey,
+    StorageSettingsError,
+    storage_access,
+    storage_endpoint,
+    uses_sign_in,
+)
+from batchgui.targets.azure.transfers import (  # the constants are also re-exported
     BLOCK_BYTES,
     BLOCK_CONCURRENCY,
     BLOCK_THREADS,
@@ -47,125 +53,18 @@ from batchgui.targets.azure.transfers import (
     put_file,
 )
 
-__all__ = ["BLOCK_CONCURRENCY", "SINGLE_PUT_BYTES", "TransferAborted", "RunStorage"]
+__all__ = [
+    "BLOCK_CONCURRENCY", "CONTAINER", "SINGLE_PUT_BYTES", "RunStorage", "StorageSettingsError",
+    "TransferAborted", "file_md5", "storage_access", "storage_endpoint", "uses_sign_in",
+]
 
 #: the one container of BatchGUI's earlier versions (each run under its own prefix);
 #: today each run has a container of its own (tasks.run_container)
 CONTAINER = "batchgui"
 
-#: Azurite's well-known development account (UseDevelopmentStorage=true)
-_DEV_ACCOUNT = "devstoreaccount1"
-_DEV_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
 #: a user delegation key (and so every SAS signed with it) lives at most 7 days from now;
 #: asked for a little less, so clocks a few minutes apart don't get it refused
 DELEGATION_KEY_MAX = timedelta(days=7) - timedelta(minutes=10)
-
-class StorageSettingsError(Exception):
-    """The storage settings can't work (e.g. no account key to sign SAS URLs with)."""
-
-
-@dataclass(frozen=True)
-class StorageKey:
-    """What SAS signing needs: the account name and its key (repr hides the key)."""
-
-    account_name: str
-    account_key: str
-    blob_endpoint: str
-
-    def __repr__(self) -> str:
-        return f"StorageKey({self.account_name!r}, {self.blob_endpoint!r})"
-
-
-@dataclass(frozen=True)
-class StorageSignIn:
-    """Storage reached with an Entra ID sign-in: SAS URLs get a user delegation key."""
-
-    account_name: str
-    blob_endpoint: str
-    credential: object = field(repr=False)  # an azure-identity TokenCredential
-
-    def __repr__(self) -> str:
-        return f"StorageSignIn({self.account_name!r}, {self.blob_endpoint!r})"
-
-
-def parse_connection_string(text: str) -> dict[str, str]:
-    """`A=1;B=x==` -> {'A': '1', 'B': 'x=='}: keys are case-insensitive, values keep their '='."""
-    out: dict[str, str] = {}
-    for part in text.strip().split(";"):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        if sep:
-            out[key.strip().lower()] = value.strip()
-    return out
-
-
-def storage_key(account: AzureAccount) -> StorageKey:
-    """The account name, key and blob endpoint, from the connection string or the fields."""
-    if account.storage_connection_string:
-        parts = parse_connection_string(account.storage_connection_string)
-        if parts.get("usedevelopmentstorage", "").lower() == "true":
-            return StorageKey(_DEV_ACCOUNT, _DEV_KEY, f"http://127.0.0.1:10000/{_DEV_ACCOUNT}")
-        name = parts.get("accountname")
-        key = parts.get("accountkey")
-        if not name or not key:
-            raise StorageSettingsError(
-                "The storage connection string has no account key. Use the connection "
-                "string with 'AccountKey=' from Storage account > Access keys in the Azure portal."
-            )
-        endpoint = parts.get("blobendpoint")
-        if not endpoint:
-            protocol = parts.get("defaultendpointsprotocol", "https")
-            suffix = parts.get("endpointsuffix", "core.windows.net")
-            endpoint = f"{protocol}://{name}.blob.{suffix}"
-        return StorageKey(name, key, endpoint.rstrip("/"))
-    if account.storage_account and account.storage_key:
-        endpoint = account.blob_endpoint or f"https://{account.storage_account}.blob.core.windows.net"
-        return StorageKey(account.storage_account, account.storage_key, endpoint.rstrip("/"))
-    if account.auth == "entra":
-        raise StorageSettingsError(
-            "Storage needs your Entra ID sign-in or the storage account's key, and this "
-            "account has neither: sign in again, or add the storage key."
-        )
-    raise StorageSettingsError(
-        "No storage account is set up. Add the storage account's connection string "
-        "(Storage account > Access keys in the Azure portal)."
-    )
-
-
-def uses_sign_in(account: AzureAccount) -> bool:
-    """True when storage goes through the Entra ID sign-in (a credential and no key)."""
-    return account.credential is not None and not (
-        account.storage_connection_string or account.storage_key
-    )
-
-
-def storage_access(account: AzureAccount) -> StorageKey | StorageSignIn:
-    """How this account reaches storage: its key (as before) or the Entra ID sign-in."""
-    if not uses_sign_in(account):
-        return storage_key(account)
-    name = (account.storage_account or "").strip()
-    if not name:
-        raise StorageSettingsError(
-            "Add the storage account's name to this account: with Entra ID sign-in, "
-            "BatchGUI needs it to reach the storage account (Storage accounts in the "
-            "Azure portal lists it)."
-        )
-    endpoint = account.blob_endpoint or f"https://{name}.blob.core.windows.net"
-    if not endpoint.lower().startswith("https://"):
-        raise StorageSettingsError(
-            "Entra ID sign-in works over https only: use a blob endpoint that starts "
-            "with https:// (or leave it empty for the usual one)."
-        )
-    return StorageSignIn(name, endpoint.rstrip("/"), account.credential)
-
-
-def storage_endpoint(account: AzureAccount) -> str:
-    return storage_access(account).blob_endpoint
-
 
 def client_options() -> dict[str, object]:
     """Short, bounded retries so a wrong address fails in seconds, not minutes."""

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from azure.batch import models as bm
@@ -43,15 +43,14 @@ from batchgui.core.target import RunCancelled, RunContext, Target, TargetError, 
 from batchgui.targets.azure.batch import (
     BatchService,
     PoolChoice,
-    PoolConflict,
     SubmitStopped,
     SubmitTimeout,
     TaskRejected,
 )
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
-from batchgui.targets.azure.errors import is_transient, plain_error, value
+from batchgui.targets.azure.errors import is_transient, plain_error
+from batchgui.targets.azure.jobs import RunJob
 from batchgui.targets.azure.monitor import NODE_WAIT_LIMIT_S, Monitor
-from batchgui.targets.azure.pools import choose_image, pool_fingerprint, pool_specification
 from batchgui.targets.azure.storage import (
     BLOCK_CONCURRENCY,
     RunStorage,
@@ -60,13 +59,14 @@ from batchgui.targets.azure.storage import (
     uses_sign_in,
 )
 from batchgui.targets.azure.tasks import (
+    LOUDNESS_SCRIPT_BLOB,
     input_blob,
     log_prefix,
     output_blob,
     run_container,
     sas_lifetime,
     task_options,
-    task_status,
+    upload_loudness_script,
 )
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,6 @@ CALL_ATTEMPTS = 5
 #: how often the app tells the job it is still alive, and how long the job outlives silence
 HEARTBEAT_S = 10 * 60
 GRACE_S = 60 * 60
-#: job states in which a resumed run can go on using the job
-LIVE_JOB_STATES = ("active", "disabling", "disabled", "enabling")
 
 
 def _grace_s() -> float:
@@ -91,7 +89,7 @@ def _grace_s() -> float:
         return GRACE_S
 
 
-class AzureBatchTarget(Target):
+class AzureBatchTarget(RunJob, Target):
     """Converts on the user's own Azure Batch pool, with inputs and outputs in their storage."""
 
     threads_needed = 12
@@ -127,17 +125,14 @@ class AzureBatchTarget(Target):
         self._jobs_made: list[str] = []  # every job of this run, to delete at the end
         self._job_t0 = 0.0  # time.monotonic() at the job's creation
         self._live_tasks: set[str] = set()  # tasks the current job already has
+        self._ended_job: str | None = None  # a resumed run's job that had ended
         self._settled: dict[str, TaskStatus] = {}  # outcomes known without asking the job
         self._pool_choice: PoolChoice | None = None
         self._abort = threading.Event()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._script_url: str | None = None  # media: read link to the loudness script
         self.stats: dict[str, float] = {"polls": 0, "submit_calls": 0, "submit_s": 0.0,
                                          "uploaded": 0, "skipped": 0}
-
-    @property
-    def auto_pool(self) -> bool:
-        """A pool that dies with the job (runs that delete their pool), not a kept one."""
-        return not self.pool.keep_pool
 
     # -- calling Azure ---------------------------------------------------------------------
 
@@ -197,12 +192,7 @@ class AzureBatchTarget(Target):
         ctx.cancel.on_cancel(self._abort.set)
         saved = ctx.saved
         if saved.get("container"):  # resuming: the same container, job and pool settings
-            self.container = str(saved["container"])
-            self.job_id = saved.get("job_id")
-            self._jobs_made = list(saved.get("jobs", []))
-            if saved.get("pool"):
-                self.pool = PoolSettings(**saved["pool"])
-                self.monitor.pool = self.pool
+            self._restore(saved)
         else:
             self.container = run_container(ctx.run_id)
             self.job_id = ctx.run_id
@@ -228,6 +218,9 @@ class AzureBatchTarget(Target):
             await self._reattach(ctx, batch)
         todo = [i for i in items if i.task_id not in self._settled]
         if any(i.task_id not in self._live_tasks for i in todo) and self.job_id is None:
+            if self._ended_job:
+                ctx.log(f"Job {self._ended_job} has ended; the {len(todo)} file(s) it had not "
+                        "finished are converted on a new job.")
             self.job_id = self._next_job_id()
         if self.job_id is not None and self.job_id not in self._jobs_made and todo:
             await self._start_job(ctx, batch, todo)
@@ -252,136 +245,6 @@ class AzureBatchTarget(Target):
             raise
         await watcher
         ctx.cancel.raise_if_cancelled()
-
-    def _next_job_id(self) -> str:
-        n = len(self._jobs_made) + 1
-        return self._run_id if n == 1 else f"{self._run_id}-{n}"
-
-    async def _reattach(self, ctx: RunContext, batch: BatchService) -> None:
-        """Find the journaled job: keep what it finished, go on with it if it still runs."""
-        job = await self._call(ctx, "batch", batch.get_job, self.job_id) if self.job_id else None
-        if job is None:
-            if self._jobs_made:
-                ctx.log(f"The run's job {self.job_id} is no longer in the Batch account; "
-                        "the files it had not finished are converted on a new job.")
-            self.job_id = None
-            return
-        tasks = await self._call(ctx, "batch", batch.task_ids, job.id)
-        for task_id, task in tasks.items():
-            status = task_status(task)
-            if status.result is TaskResult.SUCCESS:
-                self._settled[task_id] = status  # its MP3 is in storage: download it
-        state = value(job.state)
-        if state in LIVE_JOB_STATES:
-            self._live_tasks = set(tasks)
-            self.pool_id = _pool_of(job)
-            created = job.creation_time or datetime.now(UTC)
-            self._job_t0 = time.monotonic() - (datetime.now(UTC) - created).total_seconds()
-            ctx.log(f"Re-attached to job {job.id}: {len(self._settled)} file(s) already "
-                    "converted there")
-        else:
-            ctx.log(f"The run's job {job.id} has ended ({state}); the files it had not "
-                    "finished are converted on a new job.")
-            self.job_id = None
-
-    async def _start_job(self, ctx: RunContext, batch: BatchService,
-                         todo: Sequence[WorkItem]) -> None:
-        """Create the job (and with an auto pool, the pool with it): journaled first."""
-        assert self.job_id is not None
-        self._jobs_made.append(self.job_id)
-        await ctx.remember({"job_id": self.job_id, "jobs": self._jobs_made})
-        kill_point("azure-job")
-        fingerprint = pool_fingerprint(self.pool)
-        if self.auto_pool:
-            try:
-                images = await self._call(ctx, "batch", batch.supported_images)
-                image = choose_image(images)
-            except LookupError as exc:
-                raise TargetError(_NO_IMAGE) from exc
-            pool_info = bm.BatchPoolInfo(auto_pool_specification=bm.BatchAutoPoolSpecification(
-                auto_pool_id_prefix="batchgui", pool_lifetime_option="job", keep_alive=False,
-                pool=pool_specification(self.pool, image, fingerprint, self._run_id),
-            ))
-            ctx.log(f"Creating a pool for this run: {self.pool.dedicated_nodes} dedicated and "
-                    f"{self.pool.spot_nodes} Spot node(s) of {self.pool.vm_size}, "
-                    f"{self.pool.slots_per_node} file(s) at once per node; Azure removes it "
-                    "when the run's job ends")
-        else:
-            await self._ensure_named_pool(ctx, batch)
-            assert self._pool_choice is not None
-            self.pool_id = self._pool_choice.pool_id
-            pool_info = bm.BatchPoolInfo(pool_id=self.pool_id)
-        ctx.set_stage(Stage.JOB, f"Creating job {self.job_id}")
-        await self._call(ctx, "batch", batch.create_job, self.job_id, pool_info,
-                         run_id=self._run_id, max_wall_clock=timedelta(seconds=self.grace_s))
-        self._job_t0 = time.monotonic()
-        self._live_tasks = set()
-        ctx.log(f"Job {self.job_id} ends on its own {round(self.grace_s / 60)} minutes after "
-                "BatchGUI last looked after it")
-
-    async def _ensure_named_pool(self, ctx: RunContext, batch: BatchService) -> None:
-        try:
-            choice = await self._call(ctx, "batch", batch.ensure_pool, self.pool)
-        except PoolConflict as exc:
-            raise TargetError(str(exc)) from exc
-        except LookupError as exc:
-            raise TargetError(_NO_IMAGE) from exc
-        self._pool_choice = choice
-        await ctx.remember({"pool_id": choice.pool_id, "pool_created": choice.created})
-        if choice.note:
-            ctx.log(f"Pool: {choice.note}")
-        if choice.created:
-            settings = self.pool
-            ctx.log(f"Creating pool {choice.pool_id}: {settings.dedicated_nodes} dedicated and "
-                    f"{settings.spot_nodes} Spot node(s) of {settings.vm_size}, "
-                    f"{settings.slots_per_node} file(s) at once per node")
-        else:
-            ctx.log(f"Reusing pool {choice.pool_id}")
-
-    async def _learn_pool_id(self, ctx: RunContext, batch: BatchService) -> str | None:
-        """The auto pool's id, once the service has made it (the job's executionInfo)."""
-        if self.pool_id is None and self.job_id is not None:
-            job = await ctx.blocking(batch.get_job, self.job_id)
-            self.pool_id = _pool_of(job) if job is not None else None
-            if self.pool_id:
-                await ctx.remember({"pool_id": self.pool_id})
-        return self.pool_id
-
-    async def _keep_job_alive(self, ctx: RunContext, batch: BatchService) -> None:
-        """While the app lives, the job's end stays GRACE_S ahead (see the module's doc)."""
-        while True:
-            await asyncio.sleep(self.heartbeat_s)
-            job_id = self.job_id
-            if job_id is None:
-                continue
-            limit = timedelta(seconds=time.monotonic() - self._job_t0 + self.grace_s)
-            try:
-                await ctx.blocking(batch.extend_job, job_id, limit)
-            except (AzureError, ValueError) as exc:
-                log.info("could not extend job %s: %s", job_id, exc)
-
-    async def _watch_pool(self, ctx: RunContext, batch: BatchService,
-                          stop: asyncio.Event) -> None:
-        """While files upload, look at the pool so a broken pool stops the run at once."""
-        interval = self.monitor.poll_min
-        while not stop.is_set() and self.job_id is not None:
-            try:
-                pool_id = await self._learn_pool_id(ctx, batch)
-                health = await ctx.blocking(batch.pool_health, pool_id) if pool_id else None
-            except (AzureError, ValueError) as exc:
-                if not is_transient(exc):
-                    raise TargetError(plain_error(exc, "batch", self.account.batch_url)) from exc
-            else:
-                if health is not None:
-                    self.monitor.nodes = self.monitor.node_views(batch, pool_id or "", health)
-                    self.monitor.check_pool(health)
-                    if health.usable:
-                        ctx.log(f"Pool {pool_id}: {health.usable} node(s) ready")
-                        return
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                interval = min(self.monitor.poll_max, interval * 1.5)
 
     async def _upload_all(self, items: Sequence[WorkItem], ctx: RunContext) -> None:
         assert self._storage is not None
@@ -427,6 +290,18 @@ class AzureBatchTarget(Target):
         await asyncio.gather(*(one(item) for item in items))
         if ctx.cancel.cancelled:
             raise RunCancelled()
+        sent, there = int(self.stats["uploaded"]), int(self.stats["skipped"])
+        if there:
+            ctx.log(f"Uploaded {sent} file(s); {there} already in storage from before")
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        """A resumed run's container, jobs and pool settings, as the journal kept them."""
+        self.container = str(saved["container"])
+        self.job_id = saved.get("job_id")
+        self._jobs_made = list(saved.get("jobs", []))
+        if saved.get("pool"):
+            self.pool = PoolSettings(**saved["pool"])
+            self.monitor.pool = self.pool
 
     # -- submit: one task per file ---------------------------------------------------------
 
@@ -442,12 +317,13 @@ class AzureBatchTarget(Target):
         # Entra ID sign-in: one call for the user delegation key the links are signed with
         await self._call(ctx, "storage", storage.prepare_signing, expiry)
         write_url = storage.write_sas_url(expiry)
+        if any(item.loudness_lufs is not None for item in todo):  # media: the loudness script
+            await self._call(ctx, "storage", upload_loudness_script, storage)
+            self._script_url = storage.read_sas_url(LOUDNESS_SCRIPT_BLOB, expiry)
         # in the order the run gives (longest first): the Batch scheduler starts queued
         # tasks of a job roughly in the order they were added
-        tasks = [task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
-                              storage.read_sas_url(input_blob(item.task_id, item.input.path),
-                                                   expiry),
-                              write_url)
+        tasks = [self.task_options(item, storage.read_sas_url(
+                     input_blob(item.task_id, item.input.path), expiry), write_url)
                  for item in todo]
         chunks = -(-len(tasks) // 100)
         ctx.set_stage(Stage.TASKS, f"Adding {len(tasks)} task(s) to job {self.job_id}")
@@ -478,6 +354,13 @@ class AzureBatchTarget(Target):
         self.stats["submit_calls"] = calls
         self.stats["submit_s"] = time.monotonic() - started
 
+    def task_options(self, item: WorkItem, read_url: str,
+                     write_url: str) -> bm.BatchTaskCreateOptions:
+        """One item's task: reads its input through `read_url`, writes through `write_url`."""
+        return task_options(item.task_id, item.input.path, item.quality, item.input.duration_s,
+                            read_url, write_url, loudness_lufs=item.loudness_lufs,
+                            script_url=self._script_url)  # media
+
     # -- monitoring ------------------------------------------------------------------------
 
     async def poll(self, ctx: RunContext) -> TargetStatus:
@@ -496,6 +379,16 @@ class AzureBatchTarget(Target):
 
     def poll_interval(self, changed: bool) -> float:
         return self.monitor.poll_interval(changed)
+
+    def facts(self) -> dict[str, Any]:
+        created = self.auto_pool or bool(self._pool_choice and self._pool_choice.created)
+        ready = self.monitor.first_ready
+        return {
+            "pool_created": created and bool(self._jobs_made),
+            "pool_ready_s": (ready - self._job_t0) if ready and created and self._job_t0
+            else None,
+            "nodes": list(self.monitor.node_times.values()),
+        }
 
     async def pause(self, ctx: RunContext) -> None:
         if self.job_id is not None and self._batch is not None:
@@ -558,6 +451,9 @@ class AzureBatchTarget(Target):
         With an auto pool, deleting the job makes the service delete the pool.
         """
         self._abort.set()
+        if not self.container and ctx.saved.get("container"):  # a resumed run with no work
+            self._restore(ctx.saved)
+            await self._clients(ctx)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
@@ -588,33 +484,6 @@ class AzureBatchTarget(Target):
             await ctx.remember({"cleaned": True})
         await ctx.blocking(self._close)
 
-    async def _pool_steps(
-        self, ctx: RunContext
-    ) -> list[tuple[str, str, Callable[..., object], tuple[object, ...]]]:
-        """A kept (named) pool stays, unless its nodes could not work and we made it."""
-        choice, batch = self._pool_choice, self._batch
-        if batch is None or choice is None:
-            return []
-        if not self.monitor.pool_broken:
-            if choice.owned:
-                ctx.log(f"Keeping pool {choice.pool_id} for the next run "
-                        "(it costs money while its nodes run; delete it when done)")
-            return []
-        if not choice.owned:
-            ctx.log(f"Pool {choice.pool_id} was not made by BatchGUI, so it stays")
-            return []
-        try:  # never pull the pool from under another run that uses it
-            others = await self._call(ctx, "batch", batch.other_jobs_on, choice.pool_id,
-                                      self.job_id or "", even_if_cancelled=True)
-        except TargetError as exc:
-            log.info("could not list the pool's other jobs: %s", exc)
-            others = []
-        if others:
-            ctx.log(f"Pool {choice.pool_id} stays: another run uses it ({others[0]})")
-            return []
-        ctx.log(f"Deleting pool {choice.pool_id} (its nodes could not work)")
-        return [(f"delete pool {choice.pool_id}", "batch", batch.delete_pool, (choice.pool_id,))]
-
     def _close(self) -> None:
         """Close the clients' connections (the target is done; a new run makes new ones)."""
         for closer in (self._batch.close if self._batch else None,
@@ -625,17 +494,3 @@ class AzureBatchTarget(Target):
                 except Exception:  # closing never fails a run
                     log.debug("closing a client failed", exc_info=True)
         self._batch = self._storage = None
-
-
-_NO_IMAGE = ("This Batch account offers no current Ubuntu image (22.04 or later). "
-             "Check the account's region and allowed images in the Azure portal.")
-
-
-def _pool_of(job: bm.BatchJob | None) -> str | None:
-    """The pool a job runs on: its own auto pool (once made) or the named one."""
-    if job is None:
-        return None
-    info = job.execution_info
-    if info is not None and info.pool_id:
-        return str(info.pool_id)
-    return job.pool_info.pool_id if job.pool_info and job.pool_info.pool_id else None

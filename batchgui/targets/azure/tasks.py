@@ -7,6 +7,7 @@ sees only fixed file names, so no user file name ever reaches a command line.
 
 from __future__ import annotations
 
+import importlib.resources
 import shlex
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -14,6 +15,7 @@ from typing import Any
 
 from azure.batch import models as bm
 
+from batchgui.core import loudness
 from batchgui.core.ffmpeg import convert_argv, stderr_reason
 from batchgui.core.models import TaskResult, TaskState, TaskStatus
 from batchgui.targets.azure.batch import value
@@ -46,6 +48,17 @@ def log_prefix(task_id: str) -> str:
     return f"logs/{task_id}"
 
 
+#: media: the loudness script in the run's container, fetched by each task that evens loudness
+LOUDNESS_SCRIPT_BLOB = f"tools/{loudness.SCRIPT_NAME}"
+
+
+def upload_loudness_script(storage: Any) -> None:
+    """Put core/loudness.py in the run's container, where its tasks fetch it (blocking)."""
+    source = importlib.resources.files("batchgui.core").joinpath("loudness.py")
+    with importlib.resources.as_file(source) as path:
+        storage.upload(path, LOUDNESS_SCRIPT_BLOB)
+
+
 def sas_lifetime(total_media_s: float, total_bytes: int, parallel: int) -> timedelta:
     """How long the run's SAS URLs must live: the run's expected length with a wide margin.
 
@@ -63,16 +76,34 @@ def task_time_limit(duration_s: float | None) -> timedelta:
     return timedelta(seconds=max(20 * 60, 3 * (duration_s or 0.0) + 10 * 60))
 
 
-def task_command(input_name: str, quality: Any) -> str:
-    """The node's command line: fixed names only, no shell (Batch runs it directly on Linux)."""
-    return shlex.join(convert_argv(input_name, OUTPUT_NAME, quality, progress=False))
+def task_command(input_name: str, quality: Any, loudness_lufs: float | None = None) -> str:
+    """The node's command line: fixed names only, no shell (Batch runs it directly on Linux).
+
+    With even loudness, the node's python3 runs core/loudness.py (a resource file) around
+    the same ffmpeg command: it measures in.mp4, then converts with the measured values.
+    """
+    argv = convert_argv(input_name, OUTPUT_NAME, quality, progress=False)
+    if loudness_lufs is not None:  # media
+        peak = loudness.true_peak_limit(quality.vbr_level, quality.cbr_kbps)
+        argv = ["python3", loudness.SCRIPT_NAME, "--lufs", f"{loudness_lufs:g}",
+                "--true-peak", f"{peak:g}", "--", *argv]
+    return shlex.join(argv)
 
 
 def task_options(task_id: str, input_path: Path, quality: Any, duration_s: float | None,
-                 read_url: str, write_url: str) -> bm.BatchTaskCreateOptions:
-    """One task: read its own input through `read_url`, write the MP3 and logs back."""
+                 read_url: str, write_url: str, *, loudness_lufs: float | None = None,
+                 script_url: str | None = None) -> bm.BatchTaskCreateOptions:
+    """One task: read its own input through `read_url`, write the MP3 and logs back.
+
+    With `loudness_lufs`, the task also fetches the loudness script through `script_url`.
+    """
     ext = PurePosixPath(input_blob(task_id, input_path)).suffix
     input_name = INPUT_NAME.format(ext=ext)
+    resources = [bm.ResourceFile(http_url=read_url, file_path=input_name)]
+    if loudness_lufs is not None:  # media
+        if script_url is None:
+            raise ValueError("even loudness needs the loudness script's URL")
+        resources.append(bm.ResourceFile(http_url=script_url, file_path=loudness.SCRIPT_NAME))
 
     def upload(pattern: str, path: str, condition: str) -> bm.OutputFile:
         return bm.OutputFile(
@@ -86,8 +117,8 @@ def task_options(task_id: str, input_path: Path, quality: Any, duration_s: float
     return bm.BatchTaskCreateOptions(
         id=task_id,
         display_name=task_id,
-        command_line=task_command(input_name, quality),
-        resource_files=[bm.ResourceFile(http_url=read_url, file_path=input_name)],
+        command_line=task_command(input_name, quality, loudness_lufs),
+        resource_files=resources,
         output_files=[
             upload(OUTPUT_NAME, output_blob(task_id), "tasksuccess"),
             upload("../std*.txt", log_prefix(task_id), "taskcompletion"),
@@ -141,6 +172,8 @@ def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
     if "fileupload" in lowered or "upload" in lowered:
         return f"the MP3 could not be uploaded from the node ({message or code})"
     if "programnotfound" in lowered:
+        if "python" in message.lower():  # media: even loudness runs a python3 script
+            return "python3 is not installed on the node (it is needed to even out loudness)"
         return "ffmpeg is not installed on the node (check the pool's start task)"
     if "wallclock" in lowered or "timeout" in lowered or "timed out" in message.lower():
         return "the conversion took longer than its time limit and was stopped"

@@ -1,0 +1,135 @@
+"""Checks as you type: each returns None when a field is fine, else one plain sentence.
+
+The sentences name the field and say what to do; they never repeat what was typed (it
+may be a key).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from urllib.parse import urlparse
+
+from batchgui.targets.azure.storage_access import (
+    StorageSettingsError,
+    key_from_connection_string,
+)
+
+#: Batch and Storage account keys are 64 random bytes, written as 88 base64 characters
+KEY_BYTES = 64
+
+#: names that already mean something as a target
+RESERVED_NAMES = {"local", "this-computer", "azure"}
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+_BASE64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def check_profile_name(name: str) -> str | None:
+    name = name.strip()
+    if not name:
+        return "Give the profile a name."
+    if name.lower() in RESERVED_NAMES:
+        return f"'{name}' is taken by a built-in target; choose another name."
+    if not _NAME_RE.match(name):
+        return (
+            "Use up to 64 letters, digits, dots, dashes or underscores (no spaces), "
+            "starting with a letter or digit."
+        )
+    return None
+
+
+def check_account_name(name: str, service: str = "batch") -> str | None:
+    what = "Batch" if service == "batch" else "storage"
+    name = name.strip()
+    if not name:
+        return f"Enter the {what} account name."
+    if not _ACCOUNT_RE.match(name):
+        return f"A {what} account name has 3 to 24 lower-case letters and digits."
+    return None
+
+
+def normalize_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if url and "://" not in url:
+        url = "https://" + url
+    return url
+
+
+def _check_endpoint(url: str, what: str, example: str) -> str | None:
+    url = normalize_url(url)
+    if not url:
+        return f"Enter the {what} URL, like {example}."
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    if parsed.scheme not in ("https", "http") or not host or " " in url:
+        return f"This does not look like a URL. It should look like {example}."
+    is_local = host in _LOCAL_HOSTS
+    if parsed.scheme == "http" and not is_local:
+        return f"Use https:// for the {what} URL."
+    if not is_local and "." not in host:
+        return f"The address is incomplete. It should look like {example}."
+    if parsed.query or parsed.fragment:
+        return f"Leave out the part after '?' or '#'. It should look like {example}."
+    return None
+
+
+def check_batch_url(url: str) -> str | None:
+    example = "https://myaccount.westeurope.batch.azure.com"
+    problem = _check_endpoint(url, "Batch account", example)
+    if problem is None and urlparse(normalize_url(url)).path not in ("", "/"):
+        return f"Use the account URL alone, like {example}."
+    return problem
+
+
+def check_blob_endpoint(url: str) -> str | None:
+    """Empty is fine (the default endpoint of the storage account is used)."""
+    if not url.strip():
+        return None
+    return _check_endpoint(url, "blob endpoint", "https://mystorage.blob.core.windows.net")
+
+
+def account_from_batch_url(url: str) -> str:
+    """The account name a Batch URL starts with ('' when it does not look like one)."""
+    host = urlparse(normalize_url(url)).hostname or ""
+    if host.endswith(".batch.azure.com") or ".batch." in host:
+        return host.split(".", 1)[0]
+    return ""
+
+
+def check_key(key: str, service: str = "batch") -> str | None:
+    what = "Batch account key" if service == "batch" else "storage account key"
+    key = key.strip()
+    if not key:
+        return f"Paste the {what}."
+    if not _BASE64_RE.match(key):
+        return (
+            f"The {what} has characters a key never has (a key has letters, digits, '+' "
+            "and '/', and ends in '=='). Copy it again from the Azure portal."
+        )
+    try:
+        raw = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != KEY_BYTES:
+        return (
+            f"The {what} is {len(key)} characters long; a key is 88 characters ending "
+            "in '=='. Copy the whole key again from the Azure portal."
+        )
+    return None
+
+
+def check_connection_string(text: str) -> str | None:
+    """Refuses what a run could not use, in the words a run would use (one parser for both)."""
+    if not text.strip():
+        return "Paste the storage connection string."
+    try:
+        found = key_from_connection_string(text)
+    except StorageSettingsError as exc:
+        return str(exc)
+    if check_key(found.account_key, "storage") is not None:
+        return "The AccountKey in the connection string is not a whole key. Copy it again."
+    return None

@@ -1,0 +1,151 @@
+"""Time and money before a run, what it really cost after, and what the estimator learns.
+
+The glue between the estimator (core.estimate, core.sizing, core.learning, core.billing),
+the price list (targets.azure.prices) and the journal, shared by the CLI and the window.
+Blocking (the price list may be fetched): call it on a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from batchgui.core.estimate import AzurePlan, Estimate, LocalPlan, VmPrice, Workload, estimate
+from batchgui.core.journal import Journal, RunRow
+from batchgui.core.learning import Learned, RunOutcome, learn
+from batchgui.core.models import RunResult, RunSpec
+from batchgui.core.target import Target
+
+log = logging.getLogger(__name__)
+
+LEARNED_KEY = "estimator"
+
+
+def learned(journal: Journal) -> Learned:
+    return Learned.from_dict(journal.learned(LEARNED_KEY) or {})
+
+
+def _is_azure(target: Target) -> bool:
+    return hasattr(target, "account") and hasattr(target, "pool")
+
+
+def account_key(target: Target) -> str | None:
+    """What the estimator learns per account by: the Batch URL (stays when renamed)."""
+    return str(target.account.batch_url) if _is_azure(target) else None  # type: ignore[attr-defined]
+
+
+def plan_for(target: Target) -> LocalPlan | AzurePlan:
+    if _is_azure(target):
+        pool = target.pool  # type: ignore[attr-defined]
+        return AzurePlan(account=account_key(target) or "", vm_size=pool.vm_size,
+                         dedicated_nodes=pool.dedicated_nodes, spot_nodes=pool.spot_nodes,
+                         slots_per_node=pool.slots_per_node, keep_pool=pool.keep_pool)
+    return LocalPlan(slots=target.parallelism, cores=os.cpu_count() or 1)
+
+
+def price_for(target: Target, location: str | None = None) -> VmPrice | None:
+    """The VM's list price in the account's region (None on this computer)."""
+    if not _is_azure(target):
+        return None
+    from batchgui.targets.azure.prices import RetailPrices, region_from_batch_url
+
+    account = target.account  # type: ignore[attr-defined]
+    region = location or getattr(account, "region", None) or region_from_batch_url(
+        account.batch_url)
+    vm_size = target.pool.vm_size  # type: ignore[attr-defined]
+    if not region:
+        return VmPrice(vm_size=vm_size, region="", problem=(
+            "price unknown: the Batch account's address does not show its region; set the "
+            "account's region (or --location REGION)"))
+    currency = getattr(account, "currency", None) or "USD"
+    return RetailPrices().vm_price(vm_size, region, currency)
+
+
+def estimate_run(spec: RunSpec, target: Target, journal: Journal,
+                 location: str | None = None) -> Estimate:
+    workload = Workload.from_inputs(spec.inputs, spec.quality)
+    return estimate(workload, plan_for(target), learned(journal), price_for(target, location))
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """A finished run's line in `batchgui runs`."""
+
+    run_id: str
+    state: str
+    target: str
+    files: int
+    converted: int
+    seconds: float | None
+    node_minutes: float | None
+    cost: float | None
+    currency: str
+    estimate: str | None
+
+
+def record_outcome(journal: Journal, run_id: str, target: Target, result: RunResult,
+                   measured: dict[str, Any], price: VmPrice | None = None) -> RunOutcome:
+    """Store what the run measured and cost beside its estimate, and learn from it."""
+    from batchgui.core.billing import NodeRecord, node_minutes, run_cost
+
+    facts = target.facts()
+    pool = getattr(target, "pool", None)
+    usage_minutes: float | None = None
+    cost: float | None = None
+    if facts.get("nodes"):
+        usage = node_minutes([NodeRecord(**n) for n in facts["nodes"]],
+                             measured.get("ended_at") or 0.0)
+        usage_minutes = usage.minutes
+        cost = run_cost(usage, price)
+    outcome = RunOutcome(
+        target_kind="azure" if _is_azure(target) else "local",
+        account=account_key(target),
+        vm_size=pool.vm_size if pool is not None else None,
+        slots_per_node=pool.slots_per_node if pool is not None else target.parallelism,
+        dedicated_nodes=pool.dedicated_nodes if pool is not None else 0,
+        spot_nodes=pool.spot_nodes if pool is not None else 0,
+        cores_per_node=None if pool is not None else (os.cpu_count() or 1),
+        files_converted=measured.get("files_converted", 0),
+        media_seconds=measured.get("media_seconds", 0.0),
+        conversion_seconds=measured.get("conversion_seconds", 0.0),
+        bytes_uploaded=measured.get("bytes_uploaded", 0),
+        upload_seconds=measured.get("upload_seconds", 0.0),
+        bytes_downloaded=measured.get("bytes_downloaded", 0),
+        download_seconds=measured.get("download_seconds", 0.0),
+        pool_created=bool(facts.get("pool_created", False)),
+        pool_ready_seconds=facts.get("pool_ready_s"),
+        node_minutes=usage_minutes,
+        cost=cost,
+        cancelled=result.cancelled,
+    )
+    journal.update_stats(run_id, {
+        "outcome": outcome.to_dict(),
+        "seconds": measured.get("seconds"),
+        "currency": price.currency if price is not None else "USD",
+        "prices_of": price.as_of.isoformat() if price is not None and price.as_of else None,
+    })
+    journal.set_learned(LEARNED_KEY, learn(learned(journal), outcome).to_dict())
+    return outcome
+
+
+def past_runs(journal: Journal) -> list[RunFigures]:
+    """Every run in the journal, newest first, with what it converted and cost."""
+    out = []
+    for run in reversed(journal.runs()):
+        out.append(_figures(journal, run))
+    return out
+
+
+def _figures(journal: Journal, run: RunRow) -> RunFigures:
+    files = journal.files(run.run_id)
+    outcome = run.stats.get("outcome") or {}
+    estimate_text = (run.stats.get("estimate") or {}).get("text")
+    return RunFigures(
+        run_id=run.run_id, state=run.state, target=run.target, files=len(files),
+        converted=sum(1 for f in files if f.status == "done"),
+        seconds=run.stats.get("seconds"), node_minutes=outcome.get("node_minutes"),
+        cost=outcome.get("cost"), currency=run.stats.get("currency") or "USD",
+        estimate=estimate_text,
+    )

@@ -1,0 +1,140 @@
+"""The "Tasks" box: one row per file of the run, a failed-only filter, and the selected
+task's details (for a failed one, what ffmpeg said last).
+
+The table is a view over the window's TaskFilterProxy; the box never changes the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from batchgui.core.models import FileStatus, RunSnapshot, TaskView
+from batchgui.ui.file_list import clock
+from batchgui.ui.task_table import TaskFilterProxy, TaskRole, TaskTableView, is_failed, result_text
+
+
+def task_detail_text(view: TaskView) -> str:
+    """What the detail pane says about one task."""
+    head = f"{view.name}: {view.status.value}"
+    if view.node_id:
+        head += f" on {view.node_id}"
+    if view.run_time_s is not None:
+        head += f" after {clock(view.run_time_s)}"
+    if view.exit_code is not None:
+        head += f", exit code {view.exit_code}"
+    lines = [head]
+    result = result_text(view)
+    if result:
+        lines.append(("Reason: " if is_failed(view) else "") + result)
+    if view.stderr_tail and is_failed(view):
+        lines += ["What ffmpeg said last:", view.stderr_tail.rstrip()]
+    lines.append(f"Input: {view.input_path}")
+    return "\n".join(lines)
+
+
+class TasksPanel(QGroupBox):
+    """Task table, "Show failed only", a count of running and failed, and the detail pane.
+
+    Signals:
+        failed_only_toggled(bool): the filter was switched (the window keeps the choice).
+        folder_requested(Path): a done task was double-clicked: open the folder of its MP3.
+    """
+
+    failed_only_toggled = Signal(bool)
+    folder_requested = Signal(object)
+
+    def __init__(self, proxy: TaskFilterProxy) -> None:
+        super().__init__("Tasks")
+        self._proxy = proxy
+        self.task_table = TaskTableView()
+        self.task_table.setObjectName("taskTable")
+        self.task_table.setModel(proxy)
+        self.task_table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.task_table.setSortingEnabled(True)
+        self.failed_only_check = QCheckBox("Show &failed only")
+        self.failed_only_check.setObjectName("failedOnlyCheck")
+        self.task_summary = QLabel()
+        self.task_summary.setObjectName("taskSummary")
+        self.task_detail = QPlainTextEdit()
+        self.task_detail.setObjectName("taskDetail")
+        self.task_detail.setAccessibleName("Task details")
+        self.task_detail.setReadOnly(True)
+        self.task_detail.setPlaceholderText(
+            "Select a task to see its details; for a failed one, what ffmpeg said last."
+        )
+        self.task_detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.task_detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        top = QHBoxLayout()
+        top.addWidget(self.failed_only_check)
+        top.addStretch(1)
+        top.addWidget(self.task_summary)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        self.task_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.task_splitter.addWidget(self.task_table)
+        self.task_splitter.addWidget(self.task_detail)
+        self.task_splitter.setStretchFactor(0, 3)
+        self.task_splitter.setStretchFactor(1, 1)
+        self.task_splitter.setSizes([400, 150])
+        self.task_splitter.setChildrenCollapsible(False)
+        layout.addWidget(self.task_splitter, 1)
+
+        self.failed_only_check.toggled.connect(self._on_failed_only_check_toggled)
+        self.task_table.selectionModel().currentRowChanged.connect(
+            self._on_task_table_current_changed
+        )
+        self.task_table.doubleClicked.connect(self._on_task_table_double_clicked)
+
+    def tab_order(self) -> list[QWidget]:
+        return [self.failed_only_check, self.task_table, self.task_detail]
+
+    def clear(self) -> None:
+        self.task_detail.clear()
+
+    def show_snapshot(self, snapshot: RunSnapshot) -> None:
+        """The counts in the header, and the selected task's details as they are now."""
+        self.task_summary.setText(
+            f"{snapshot.files_total} tasks · {snapshot.files_converting} running · "
+            f"{snapshot.files_failed} failed"
+        )
+        self._show_task_detail(self.task_table.currentIndex())
+
+    @Slot(bool)
+    def _on_failed_only_check_toggled(self, on: bool) -> None:
+        self._proxy.set_failed_only(on)
+        self.failed_only_toggled.emit(on)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_task_table_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        self._show_task_detail(current)
+
+    @Slot(QModelIndex)
+    def _on_task_table_double_clicked(self, index: QModelIndex) -> None:
+        view = index.data(TaskRole.TASK)
+        if view is not None and view.status is FileStatus.DONE and view.output_path:
+            self.folder_requested.emit(Path(view.output_path).parent)
+        else:
+            self.task_detail.setFocus()
+
+    def _show_task_detail(self, index: QModelIndex) -> None:
+        view = index.data(TaskRole.TASK) if index.isValid() else None
+        if view is None:
+            if self.task_detail.toPlainText():
+                self.task_detail.clear()
+            return
+        text = task_detail_text(view)
+        if text != self.task_detail.toPlainText():
+            self.task_detail.setPlainText(text)
