@@ -10,7 +10,7 @@ It starts Azurite on a free port and puts 40 MP3-sized blobs of 5 MB (a few minu
 of audio each) and one of 80 MB (an hour-long lecture) where a run's tasks leave their
 MP3s. Then, for each line, alternating and in turn first:
 (a) ours: every file handed to the target's `fetch` at once, at most
-    FINISH_CONCURRENCY (core/run.py) at a time, as the run's finishing step does when
+    FINISH_CONCURRENCY (core/finish.py) at a time, as the run's finishing step does when
     several tasks have completed, on an executor of the CLI's size; and
 (b) the seed's way: SDK defaults, `download_blob(name).readall()` one after the other.
 It prints best-of-N, the spread, the ratio a/b, the share of the line's cap each side
@@ -33,8 +33,8 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
+from batchgui.core.finish import FINISH_CONCURRENCY
 from batchgui.core.models import InputFile, Quality
-from batchgui.core.run import FINISH_CONCURRENCY
 from batchgui.core.target import CancelToken, RunContext, WorkItem
 from batchgui.targets.azure.batch import BatchService
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
