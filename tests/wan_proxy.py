@@ -247,7 +247,8 @@ class WanProxyServer:
                 dst.write(data)
                 await dst.drain()
                 # the acknowledgement travels back: the window opens one delay after the
-                # bytes arrived (or, when the receiver was slow to take them, were taken)
+                # bytes arrived; when they could only be handed over later than that (a
+                # slow receiver, or this process running late), as soon as they were
                 ack_at = max(arrive + link.delay, loop.time())
                 loop.call_at(ack_at, window.acked, len(data))
 

@@ -4,7 +4,7 @@ modelled WAN (tests/wan_proxy.py) and straight to Azurite.
 Not a test (pytest does not collect it, CI does not run it). Run:
 
     .venv/bin/python -m tests.benchmarks.bench_azure_download [--lines office,home,direct]
-        [--rounds 3] [--count 40] [--mb 5] [--large-mb 80]
+        [--rounds 3] [--count 40] [--mb 5] [--large-mb 80] [--at-once 4]
 
 It starts Azurite on a free port and puts 40 MP3-sized blobs of 5 MB (a few minutes
 of audio each) and one of 80 MB (an hour-long lecture) where a run's tasks leave their
@@ -92,8 +92,8 @@ def put_mp3s(azurite: Azurite, files: list[Path]) -> list[str]:
 
 
 def through_target(conn: str, files: list[Path], out: Path, threads: PeakThreads,
-                   overlap: Overlap) -> float:
-    """Every MP3 handed to the target's fetch at once, FINISH_CONCURRENCY at a time."""
+                   overlap: Overlap, at_once: int = FINISH_CONCURRENCY) -> float:
+    """Every MP3 handed to the target's fetch at once, `at_once` at a time."""
     account = AzureAccount(name="bench", batch_url="http://unused", batch_account="unused",
                            storage_connection_string=conn)
     target = AzureBatchTarget(account, PoolSettings())
@@ -108,7 +108,7 @@ def through_target(conn: str, files: list[Path], out: Path, threads: PeakThreads
     spans: list[tuple[float, float]] = []
 
     async def go() -> float:
-        limit = asyncio.Semaphore(FINISH_CONCURRENCY)
+        limit = asyncio.Semaphore(at_once)
         with ThreadPoolExecutor(max_workers=run_threads(target)) as executor:
             ctx = RunContext("bench", executor, CancelToken())
 
@@ -149,17 +149,17 @@ def plain_script(conn: str, names: list[str], files: list[Path], out: Path) -> f
 
 
 def measure_line(azurite: Azurite, line: Line | None, files: list[Path], names: list[str],
-                 rounds: int, out: Path) -> None:
+                 rounds: int, out: Path, at_once: int) -> None:
     size = sum(p.stat().st_size for p in files)
     with line_in_front(azurite, line) as (conn, proxy):
-        ours = Side(f"(a) ours ({FINISH_CONCURRENCY} at once)")
+        ours = Side(f"(a) ours ({at_once} at once)")
         plain = Side("(b) plain sequential SDK")
         threads = PeakThreads()
         overlap = Overlap()
         alternate(
             rounds,
             lambda r: ours.timed(azurite, proxy, lambda: through_target(
-                conn, files, out, threads, overlap)),
+                conn, files, out, threads, overlap, at_once)),
             lambda r: plain.timed(azurite, proxy, lambda: plain_script(
                 conn, names, files, out)),
         )
@@ -186,6 +186,8 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=5)
     ap.add_argument("--large-mb", type=int, default=80, help="0: no large MP3")
     ap.add_argument("--rounds", type=int, default=3, help="alternate a/b this many times")
+    ap.add_argument("--at-once", type=int, default=FINISH_CONCURRENCY,
+                    help="downloads at once for (a) (default: the run's FINISH_CONCURRENCY)")
     args = ap.parse_args()
     cache = Path(tempfile.gettempdir()) / "batchgui-bench-download"
     files = make_files(cache / "mp3", args.count, 0, "clip", ".mp3",
@@ -203,7 +205,7 @@ def main() -> None:
               + f" ({size / 1e6:.0f} MB), best of {args.rounds}, sides alternating",
               flush=True)
         for line in lines_from(args.lines, args.window_kib, not args.no_slow_start):
-            measure_line(azurite, line, files, names, args.rounds, out)
+            measure_line(azurite, line, files, names, args.rounds, out, args.at_once)
     finally:
         azurite.stop()
         for leftover in out.iterdir():
