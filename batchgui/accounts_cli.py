@@ -30,13 +30,21 @@ def add_commands(sub: Any) -> None:
     acc = parser.add_subparsers(dest="accounts_command", metavar="COMMAND")
     acc.required = True
 
-    add = acc.add_parser("add", help="add an account profile")
+    add = acc.add_parser(
+        "add", help="add an account profile",
+        usage="batchgui accounts add NAME --batch-url URL --batch-account A "
+        "(--storage-account S | --storage-connection-string-stdin) [options]",
+        description="Add an account profile. It needs --batch-url, --batch-account, and "
+        "either --storage-account or --storage-connection-string-stdin.")
+    # required options are checked in _add, so that one message names everything missing
+    add.set_defaults(add_parser=add)
     add.add_argument("name", metavar="NAME", help="profile name, e.g. 'work'")
-    add.add_argument("--batch-url", required=True, metavar="URL",
-                     help="https://<account>.<region>.batch.azure.com")
-    add.add_argument("--batch-account", required=True, metavar="A", help="Batch account name")
-    storage = add.add_mutually_exclusive_group(required=True)
-    storage.add_argument("--storage-account", metavar="S", help="storage account name")
+    add.add_argument("--batch-url", metavar="URL",
+                     help="https://<account>.<region>.batch.azure.com (required)")
+    add.add_argument("--batch-account", metavar="A", help="Batch account name (required)")
+    storage = add.add_mutually_exclusive_group()
+    storage.add_argument("--storage-account", metavar="S",
+                         help="storage account name (this or the next one is required)")
     storage.add_argument("--storage-connection-string-stdin", action="store_true",
                          help="read the storage connection string (instead of a storage "
                          "account key) from the prompt or stdin")
@@ -47,11 +55,18 @@ def add_commands(sub: Any) -> None:
     add.add_argument("--tenant-id", default="", metavar="ID",
                      help="Entra ID tenant (default: your home tenant)")
     defaults = PoolSettings()
-    add.add_argument("--pool-id", default=defaults.pool_id, metavar="ID")
-    add.add_argument("--vm-size", default=defaults.vm_size, metavar="SIZE")
-    add.add_argument("--dedicated-nodes", type=int, default=defaults.dedicated_nodes, metavar="N")
-    add.add_argument("--spot-nodes", type=int, default=defaults.spot_nodes, metavar="N")
-    add.add_argument("--slots-per-node", type=int, default=defaults.slots_per_node, metavar="N")
+    add.add_argument("--pool-id", default=defaults.pool_id, metavar="ID",
+                     help=f"the pool's id (default: {defaults.pool_id})")
+    add.add_argument("--vm-size", default=defaults.vm_size, metavar="SIZE",
+                     help=f"VM size of the pool's nodes (default: {defaults.vm_size})")
+    add.add_argument("--dedicated-nodes", type=int, default=defaults.dedicated_nodes,
+                     metavar="N", help=f"dedicated nodes (default: {defaults.dedicated_nodes})")
+    add.add_argument("--spot-nodes", type=int, default=defaults.spot_nodes, metavar="N",
+                     help="Spot nodes: cheaper, but Azure may take them back "
+                     f"(default: {defaults.spot_nodes})")
+    add.add_argument("--slots-per-node", type=int, default=defaults.slots_per_node,
+                     metavar="N", help="files converted at once on each node "
+                     f"(default: {defaults.slots_per_node})")
     add.add_argument("--keep-pool", action="store_true",
                      help="keep the pool after a run (faster next time, costs money while idle)")
     add.add_argument("--replace", action="store_true", help="replace a profile of this name")
@@ -60,10 +75,10 @@ def add_commands(sub: Any) -> None:
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
     rm = acc.add_parser("remove", help="remove a profile and its keys")
-    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("name", metavar="NAME", help="the profile to remove")
 
     test = acc.add_parser("test", help="check that Batch and Storage accept the profile")
-    test.add_argument("name", metavar="NAME")
+    test.add_argument("name", metavar="NAME", help="the profile to check")
 
 
 def run(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None,
@@ -98,7 +113,24 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | Non
     return EXIT_USAGE
 
 
+def _missing_options(args: argparse.Namespace) -> list[str]:
+    missing = [option for option, value in (("--batch-url URL", args.batch_url),
+                                            ("--batch-account A", args.batch_account))
+               if not value]
+    if not args.storage_account and not args.storage_connection_string_stdin:
+        missing.append("--storage-account S or --storage-connection-string-stdin")
+    return missing
+
+
 def _add(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    missing = _missing_options(args)
+    if missing:
+        message = "these options are required: " + "; ".join(missing)
+        parser = getattr(args, "add_parser", None)
+        if parser is not None:
+            parser.error(message)  # usage and the message, exit 2
+        print(f"batchgui accounts add: {message}", file=err)
+        return EXIT_USAGE
     profile = accounts.Profile(
         name=args.name,
         batch_url=accounts.normalize_url(args.batch_url),

@@ -71,7 +71,7 @@ def probe(path: Path, root: Path | None = None) -> InputFile:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        return InputFile(path, 0, None, "the file is gone (moved or deleted?)", root)
+        return InputFile(path, 0, None, "this file or folder does not exist", root)
     except OSError as exc:
         return InputFile(path, 0, None, f"the file can't be read: {exc.strerror}", root)
     if not path.is_file():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from batchgui.core import naming
@@ -108,6 +109,46 @@ def remove(path: Path | None) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+def output_folder_problem(folder: Path, *, create: bool = True) -> str | None:
+    """Why MP3s can't be written into `folder`, in one sentence; None when they can.
+
+    Checked before any conversion starts, by writing (and removing) a small hidden file:
+    permission bits say nothing for root or on a read-only mount. With `create`, a missing
+    folder is made first; without, a missing one only needs no file in its way.
+    """
+    if folder.exists() and not folder.is_dir():
+        return f"The output folder {folder} is a file, not a folder. Choose a folder for the MP3s."
+    if not folder.exists():
+        for parent in folder.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return (f"The output folder {folder} can't be made: {parent} is a file, "
+                            "not a folder. Choose another folder.")
+                break
+        if not create:
+            return None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return (f"The output folder {folder} can't be created "
+                    f"({exc.strerror or exc}). Choose another folder.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".batchgui-", suffix=".check", dir=folder)
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            why = "it is on a read-only disk"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            why = "you have no permission to write in it"
+        elif exc.errno == errno.ENOSPC:
+            why = "its disk is full"
+        else:
+            why = exc.strerror or str(exc)
+        return f"MP3s can't be written in the output folder {folder}: {why}. Choose another folder."
+    os.close(fd)
+    remove(Path(probe))
+    return None
 
 
 def plain_os_error(exc: OSError) -> str:

@@ -205,15 +205,18 @@ class AzureBatchTarget(RunJob, Target):
         })
         kill_point("azure-remembered")
         storage, batch = await self._clients(ctx)
+        # Both accounts are checked before anything is made or any byte moves: Batch with a
+        # read (a wrong Batch key leaves nothing behind, not even the container), then
+        # Storage by making the run's container (a wrong storage key leaves no job or pool
+        # behind). A wrong key stops the run here, said once, as the run's last word.
+        await self._call(ctx, "batch", batch.check)
+        await self._call(ctx, "storage", storage.ensure_container)
         total = sum(item.input.size for item in items)
         ctx.set_stage(
             Stage.UPLOADING,
             f"Uploading {len(items)} file(s), {total / 1e6:.1f} MB, to storage account "
             f"{storage.account_name}",
         )
-        # Both accounts are checked before any byte moves, storage first so that a wrong
-        # storage key leaves no pool behind; a wrong key stops the run here.
-        await self._call(ctx, "storage", storage.ensure_container)
         if saved.get("container"):
             await self._reattach(ctx, batch)
         todo = [i for i in items if i.task_id not in self._settled]
