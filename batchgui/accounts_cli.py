@@ -19,6 +19,16 @@ from batchgui.targets.azure.config import PoolSettings
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("give a number of minutes above 0")
+    return value
+
+
 def add_commands(sub: Any) -> None:
     parser = sub.add_parser(
         "accounts",
@@ -69,6 +79,24 @@ def add_commands(sub: Any) -> None:
                      f"(default: {defaults.slots_per_node})")
     add.add_argument("--keep-pool", action="store_true",
                      help="keep the pool after a run (faster next time, costs money while idle)")
+    sizing = add.add_argument_group(
+        "pool size", "Let BatchGUI choose the nodes for each run (the pool options above are "
+        "then only the VM size, slots and start task it uses).")
+    goal = sizing.add_mutually_exclusive_group()
+    goal.add_argument("--finish-in", type=_minutes, metavar="MINUTES",
+                      help="size the pool to finish each run in about this time")
+    goal.add_argument("--cheapest", action="store_true",
+                      help="size the pool for the lowest list price")
+    sizing.add_argument("--max-nodes", type=int, default=10, metavar="N",
+                        help="the most nodes BatchGUI may choose (default: 10)")
+    sizing.add_argument("--allow-spot", action="store_true",
+                        help="BatchGUI may choose Spot nodes (cheaper; Azure may take them back)")
+    prices = add.add_argument_group("prices")
+    prices.add_argument("--region", default="", metavar="REGION",
+                        help="the account's Azure region (e.g. westeurope), for prices when "
+                        "the Batch URL does not show it")
+    prices.add_argument("--currency", default="", metavar="CODE",
+                        help="the currency of list prices, e.g. EUR (default: USD)")
     add.add_argument("--replace", action="store_true", help="replace a profile of this name")
 
     lst = acc.add_parser("list", help="list the account profiles")
@@ -152,6 +180,14 @@ def _add(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> i
             slots_per_node=args.slots_per_node,
             keep_pool=args.keep_pool,
         ),
+        pool_size=(accounts.POOL_SIZE_FINISH_IN if args.finish_in
+                   else accounts.POOL_SIZE_CHEAPEST if args.cheapest
+                   else accounts.POOL_SIZE_CHOOSE),
+        finish_in_minutes=args.finish_in or accounts.Profile.finish_in_minutes,
+        max_nodes=args.max_nodes,
+        allow_spot=args.allow_spot,
+        region=args.region.strip().lower(),
+        currency=args.currency.strip().upper(),
     )
     problems = profile.problems()
     if problems:
@@ -213,9 +249,19 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
         storage = p.storage_account or accounts.blob_endpoint_for(p) or "connection string"
         auth = "Entra ID" if p.auth == accounts.AUTH_ENTRA else "account keys"
         print(f"{p.name}\tBatch {p.batch_account} ({p.batch_url})\tStorage {storage}\t{auth}\t"
-              f"pool {p.pool.pool_id}: {p.pool.dedicated_nodes} dedicated + "
-              f"{p.pool.spot_nodes} Spot x {p.pool.vm_size}", file=out)
+              f"pool {p.pool.pool_id}: {_pool_size_words(p)}", file=out)
     return EXIT_OK
+
+
+def _pool_size_words(p: accounts.Profile) -> str:
+    spot = ", Spot allowed" if p.allow_spot else ""
+    if p.pool_size == accounts.POOL_SIZE_FINISH_IN:
+        return (f"sized to finish in about {p.finish_in_minutes} min, at most {p.max_nodes} "
+                f"x {p.pool.vm_size}{spot}")
+    if p.pool_size == accounts.POOL_SIZE_CHEAPEST:
+        return f"sized for the lowest price, at most {p.max_nodes} x {p.pool.vm_size}{spot}"
+    return (f"{p.pool.dedicated_nodes} dedicated + {p.pool.spot_nodes} Spot x "
+            f"{p.pool.vm_size}")
 
 
 def connection_results(account: Any) -> tuple[str, str]:
