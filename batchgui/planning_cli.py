@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from batchgui import planning
+from batchgui.core.billing import node_minutes_words
 from batchgui.core.estimate import Estimate, VmPrice, Workload, about_money, format_duration
 from batchgui.core.journal import Journal
 from batchgui.core.models import RunSpec
@@ -118,7 +119,7 @@ def runs(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if f.seconds is not None:
             parts.append(format_duration(f.seconds).removeprefix("about "))
         if f.node_minutes is not None:
-            parts.append(f"{round(f.node_minutes)} node-minutes")
+            parts.append(node_minutes_words(f.node_minutes))
             parts.append(f"{about_money(f.cost, f.currency)} at list price"
                          if f.cost is not None else "price unknown")
         line = " · ".join(parts)
@@ -139,8 +140,7 @@ def outcome_line(target: Target, outcome: Any, price: VmPrice | None) -> str | N
     """'Used 30 node-minutes, about $0.04 at list price' after an Azure run."""
     if outcome.node_minutes is None:
         return None
-    minutes = round(outcome.node_minutes)
-    used = "1 node-minute" if minutes == 1 else f"{minutes} node-minutes"
+    used = node_minutes_words(outcome.node_minutes)
     if outcome.cost is None or price is None:
         return f"Used {used} (price unknown)"
     day = f" (prices of {price.as_of.isoformat()})" if price.as_of else ""

@@ -340,7 +340,8 @@ class BatchEmulator:
         return self._control("GET", "/_emulator/knobs")
 
     def requests(self) -> list[dict[str, Any]]:
-        """API requests seen so far: dicts with method, path (decoded), query, status."""
+        """API requests seen so far: dicts with method, path (decoded), query, status; a
+        POST to /jobs or /pools also has its JSON "body" (the pool asked for)."""
         return self._control("GET", "/_emulator/requests")
 
     def clear_requests(self) -> None:

@@ -93,7 +93,7 @@ def finish_message(result: RunResult, cost: str | None = None) -> tuple[str, str
     else:
         title, text = "Conversion finished", f"{done} MP3(s) ready."
     if cost:
-        text = "{text} {cost}.".format(text=text.rstrip("."), cost=cost)
+        text = f"{text} {cost}."
     return title, text
 
 
@@ -152,8 +152,10 @@ class RunBar(QWidget):
         layout.addWidget(self.cancel_button, 0, 2)
         layout.addWidget(self.overall_progress, 0, 3)
         layout.addWidget(self.stage_label, 0, 4)
-        layout.addWidget(self.estimate_label, 1, 0, 1, 3)
-        layout.addWidget(self.progress_label, 1, 3, 1, 2)
+        layout.addWidget(self.progress_label, 1, 3, 1, 2)  # under the bar
+        layout.addWidget(self.estimate_label, 2, 0, 1, 5)  # the whole width: never cut
+        self.progress_label.setVisible(False)  # each row shows only when it has words
+        self.estimate_label.setVisible(False)
         layout.setColumnStretch(3, 2)
         layout.setColumnStretch(4, 3)
 
@@ -170,6 +172,7 @@ class RunBar(QWidget):
         self.overall_progress.setValue(int(fraction * PROGRESS_STEPS))
         self.overall_progress.setFormat(text.replace("%", "%%"))
         self.progress_label.setText(text)
+        self.progress_label.setVisible(bool(text))
 
     def show_started(self, spec: RunSpec) -> None:
         self._show_progress(0.0, f"0 / {len(spec.inputs)} files")
@@ -182,8 +185,10 @@ class RunBar(QWidget):
         self.stage_label.setText(text)
         self.stage_label.setToolTip(text)
 
-    def show_finished(self, result: RunResult, title: str, text: str) -> None:
-        """The run's last word stays on the stage line (with its cost on Azure)."""
+    def show_finished(self, result: RunResult, title: str, text: str,
+                      cost: str | None = None) -> None:
+        """The run's last word stays on the stage line; what it cost on Azure goes beside the
+        final count under the bar, where there is room for all of it."""
         if result.error and not result.outcomes:
             self.stage_label.setText(f"Stopped: {result.error}")
         else:
@@ -191,6 +196,10 @@ class RunBar(QWidget):
         self.stage_label.setToolTip(self.stage_label.text())
         if not result.outcomes:
             self._show_progress(0.0, title)
+        if cost:
+            words = self.progress_label.text()
+            self.progress_label.setText(f"{words} · {cost}" if words else cost)
+            self.progress_label.setVisible(True)
 
     def reset(self) -> None:
         """Back to "nothing has run": the list was emptied for new files."""
@@ -203,6 +212,7 @@ class RunBar(QWidget):
         """The estimate for the files and settings as they are now ('' hides it)."""
         self.estimate_label.setText(text)
         self.estimate_label.setToolTip(details)
+        self.estimate_label.setVisible(bool(text))
 
 
 class NodesPanel(QGroupBox):

@@ -78,10 +78,11 @@ class RunView(QObject):
         w.tasks_panel.show_snapshot(snapshot)
 
     def finished(self, result: RunResult, cost: str | None) -> tuple[str, str]:
-        """The run's end on the stage line, with what it cost on Azure; (title, text)."""
-        title, text = finish_message(result, cost)
-        self._w.run_bar.show_finished(result, title, text)
-        return title, text
+        """The run's end on the run bar, with what it cost on Azure; (title, text) for the
+        status bar and the notification, the cost included."""
+        title, text = finish_message(result)
+        self._w.run_bar.show_finished(result, title, text, cost)
+        return finish_message(result, cost)
 
     def reset(self) -> None:
         """The list was emptied: the last run's progress, nodes and tasks go too."""
