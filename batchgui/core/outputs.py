@@ -23,11 +23,14 @@ import tempfile
 from pathlib import Path
 
 from batchgui.core import naming
-from batchgui.core.media import mp3_duration
+from batchgui.core.media import mp3_audio
 from batchgui.core.models import ConflictPolicy
 
 #: how many `name (n).mp3` variants settle() looks through for a placed MP3
 MAX_COUNTER_LOOKUP = 200
+
+#: an MP3 holding less than this share of the bytes its header promises is cut short
+MP3_PRESENT = 0.97
 
 _NO_LINKS = (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
 
@@ -45,9 +48,15 @@ def check_output(part: Path, expected_s: float | None) -> tuple[float | None, st
         return None, "ffmpeg wrote no MP3"
     if size == 0:
         return None, "ffmpeg wrote an empty MP3"
-    got = mp3_duration(part)
-    if got is None:
+    found = mp3_audio(part)
+    if found is None:
         return None, "the MP3 that came back can't be read"
+    got, present = found
+    if present < MP3_PRESENT:  # the header promises more than the file holds
+        have = got * present
+        if expected_s is not None:
+            return have, f"the MP3 is cut short: it holds {have:.1f} s of {expected_s:.1f} s"
+        return have, f"the MP3 is cut short: it holds {have:.1f} s of {got:.1f} s"
     if expected_s is not None and abs(expected_s - got) > duration_tolerance(expected_s):
         if got < expected_s:
             return got, f"input looks truncated: got {got:.1f} s of {expected_s:.1f} s"

@@ -486,6 +486,7 @@ class RunController(QObject):
             for job in list(self._jobs):
                 job.cancel()
             self.workers.close()
-            # the run has ended (shutdown awaited it): these threads are idle
-            if self._run_executor is not None and not leaving_run:
-                self._run_executor.shutdown(wait=True)
+            # the run has ended (shutdown awaited it): these threads are idle; a run left
+            # for later may be mid-call, and the app ends without waiting (app.main)
+            if self._run_executor is not None:
+                self._run_executor.shutdown(wait=not (leaving_run and self.busy))

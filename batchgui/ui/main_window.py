@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from batchgui.core.loudness import DEFAULT_LUFS
 from batchgui.core.models import (
     ConflictPolicy,
     FileStatus,
@@ -59,6 +58,12 @@ if TYPE_CHECKING:
 
 #: how the window opens folders; tests replace it to keep file managers closed
 open_url = QDesktopServices.openUrl
+
+
+def default_lufs() -> float:
+    from batchgui.core.loudness import DEFAULT_LUFS  # imported when asked: start-up stays quick
+
+    return DEFAULT_LUFS
 
 
 class MainWindow(QMainWindow):
@@ -282,7 +287,7 @@ class MainWindow(QMainWindow):
             mirror_folders=output.mirror_folders(),
             target_name=output.target_name(),
             keep_tags=output.keep_tags(),
-            loudness_lufs=DEFAULT_LUFS if output.even_loudness() else None,
+            loudness_lufs=default_lufs() if output.even_loudness() else None,
         )
 
     def _start(self, inputs: list[InputFile]) -> None:

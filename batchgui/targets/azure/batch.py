@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -236,18 +237,37 @@ class BatchService(PoolCalls):
         return calls
 
     def list_tasks(self, job_id: str, *, quick: bool = False,
-                   changed_since: datetime | None = None) -> list[bm.BatchTask]:
+                   changed_since: datetime | None = None, **kwargs: Any) -> list[bm.BatchTask]:
         """The job's tasks, only the fields the app shows; `quick` as for list_nodes.
 
         With `changed_since` (a time of the service's own clock), only the tasks whose
         state changed at or after it.
         """
         extra: dict[str, Any] = {"retry_total": 1} if quick else {}
+        extra.update(kwargs)
         if changed_since is not None:
             stamp = changed_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             extra["filter"] = f"stateTransitionTime ge datetime'{stamp}'"
         return list(self.client.list_tasks(job_id, select=TASK_SELECT, max_results=1000,
                                            **extra))
+
+    def changed_tasks(self, job_id: str, since: datetime | None
+                      ) -> tuple[list[bm.BatchTask], datetime | None]:
+        """The tasks whose state changed at or after `since` (all when None), and the
+        service's own time of the answer (its Date header), for the next call's `since`."""
+        stamps: list[datetime] = []
+
+        def note_date(response: Any) -> None:
+            date = response.http_response.headers.get("Date")
+            if date and not stamps:
+                try:
+                    stamps.append(parsedate_to_datetime(date))
+                except (TypeError, ValueError):
+                    pass
+
+        tasks = self.list_tasks(job_id, quick=True, changed_since=since,
+                                raw_response_hook=note_date)
+        return tasks, (stamps[0] if stamps else None)
 
     def task_counts(self, job_id: str, *, quick: bool = False) -> bm.BatchTaskCounts:
         """How many of the job's tasks are waiting, running and done (one small call)."""

@@ -1,11 +1,11 @@
 """Watching a run on Azure Batch: what its tasks and the pool's nodes are doing.
 
-One poll asks for the job's task counts (one small call), the tasks whose state
-changed since the last poll (`$filter` on their stateTransitionTime, measured on the
-service's own clock, with a margin: never the local clock), the pool's nodes (with
-`$select`), the pool itself only while it lacks nodes, and the stderr of a failed task
-once per attempt. The first poll lists every task once. A poll that fails keeps the
-last picture and says "Reconnecting…" until the service answers again or
+One poll asks for the job's task counts (one small call); the tasks whose state changed
+since the last poll (`$filter` on stateTransitionTime, from the service's own time of
+its last answer, its Date header, less a margin: never the local clock); the pool's
+nodes (with `$select`); the pool itself only while it lacks nodes; and the stderr of a
+failed task once per attempt. The first poll lists every task once. A poll that fails
+keeps the last picture and says "Reconnecting…" until the service answers again or
 `GIVE_UP_AFTER_S` passes.
 """
 
@@ -41,9 +41,16 @@ STDERR_READS_AT_ONCE = 4
 STDERR_TAIL_BYTES = 4000
 #: seconds between looks at the pool itself (resize errors) while it has fewer nodes than asked
 POOL_CHECK_EVERY_S = 10.0
-#: tasks that changed this long before the newest change already seen are asked for again:
-#: the service may show a change a moment after the time it stamps on it
-CHANGE_MARGIN = timedelta(seconds=15)
+#: tasks that changed this long before the last answer are asked for again: the service's
+#: Date header has whole seconds, and it may show a change a moment after the time it stamps
+CHANGE_MARGIN = timedelta(seconds=5)
+
+
+def _changed_statuses(batch: BatchService, job_id: str, since: datetime | None
+                      ) -> tuple[list[tuple[Status, bm.BatchTask]], datetime | None]:
+    """The changed tasks as the run understands them (decoded here, on a worker)."""
+    tasks, looked = batch.changed_tasks(job_id, since)
+    return [(task_status(task), task) for task in tasks], looked
 
 
 def poll_bounds() -> tuple[float, float]:
@@ -82,7 +89,7 @@ class Monitor:
         self._last_pool_check = 0.0
         self._no_node_since: float | None = None
         self._stderr_limit: asyncio.Semaphore | None = None  # made in the run's own loop
-        self._newest_change: datetime | None = None  # the service's time of the last change
+        self._last_look: datetime | None = None  # the service's time of the last listing
         self.counts: bm.BatchTaskCounts | None = None
         self.pool_done = False  # the job ended and the service removed its pool
 
@@ -92,39 +99,39 @@ class Monitor:
         """One look at the job's tasks and the pool's nodes; `settled` are known outcomes
         (tasks of an earlier job of the run, files that could not be uploaded)."""
         self.polls += 1
-        since = self._newest_change - CHANGE_MARGIN if self._newest_change else None
+        since = self._last_look - CHANGE_MARGIN if self._last_look else None
         try:
-            listing = ctx.blocking(batch.list_tasks, job_id, quick=True, changed_since=since)
+            # the SDK's models decode each field when it is first read: that happens on
+            # the worker threads, never on the window's
+            listing = ctx.blocking(_changed_statuses, batch, job_id, since)
             counting = ctx.blocking(batch.task_counts, job_id, quick=True)
             if pool_id is None or self.pool_done:  # not named yet, or gone with its job
-                tasks, self.counts = await asyncio.gather(listing, counting)
+                (tasks, looked), self.counts = await asyncio.gather(listing, counting)
                 health = PoolHealth([], pending=0 if self.pool_done else 1)
+                views = self.node_views(batch, "", health)
             else:
-                tasks, self.counts, health = await asyncio.gather(
+                (tasks, looked), self.counts, (health, views) = await asyncio.gather(
                     listing, counting, self._health(ctx, batch, job_id, pool_id))
         except (AzureError, ValueError) as exc:
             return self.reconnecting(exc)
         self._failing_since, self._poll_failures = None, 0
-        self.nodes = self.node_views(batch, pool_id or "", health)
+        if looked is not None:
+            self._last_look = looked
+        self.nodes = views
         self.check_pool(health)
 
         changed: dict[str, Status] = {}
         if since is None:  # the first look: everything known so far counts as news
             changed.update(settled)
         to_explain: list[tuple[bm.BatchTask, Status]] = []
-        for task in tasks:
-            moment = task.state_transition_time
-            if moment is not None and (self._newest_change is None
-                                       or moment > self._newest_change):
-                self._newest_change = moment
-            status = task_status(task)
+        for status, task in tasks:
             if status.result is TaskResult.FAILURE:
-                known = self._failed.get((task.id, status.retries))
+                known = self._failed.get((status.task_id, status.retries))
                 if known is None:
                     to_explain.append((task, status))
                     continue
                 status = known
-            changed[task.id] = status
+            changed[status.task_id] = status
         if to_explain:
             explained = await asyncio.gather(
                 *(self._explain(ctx, storage, batch, job_id, task, status)
@@ -139,19 +146,26 @@ class Monitor:
         return TargetStatus(nodes=self.nodes, tasks=changed, message=self.message(health))
 
     async def _health(self, ctx: RunContext, batch: BatchService, job_id: str,
-                      pool_id: str) -> PoolHealth:
-        """The pool's nodes and problems. A pool that is gone because its job ended (all
-        tasks done: the service removes an auto pool with its job) is no problem."""
-        try:
-            nodes = await ctx.blocking(batch.list_nodes, pool_id, quick=True)
-            health = await ctx.blocking(batch.pool_health, pool_id,
-                                        with_pool=self._wants_pool_check(nodes), nodes=nodes)
-        except ResourceNotFoundError:
-            health = PoolHealth([], fatal=f"The pool {pool_id} was deleted while the run used it.")
+                      pool_id: str) -> tuple[PoolHealth, tuple[NodeView, ...]]:
+        """The pool's nodes and problems, and the grid's views of the nodes. A pool that is
+        gone because its job ended (all tasks done: the service removes an auto pool with
+        its job) is no problem."""
+
+        def look() -> tuple[PoolHealth, tuple[NodeView, ...]]:
+            try:
+                nodes = batch.list_nodes(pool_id, quick=True)
+                health = batch.pool_health(pool_id, with_pool=self._wants_pool_check(nodes),
+                                           nodes=nodes)
+            except ResourceNotFoundError:
+                health = PoolHealth(
+                    [], fatal=f"The pool {pool_id} was deleted while the run used it.")
+            return health, self.node_views(batch, pool_id, health)
+
+        health, views = await ctx.blocking(look)
         if health.fatal and not health.nodes and await self._job_ended(ctx, batch, job_id):
             self.pool_done = True
-            return PoolHealth([])
-        return health
+            return PoolHealth([]), ()
+        return health, views
 
     async def _job_ended(self, ctx: RunContext, batch: BatchService, job_id: str) -> bool:
         job = await ctx.blocking(batch.get_job, job_id)
