@@ -19,7 +19,6 @@ from batchgui.targets.azure.config import PoolSettings
 from tests.azure_world import Azurite, BatchEmulator
 from tests.gui.conftest import dispose, drop_paths
 from tests.gui.test_window_polish import grab
-from tests.integration.conftest import azurite, batch_emulator, ffmpeg_dir  # noqa: F401
 from tests.integration.test_prices import CATALOGUE, FakeRetailPrices
 from tests.unit.test_accounts import MemoryKeyring, accounts_home, memory_keyring  # noqa: F401
 
@@ -51,13 +50,13 @@ def save_emulator_profile(azurite: Azurite, emu: BatchEmulator) -> accounts.Prof
 @pytest.mark.timeout(240)
 def test_sized_run_through_the_window_ends_with_its_node_minutes_and_cost(
     qtbot: Any, qloop: Any, memory_keyring: MemoryKeyring,  # noqa: F811
-    azurite: Azurite, batch_emulator: BatchEmulator,  # noqa: F811
+    azurite: Azurite, batch_emulator: BatchEmulator,
     prices: FakeRetailPrices, media: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    opened: list[str],
 ) -> None:
     from batchgui.ui.main_window import MainWindow
 
     monkeypatch.setenv("BATCHGUI_AZURE_POLL", "0.1,0.5")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # a journal of its own
     save_emulator_profile(azurite, batch_emulator)
     window = MainWindow()
     window.show()
