@@ -84,3 +84,24 @@ def test_wrong_batch_key_is_said_once_and_nothing_goes_up(
     requests = batch_emulator.requests()
     assert requests and {r["method"] for r in requests} == {"GET"}, requests
     assert all(r["status"] == 403 or r["status"] == 401 for r in requests), requests
+
+
+@pytest.mark.timeout(60)
+def test_wrong_storage_key_is_said_once_and_leaves_no_job(
+    azurite: Azurite, batch_emulator: BatchEmulator, media: MediaCache, tmp_path: Path
+) -> None:
+    for name in NAMES:
+        media.good(tmp_path / "in" / name, 1.0)
+    batch_emulator.clear_requests()
+    wrong = azurite.connection_string.replace(azurite.account_key, "A" * 86 + "==")
+
+    proc, _ = run_cli([str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--target", "azure",
+                       "--start-task", CHECK_START],
+                      azure_env(azurite, batch_emulator, AZURE_STORAGE_CONNECTION_STRING=wrong))
+
+    seen = proc.stdout + proc.stderr
+    assert proc.returncode == 1, seen
+    assert seen.count("Azure Storage did not accept the storage account key") == 1, seen
+    assert "Could not" not in seen  # no cleanup of a container that was never made
+    files_listed_once_under_the_stop(proc.stdout)
+    assert {r["method"] for r in batch_emulator.requests()} == {"GET"}  # no job, no pool
