@@ -18,10 +18,11 @@ from batchgui.ui.run_panel import finish_message, paused_text
 if TYPE_CHECKING:
     from batchgui.ui.main_window import MainWindow
 
-#: (files and output, run panels, log) heights, and (nodes, tasks) widths, per target kind.
-#: On this computer the slots need little room: the space goes to the list of files.
-LOCAL_SIZES = ([430, 330, 120], [170, 1010])
-AZURE_SIZES = ([300, 480, 120], [400, 780])
+#: (files and output, run panels, log) heights, (nodes, tasks) widths and (task table,
+#: task details) heights, per target kind. On this computer the slots need little room:
+#: the space goes to the list of files, and to the rows of the table.
+LOCAL_SIZES = ([430, 330, 120], [170, 1010], [300, 60])
+AZURE_SIZES = ([300, 480, 120], [400, 780], [400, 150])
 
 
 class RunView(QObject):
@@ -49,9 +50,10 @@ class RunView(QObject):
         w.task_model.set_local(local)
         w.file_model.local = local
         if changed and resize:
-            main, middle = LOCAL_SIZES if local else AZURE_SIZES
+            main, middle, tasks = LOCAL_SIZES if local else AZURE_SIZES
             w.main_splitter.setSizes(main)
             w.middle_splitter.setSizes(middle)
+            w.tasks_panel.task_splitter.setSizes(tasks)
 
     # -- a run --------------------------------------------------------------------------------
 

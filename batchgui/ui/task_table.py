@@ -424,7 +424,7 @@ class TaskTableView(QTableView):
         fm = self.fontMetrics()
         widths = {
             TaskColumn.FILE: fm.horizontalAdvance("session-0047.mp4") + 12,
-            TaskColumn.STATE: fm.horizontalAdvance("converting") + 16,
+            TaskColumn.STATE: fm.horizontalAdvance("checking the MP3") + 16,
             TaskColumn.NODE: fm.horizontalAdvance("tvmps_5e2939a2") + 12,
             TaskColumn.PROGRESS: fm.horizontalAdvance("100 %") + 64,
             TaskColumn.RUN_TIME: fm.horizontalAdvance("Run time") + 16,

@@ -92,6 +92,7 @@ class TasksPanel(QGroupBox):
         )
         self.task_detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.task_detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.task_detail.setMinimumHeight(2 * self.task_detail.fontMetrics().height())
         top = QHBoxLayout()
         top.addWidget(self.failed_only_check)
         top.addStretch(1)
