@@ -7,24 +7,36 @@ PyInstaller bundle all find them the same way. No Qt here: the core may use
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-from importlib import resources
 from pathlib import Path
 
 #: the reverse-DNS id the desktop files, the icon theme and the window all use
 APP_ID = "io.github.batchgui.BatchGUI"
 
-_extracted = contextlib.ExitStack()
-atexit.register(_extracted.close)
+_HERE = Path(__file__).resolve().parent
 
 
 def resource_path(*parts: str) -> Path:
-    """A real file path to a shipped file (extracted once if the package is zipped)."""
-    ref = resources.files(__name__).joinpath(*parts)
-    if isinstance(ref, Path):
-        return ref
-    return _extracted.enter_context(resources.as_file(ref))
+    """A real file path to a shipped file (extracted once if the package is zipped).
+
+    A checkout, an installed wheel and the bundle keep the files beside this module, so
+    the path is found without importlib.resources (which costs the window's start-up
+    some milliseconds); a zipped package falls back to it.
+    """
+    path = _HERE.joinpath(*parts)
+    if path.exists() or _HERE.is_dir():
+        return path
+    import atexit
+    import contextlib
+    from importlib import resources
+
+    global _extracted
+    if _extracted is None:
+        _extracted = contextlib.ExitStack()
+        atexit.register(_extracted.close)
+    return _extracted.enter_context(resources.as_file(resources.files(__name__).joinpath(*parts)))
+
+
+_extracted = None
 
 
 def icon_path() -> Path:

@@ -4,8 +4,11 @@ ffmpeg runs as a plain argv list (never a shell), writes straight into the hidde
 part file beside the final MP3, and reports its position on `-progress pipe:1`.
 No thread waits on a conversion: the event loop watches each ffmpeg's progress pipe
 and starts the next file the moment one ends, so any number of slots costs no
-threads. ffmpeg runs below normal priority (the desktop stays smooth) and dies with
-the app (see batchgui/targets/children.py). With even loudness a file takes two
+threads. Starting a process (fork, then waiting for its exec) happens on one spawner
+thread of its own, so the window's thread never waits for it; the children's
+parent-death signal is tied to that thread, which lives until every child has ended.
+ffmpeg runs below normal priority (the desktop stays smooth) and dies with the app
+(see batchgui/targets/children.py). With even loudness a file takes two
 ffmpegs in its slot, one after the other: the measurement, then the conversion with
 the measured values (core/loudness.py, the same steps a Batch node runs).
 """
@@ -13,6 +16,7 @@ the measured values (core/loudness.py, the same steps a Batch node runs).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import subprocess
@@ -21,6 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -72,7 +77,7 @@ class _Job:
 class LocalTarget(Target):
     """Converts with ffmpeg subprocesses on this computer."""
 
-    threads_needed = 4  # checking and placing finished MP3s; conversions need no thread
+    threads_needed = 4  # checking and placing finished MP3s (plus one spawner thread)
 
     def __init__(self, slots: int | None = None, ffmpeg: str | None = None, *,
                  low_priority: bool = True) -> None:
@@ -84,6 +89,8 @@ class LocalTarget(Target):
         self._tasks: dict[str, TaskStatus] = {}
         self._changed: set[str] = set()  # tasks changed since the last poll
         self._jobs: dict[int, _Job] = {}  # slot -> its job
+        self._starting: dict[int, asyncio.Task[None]] = {}  # slot -> its ffmpeg being started
+        self._spawner: ThreadPoolExecutor | None = None
         self._queue: deque[WorkItem] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ctx: RunContext | None = None
@@ -99,6 +106,7 @@ class LocalTarget(Target):
             self._ffmpeg = str(await ctx.blocking(ffmpeg_exe))  # may ask the wheel: off-loop
         self._loop = asyncio.get_running_loop()
         self._ctx = ctx
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="ffmpeg-start")
         for item in items:
             self._set(TaskStatus(item.task_id, TaskState.ACTIVE))
         self._queue.extend(items)
@@ -139,6 +147,8 @@ class LocalTarget(Target):
         if cancelled:
             self._kill_all()
         await self._idle.wait()
+        if self._spawner is not None:  # every child has ended: its parent thread may go
+            self._spawner.shutdown(wait=False)
 
     # -- the slots -------------------------------------------------------------------------
 
@@ -146,23 +156,36 @@ class LocalTarget(Target):
         self._tasks[status.task_id] = status
         self._changed.add(status.task_id)
 
+    def _busy(self, slot: int) -> bool:
+        return slot in self._jobs or slot in self._starting
+
     def _start_next(self) -> None:
         """Fill every free slot from the queue (on the loop thread)."""
-        while (self._queue and len(self._jobs) < self.slots and not self._paused
-               and not self._stopping):
-            slot = next(i for i in range(self.slots) if i not in self._jobs)
-            item = self._queue.popleft()
-            try:
-                self._spawn(item, slot)
-            except OSError as exc:
-                self._done(item, slot, time.time(), -1, "",
-                           f"ffmpeg could not be started: {exc.strerror or exc}")
-        if not self._jobs:
+        while (self._queue and len(self._jobs) + len(self._starting) < self.slots
+               and not self._paused and not self._stopping):
+            slot = next(i for i in range(self.slots) if not self._busy(i))
+            self._start(self._queue.popleft(), slot)
+        if not self._jobs and not self._starting:
             self._idle.set()
 
-    def _spawn(self, item: WorkItem, slot: int, argv: list[str] | None = None,
+    def _start(self, item: WorkItem, slot: int, argv: list[str] | None = None,
                started: float | None = None) -> None:
+        """Reserve the slot and start the ffmpeg on the spawner thread."""
+        self._idle.clear()
+        self._starting[slot] = asyncio.ensure_future(self._spawn(item, slot, argv, started))
+
+    async def _spawn(self, item: WorkItem, slot: int, argv: list[str] | None = None,
+                     started: float | None = None) -> None:
         """Start a file's first ffmpeg, or (`argv`) its second one in the same slot."""
+        try:
+            await self._spawn_in(item, slot, argv, started)
+        except OSError as exc:
+            self._starting.pop(slot, None)
+            self._done(item, slot, started or time.time(), -1, "",
+                       f"ffmpeg could not be started: {exc.strerror or exc}")
+
+    async def _spawn_in(self, item: WorkItem, slot: int, argv: list[str] | None,
+                        started: float | None) -> None:
         assert self._ffmpeg is not None and self._loop is not None
         measuring, span = False, (0.0, 1.0)
         if argv is None:
@@ -176,11 +199,16 @@ class LocalTarget(Target):
             span = (0.5, 1.0)
         stderr = tempfile.TemporaryFile()
         try:
-            proc = popen_child(argv, stdout=subprocess.PIPE, stderr=stderr,
-                               low_priority=self.low_priority)
+            proc = await self._loop.run_in_executor(self._spawner, functools.partial(
+                popen_child, argv, stdout=subprocess.PIPE, stderr=stderr,
+                low_priority=self.low_priority))
         except BaseException:
             stderr.close()
             raise
+        finally:
+            self._starting.pop(slot, None)
+        if self._stopping:  # cancelled while it was starting
+            proc.kill()
         started = started or time.time()
         job = _Job(item, slot, proc, stderr, started, measuring=measuring, span=span)
         self._jobs[slot] = job
@@ -292,11 +320,7 @@ class LocalTarget(Target):
                          ffmpeg=self._ffmpeg),
             loudness.plan(measured, lufs, _true_peak(item)),
         )
-        try:
-            self._spawn(item, job.slot, argv, started=job.started)
-        except OSError as exc:
-            self._done(item, job.slot, job.started, -1, "",
-                       f"ffmpeg could not be started: {exc.strerror or exc}", progress=0.5)
+        self._start(item, job.slot, argv, started=job.started)
 
     def _done(self, item: WorkItem, slot: int, started: float, exit_code: int, tail: str,
               failure: str | None, progress: float | None = None) -> None:
@@ -325,7 +349,7 @@ class LocalTarget(Target):
                 job.proc.kill()
             except OSError:
                 pass
-        if not self._jobs:
+        if not self._jobs and not self._starting:
             self._idle.set()
 
 

@@ -25,7 +25,12 @@ from batchgui.targets.azure.batch import BatchService, PoolChoice, PoolConflict
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.errors import is_transient, plain_error, value
 from batchgui.targets.azure.monitor import Monitor
-from batchgui.targets.azure.pools import choose_image, pool_fingerprint, pool_specification
+from batchgui.targets.azure.pools import (
+    PoolHealth,
+    choose_image,
+    pool_fingerprint,
+    pool_specification,
+)
 from batchgui.targets.azure.tasks import task_status
 
 log = logging.getLogger(__name__)
@@ -173,6 +178,11 @@ class RunJob:
             except (AzureError, ValueError) as exc:
                 log.info("could not extend job %s: %s", job_id, exc)
 
+    def _look_at_pool(self, batch: BatchService, pool_id: str) -> tuple[PoolHealth, Any]:
+        """The pool's health and the grid's views of its nodes (blocking: a worker)."""
+        health = batch.pool_health(pool_id)
+        return health, self.monitor.node_views(batch, pool_id, health)
+
     async def _watch_pool(self, ctx: RunContext, batch: BatchService,
                           stop: asyncio.Event) -> None:
         """While files upload, look at the pool so a broken pool stops the run at once."""
@@ -180,13 +190,14 @@ class RunJob:
         while not stop.is_set() and self.job_id is not None:
             try:
                 pool_id = await self._learn_pool_id(ctx, batch)
-                health = await ctx.blocking(batch.pool_health, pool_id) if pool_id else None
+                looked = await ctx.blocking(self._look_at_pool, batch, pool_id) if pool_id \
+                    else None
             except (AzureError, ValueError) as exc:
                 if not is_transient(exc):
                     raise TargetError(plain_error(exc, "batch", self.account.batch_url)) from exc
             else:
-                if health is not None:
-                    self.monitor.nodes = self.monitor.node_views(batch, pool_id or "", health)
+                if looked is not None:
+                    health, self.monitor.nodes = looked
                     self.monitor.check_pool(health)
                     if health.usable:
                         ctx.log(f"Pool {pool_id}: {health.usable} node(s) ready")

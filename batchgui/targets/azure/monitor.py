@@ -46,6 +46,13 @@ POOL_CHECK_EVERY_S = 10.0
 CHANGE_MARGIN = timedelta(seconds=5)
 
 
+def _changed_statuses(batch: BatchService, job_id: str, since: datetime | None
+                      ) -> tuple[list[tuple[Status, bm.BatchTask]], datetime | None]:
+    """The changed tasks as the run understands them (decoded here, on a worker)."""
+    tasks, looked = batch.changed_tasks(job_id, since)
+    return [(task_status(task), task) for task in tasks], looked
+
+
 def poll_bounds() -> tuple[float, float]:
     """Fast and slow poll intervals; BATCHGUI_AZURE_POLL='min,max' (seconds) changes them."""
     text = os.environ.get("BATCHGUI_AZURE_POLL", "")
@@ -94,35 +101,37 @@ class Monitor:
         self.polls += 1
         since = self._last_look - CHANGE_MARGIN if self._last_look else None
         try:
-            listing = ctx.blocking(batch.changed_tasks, job_id, since)
+            # the SDK's models decode each field when it is first read: that happens on
+            # the worker threads, never on the window's
+            listing = ctx.blocking(_changed_statuses, batch, job_id, since)
             counting = ctx.blocking(batch.task_counts, job_id, quick=True)
             if pool_id is None or self.pool_done:  # not named yet, or gone with its job
                 (tasks, looked), self.counts = await asyncio.gather(listing, counting)
                 health = PoolHealth([], pending=0 if self.pool_done else 1)
+                views = self.node_views(batch, "", health)
             else:
-                (tasks, looked), self.counts, health = await asyncio.gather(
+                (tasks, looked), self.counts, (health, views) = await asyncio.gather(
                     listing, counting, self._health(ctx, batch, job_id, pool_id))
         except (AzureError, ValueError) as exc:
             return self.reconnecting(exc)
         self._failing_since, self._poll_failures = None, 0
         if looked is not None:
             self._last_look = looked
-        self.nodes = self.node_views(batch, pool_id or "", health)
+        self.nodes = views
         self.check_pool(health)
 
         changed: dict[str, Status] = {}
         if since is None:  # the first look: everything known so far counts as news
             changed.update(settled)
         to_explain: list[tuple[bm.BatchTask, Status]] = []
-        for task in tasks:
-            status = task_status(task)
+        for status, task in tasks:
             if status.result is TaskResult.FAILURE:
-                known = self._failed.get((task.id, status.retries))
+                known = self._failed.get((status.task_id, status.retries))
                 if known is None:
                     to_explain.append((task, status))
                     continue
                 status = known
-            changed[task.id] = status
+            changed[status.task_id] = status
         if to_explain:
             explained = await asyncio.gather(
                 *(self._explain(ctx, storage, batch, job_id, task, status)
@@ -137,19 +146,26 @@ class Monitor:
         return TargetStatus(nodes=self.nodes, tasks=changed, message=self.message(health))
 
     async def _health(self, ctx: RunContext, batch: BatchService, job_id: str,
-                      pool_id: str) -> PoolHealth:
-        """The pool's nodes and problems. A pool that is gone because its job ended (all
-        tasks done: the service removes an auto pool with its job) is no problem."""
-        try:
-            nodes = await ctx.blocking(batch.list_nodes, pool_id, quick=True)
-            health = await ctx.blocking(batch.pool_health, pool_id,
-                                        with_pool=self._wants_pool_check(nodes), nodes=nodes)
-        except ResourceNotFoundError:
-            health = PoolHealth([], fatal=f"The pool {pool_id} was deleted while the run used it.")
+                      pool_id: str) -> tuple[PoolHealth, tuple[NodeView, ...]]:
+        """The pool's nodes and problems, and the grid's views of the nodes. A pool that is
+        gone because its job ended (all tasks done: the service removes an auto pool with
+        its job) is no problem."""
+
+        def look() -> tuple[PoolHealth, tuple[NodeView, ...]]:
+            try:
+                nodes = batch.list_nodes(pool_id, quick=True)
+                health = batch.pool_health(pool_id, with_pool=self._wants_pool_check(nodes),
+                                           nodes=nodes)
+            except ResourceNotFoundError:
+                health = PoolHealth(
+                    [], fatal=f"The pool {pool_id} was deleted while the run used it.")
+            return health, self.node_views(batch, pool_id, health)
+
+        health, views = await ctx.blocking(look)
         if health.fatal and not health.nodes and await self._job_ended(ctx, batch, job_id):
             self.pool_done = True
-            return PoolHealth([])
-        return health
+            return PoolHealth([]), ()
+        return health, views
 
     async def _job_ended(self, ctx: RunContext, batch: BatchService, job_id: str) -> bool:
         job = await ctx.blocking(batch.get_job, job_id)
