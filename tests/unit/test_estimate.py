@@ -28,7 +28,7 @@ from batchgui.core.vm_sizes import arm_sku_name, vm_cores
 FETCHED = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 PRICE = VmPrice("standard_d2s_v3", "westeurope", "USD", 0.111, 0.0222, fetched_at=FETCHED)
 NO_OVERHEADS = Overheads(azure_task_s=0, local_task_s=0, node_fetch_bps=float("inf"),
-                         azure_notice_s=0, azure_submit_s_per_100=0)
+                         azure_notice_s=0, local_wrap_up_s=0, azure_submit_s_per_100=0)
 
 
 def learned_azure() -> Learned:
@@ -85,20 +85,21 @@ def test_known_azure_workload_gives_known_time_and_money() -> None:
     est = estimate(work, plan, learned_azure(), PRICE)
     # upload 1.2 GB at 5 MB/s = 240 s (+1 s adding tasks) while the pool takes 300 s;
     # each file: 3 s overhead + 2 s fetch (100 MB at 50 MB/s) + 600 s at 100x = 11 s;
-    # 12 files on 6 slots: 2 rounds = 22 s; the last MP3 (14.25 MB) is noticed after 5 s
-    # and comes down at 10 MB/s in 1.425 s
+    # 12 files on 6 slots: 2 rounds = 22 s; the last MP3 (14.25 MB) comes down at 10 MB/s
+    # in 1.425 s, and the run's wrap-up (noticing, placing, cleaning up) takes 5 s
     assert est.pool_ready_s == 300 and est.upload_s == 240
     assert est.conversion_s == pytest.approx(22)
     assert est.download_tail_s == pytest.approx(6.425)
     assert est.seconds == pytest.approx(328.425)
-    # the run's own pool goes with its job once the last file is converted (322 s), and
-    # Azure takes about a minute more to remove the nodes: 382 s per node
-    assert est.node_minutes_dedicated == pytest.approx(3 * 382 / 60)
-    assert est.cost == pytest.approx(3 * 382 / 3600 * 0.111)
-    assert est.text == ("about 5 min, about $0.04 at list price (Standard_D2s_v3, "
+    # each node from its allocation (not measured yet: from pressing Convert) until the run
+    # deletes its job at its end, 6.425 s after the last file is converted (Azure would end
+    # the job itself about a minute after the last file): 328.425 s per node
+    assert est.node_minutes_dedicated == pytest.approx(3 * 328.425 / 60)
+    assert est.cost == pytest.approx(3 * 328.425 / 3600 * 0.111)
+    assert est.text == ("about 5 min, about $0.03 at list price (Standard_D2s_v3, "
                         "3 nodes × 2 files at once, prices of 2026-11-29)")
     assert "Storage and data transfer cost a little extra and are not included." in est.notes
-    assert est.to_dict()["cost"] == pytest.approx(0.0353, abs=1e-4)
+    assert est.to_dict()["cost"] == pytest.approx(0.0304, abs=1e-4)
     # a kept pool is counted to the end of the run, and costs on afterwards
     kept = estimate(work, AzurePlan("acct", "standard_d2s_v3", 3, 0, 2, keep_pool=True),
                     learned_azure(), PRICE)
