@@ -14,8 +14,9 @@ import asyncio
 import random
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from batchgui import planning
 from batchgui.core import media as core_media
@@ -68,6 +69,8 @@ class Compared:
     estimated_node_minutes: float
     actual_node_minutes: float | None
     result: RunResult
+    estimate: dict[str, Any] = field(default_factory=dict)  # Estimate.to_dict()
+    outcome: dict[str, Any] = field(default_factory=dict)  # RunOutcome.to_dict()
 
     @property
     def time_error(self) -> float:
@@ -80,6 +83,19 @@ class Compared:
             return None
         return (self.estimated_node_minutes - self.actual_node_minutes) / \
             self.actual_node_minutes
+
+    def parts(self) -> str:
+        """Where the time went, estimated and measured (seconds from the run's start)."""
+        e, o = self.estimate, self.outcome
+        first, last, end = o.get("first_start_s"), o.get("last_end_s"), o.get("run_seconds")
+        measured = ("" if first is None or last is None or end is None else
+                    f"first file started {first:.1f}, converting {last - first:.1f}, "
+                    f"after the last file {end - last:.1f}")
+        return (f"  estimated: pool {e.get('pool_ready_s')}, upload {e.get('upload_s')}, "
+                f"converting {e.get('conversion_s')}, after the last file "
+                f"{e.get('download_tail_s')}\n  measured: pool "
+                f"{o.get('pool_ready_seconds') or 0:.1f}, upload "
+                f"{o.get('upload_seconds') or 0:.1f}, {measured}")
 
     def row(self) -> str:
         nm_err = self.node_minutes_error
@@ -118,6 +134,6 @@ def run_and_compare(label: str, paths: list[Path], output: Path, target: Target,
                 measured, None)
             return Compared(label, len(inputs), guess.media_s, guess.seconds,
                             measured["seconds"], guess.node_minutes, outcome.node_minutes,
-                            result)
+                            result, guess.to_dict(), outcome.to_dict())
 
     return asyncio.run(go())

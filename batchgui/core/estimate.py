@@ -2,8 +2,9 @@
 
 The model follows what the app does, with the figures core.learning measured:
 
-- Azure: the pool starts while the files upload; tasks are added once every file is up,
-  so conversions start at max(pool ready, uploads done + adding tasks). Conversion is a
+- Azure: the pool starts while the files upload; tasks are added once every file is up
+  and the pool is ready, so conversions start at max(pool ready, uploads done) plus the
+  dispatch (adding the tasks, a node taking the first; learned per account). Conversion is a
   simulation of the queue: the actual file durations, longest first, over every slot of
   every node (dividing totals would miss the one long file that finishes last). A file
   holds its slot for the per-file overhead (learned per VM size), reading its input, and
@@ -26,7 +27,6 @@ The model follows what the app does, with the figures core.learning measured:
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -330,8 +330,7 @@ def azure_timeline(workload: Workload, plan: AzurePlan, learned: Learned,
     overhead = learned.vm_task_overhead(plan.vm_size, overheads).value
     ready = 0.0 if plan.pool_exists else learned.pool_ready(plan.account).value
     upload = workload.size / learned.upload_bps.value
-    submit = math.ceil(len(workload.files) / 100) * overheads.azure_submit_s_per_100
-    start = max(ready, upload + submit)
+    start = max(ready, upload) + learned.dispatch(plan.account, overheads).value
     times = [overhead + f.size / overheads.node_fetch_bps + f.media_s / each
              for f in workload.files]
     finish = simulate_queue(times, slots * max(1, plan.nodes))

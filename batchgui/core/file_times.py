@@ -37,6 +37,8 @@ MIN_FIT_FILES = 6
 MIN_SPREAD_S = 5.0
 #: and at least this share of the longer quartile's length
 MIN_SPREAD_SHARE = 0.25
+#: the service's clock and this computer's may differ by this much
+CLOCK_SKEW_S = 5.0
 #: a fitted per-file overhead above this is not believed (a node does not take 5 min to
 #: start a task); below 0 it is 0
 MAX_OVERHEAD_S = 300.0
@@ -70,9 +72,13 @@ class Fit:
 def run_figures(files: Sequence[FileTiming], started_at: float) -> dict[str, Any]:
     """The figures a run keeps for the estimator, from every converted file's timing.
 
-    Times become seconds from the run's start (`started_at`, time.time()).
+    Times become seconds from the run's start (`started_at`, time.time()). Files whose
+    task started before the run (a resumed run's files converted before it stopped) say
+    nothing about this run's timeline and are left out.
     """
-    timed = [f for f in files if f.ended_at >= f.started_at > 0 and f.media_s > 0]
+    since = started_at - CLOCK_SKEW_S
+    timed = [f for f in files
+             if f.ended_at >= f.started_at >= since and f.started_at > 0 and f.media_s > 0]
     if not timed:
         return {}
     last = max(timed, key=lambda f: f.ended_at)

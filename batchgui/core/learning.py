@@ -9,8 +9,9 @@ outright: a guess never outweighs a measurement.
 
 What is learned, and from what (core.file_times has the per-file part):
 
-- per Batch account: the pool's start (its creation -> the app saw a node ready), when
-  the run's nodes are allocated (pressing Convert -> allocation: billing starts), their
+- per Batch account: the pool's start (its creation -> the app saw a node ready), the
+  dispatch (the pool ready and the files up -> the first file converting), when the
+  run's nodes are allocated (pressing Convert -> allocation: billing starts), their
   release (the last file converted -> the app saw the auto pool's nodes leave), and the
   wrap-up (the last file converted and its MP3 downloaded -> the run is over: noticing
   it, checking and placing the MP3, cleaning up);
@@ -99,8 +100,9 @@ class Overheads:
     azure_notice_s: float = 5.0
     #: this computer: the run's time outside converting (naming, checking, placing)
     local_wrap_up_s: float = 0.5
-    #: one call adds 100 tasks
-    azure_submit_s_per_100: float = 1.0
+    #: the pool ready and the files up -> the first file converting: adding the tasks
+    #: (one call per 100; the first ones start while the rest are added), a node taking one
+    azure_dispatch_s: float = 1.0
     #: the last file converted -> Azure has ended the job and the auto pool's nodes leave
     azure_release_s: float = 60.0
     #: a deadline met with Spot nodes must be met with this much room (preemption risk)
@@ -138,11 +140,11 @@ def default_node_speed(vm_size: str) -> float:
     return DEFAULT_SPEED_PER_CORE * (vm_cores(vm_size) or FALLBACK_CORES)
 
 
-_PER_ACCOUNT = ("pool_ready_s", "allocated_s", "release_s", "wrap_up_s")
+_PER_ACCOUNT = ("pool_ready_s", "dispatch_s", "allocated_s", "release_s", "wrap_up_s")
 _PER_SIZE = ("node_speed", "task_overhead_s")
 _SINGLE = ("local_speed", "local_task_s", "local_wrap_up_s")
-_SECONDS = {"allocated_s", "release_s", "wrap_up_s", "task_overhead_s", "local_task_s",
-            "local_wrap_up_s"}  # may be 0
+_SECONDS = {"dispatch_s", "allocated_s", "release_s", "wrap_up_s", "task_overhead_s",
+            "local_task_s", "local_wrap_up_s"}  # may be 0
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class Learned:
     #: per VM size: seconds a slot spends on a file beyond converting it
     task_overhead_s: Mapping[str, Measure] = field(default_factory=dict)
     local_task_s: Measure | None = None
+    #: per account: the pool ready and the files up -> the first file converting
+    dispatch_s: Mapping[str, Measure] = field(default_factory=dict)
     #: per account: pressing Convert -> the run's own nodes allocated
     allocated_s: Mapping[str, Measure] = field(default_factory=dict)
     #: per account: the last file converted -> the auto pool's nodes left the pool
@@ -181,6 +185,9 @@ class Learned:
 
     def computer_task_overhead(self, o: Overheads = DEFAULT_OVERHEADS) -> Measure:
         return self.local_task_s or Measure(o.local_task_s)
+
+    def dispatch(self, account: str, o: Overheads = DEFAULT_OVERHEADS) -> Measure:
+        return self.dispatch_s.get(account, Measure(o.azure_dispatch_s))
 
     def node_allocated(self, account: str) -> Measure:
         """Default 0: counted from pressing Convert, which never under-states the bill."""
@@ -423,6 +430,12 @@ def _learn_azure(result: Learned, outcome: RunOutcome, overheads: Overheads) -> 
     up = _rate(outcome.bytes_uploaded, outcome.upload_seconds)
     if up is not None:
         result = replace(result, upload_bps=result.upload_bps.moved_toward(up))
+    if account and outcome.first_start_s is not None:
+        ready = outcome.pool_ready_seconds if outcome.pool_created else 0.0
+        waited = max(ready or 0.0, outcome.upload_seconds)
+        result = replace(result, dispatch_s=_moved(
+            result.dispatch_s, account, result.dispatch(account, overheads),
+            _seconds(max(0.0, outcome.first_start_s - waited)), slack=slack))
     down = _rate(outcome.bytes_downloaded, outcome.download_seconds)
     if down is not None:
         result = replace(result, download_bps=result.download_bps.moved_toward(down))
