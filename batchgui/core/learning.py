@@ -459,6 +459,12 @@ def _learn_azure(result: Learned, outcome: RunOutcome, overheads: Overheads) -> 
 
 
 def _learn_local(result: Learned, outcome: RunOutcome, overheads: Overheads) -> Learned:
+    if (outcome.run_seconds is not None and outcome.first_start_s is not None
+            and outcome.last_end_s is not None):
+        outside = outcome.run_seconds - (outcome.last_end_s - outcome.first_start_s)
+        if _seconds(outside) is not None:
+            result = replace(result, local_wrap_up_s=result.computer_wrap_up(
+                overheads).moved_toward(outside, slack=OUTLIER_SLACK_S))
     overhead = result.computer_task_overhead(overheads)
     figures = measured_file_figures(outcome, overhead.value, overheads)
     if figures is None:
@@ -469,10 +475,4 @@ def _learn_local(result: Learned, outcome: RunOutcome, overheads: Overheads) -> 
     if figures.overhead_s is not None:
         result = replace(result, local_task_s=overhead.moved_toward(
             figures.overhead_s, figures.evidence, OUTLIER_SLACK_S))
-    if (outcome.run_seconds is not None and outcome.first_start_s is not None
-            and outcome.last_end_s is not None):
-        outside = outcome.run_seconds - (outcome.last_end_s - outcome.first_start_s)
-        if _seconds(outside) is not None:
-            result = replace(result, local_wrap_up_s=result.computer_wrap_up(
-                overheads).moved_toward(outside, slack=OUTLIER_SLACK_S))
     return result
