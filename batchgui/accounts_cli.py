@@ -19,6 +19,16 @@ from batchgui.targets.azure.config import PoolSettings
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("give a number of minutes above 0")
+    return value
+
+
 def add_commands(sub: Any) -> None:
     parser = sub.add_parser(
         "accounts",
@@ -30,13 +40,21 @@ def add_commands(sub: Any) -> None:
     acc = parser.add_subparsers(dest="accounts_command", metavar="COMMAND")
     acc.required = True
 
-    add = acc.add_parser("add", help="add an account profile")
+    add = acc.add_parser(
+        "add", help="add an account profile",
+        usage="batchgui accounts add NAME --batch-url URL --batch-account A "
+        "(--storage-account S | --storage-connection-string-stdin) [options]",
+        description="Add an account profile. It needs --batch-url, --batch-account, and "
+        "either --storage-account or --storage-connection-string-stdin.")
+    # required options are checked in _add, so that one message names everything missing
+    add.set_defaults(add_parser=add)
     add.add_argument("name", metavar="NAME", help="profile name, e.g. 'work'")
-    add.add_argument("--batch-url", required=True, metavar="URL",
-                     help="https://<account>.<region>.batch.azure.com")
-    add.add_argument("--batch-account", required=True, metavar="A", help="Batch account name")
-    storage = add.add_mutually_exclusive_group(required=True)
-    storage.add_argument("--storage-account", metavar="S", help="storage account name")
+    add.add_argument("--batch-url", metavar="URL",
+                     help="https://<account>.<region>.batch.azure.com (required)")
+    add.add_argument("--batch-account", metavar="A", help="Batch account name (required)")
+    storage = add.add_mutually_exclusive_group()
+    storage.add_argument("--storage-account", metavar="S",
+                         help="storage account name (this or the next one is required)")
     storage.add_argument("--storage-connection-string-stdin", action="store_true",
                          help="read the storage connection string (instead of a storage "
                          "account key) from the prompt or stdin")
@@ -47,23 +65,48 @@ def add_commands(sub: Any) -> None:
     add.add_argument("--tenant-id", default="", metavar="ID",
                      help="Entra ID tenant (default: your home tenant)")
     defaults = PoolSettings()
-    add.add_argument("--pool-id", default=defaults.pool_id, metavar="ID")
-    add.add_argument("--vm-size", default=defaults.vm_size, metavar="SIZE")
-    add.add_argument("--dedicated-nodes", type=int, default=defaults.dedicated_nodes, metavar="N")
-    add.add_argument("--spot-nodes", type=int, default=defaults.spot_nodes, metavar="N")
-    add.add_argument("--slots-per-node", type=int, default=defaults.slots_per_node, metavar="N")
+    add.add_argument("--pool-id", default=defaults.pool_id, metavar="ID",
+                     help=f"the pool's id (default: {defaults.pool_id})")
+    add.add_argument("--vm-size", default=defaults.vm_size, metavar="SIZE",
+                     help=f"VM size of the pool's nodes (default: {defaults.vm_size})")
+    add.add_argument("--dedicated-nodes", type=int, default=defaults.dedicated_nodes,
+                     metavar="N", help=f"dedicated nodes (default: {defaults.dedicated_nodes})")
+    add.add_argument("--spot-nodes", type=int, default=defaults.spot_nodes, metavar="N",
+                     help="Spot nodes: cheaper, but Azure may take them back "
+                     f"(default: {defaults.spot_nodes})")
+    add.add_argument("--slots-per-node", type=int, default=defaults.slots_per_node,
+                     metavar="N", help="files converted at once on each node "
+                     f"(default: {defaults.slots_per_node})")
     add.add_argument("--keep-pool", action="store_true",
                      help="keep the pool after a run (faster next time, costs money while idle)")
+    sizing = add.add_argument_group(
+        "pool size", "Let BatchGUI choose the nodes for each run (the pool options above are "
+        "then only the VM size, slots and start task it uses).")
+    goal = sizing.add_mutually_exclusive_group()
+    goal.add_argument("--finish-in", type=_minutes, metavar="MINUTES",
+                      help="size the pool to finish each run in about this time")
+    goal.add_argument("--cheapest", action="store_true",
+                      help="size the pool for the lowest list price")
+    sizing.add_argument("--max-nodes", type=int, default=10, metavar="N",
+                        help="the most nodes BatchGUI may choose (default: 10)")
+    sizing.add_argument("--allow-spot", action="store_true",
+                        help="BatchGUI may choose Spot nodes (cheaper; Azure may take them back)")
+    prices = add.add_argument_group("prices")
+    prices.add_argument("--region", default="", metavar="REGION",
+                        help="the account's Azure region (e.g. westeurope), for prices when "
+                        "the Batch URL does not show it")
+    prices.add_argument("--currency", default="", metavar="CODE",
+                        help="the currency of list prices, e.g. EUR (default: USD)")
     add.add_argument("--replace", action="store_true", help="replace a profile of this name")
 
     lst = acc.add_parser("list", help="list the account profiles")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
     rm = acc.add_parser("remove", help="remove a profile and its keys")
-    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("name", metavar="NAME", help="the profile to remove")
 
     test = acc.add_parser("test", help="check that Batch and Storage accept the profile")
-    test.add_argument("name", metavar="NAME")
+    test.add_argument("name", metavar="NAME", help="the profile to check")
 
 
 def run(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None,
@@ -98,7 +141,24 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | Non
     return EXIT_USAGE
 
 
+def _missing_options(args: argparse.Namespace) -> list[str]:
+    missing = [option for option, value in (("--batch-url URL", args.batch_url),
+                                            ("--batch-account A", args.batch_account))
+               if not value]
+    if not args.storage_account and not args.storage_connection_string_stdin:
+        missing.append("--storage-account S or --storage-connection-string-stdin")
+    return missing
+
+
 def _add(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    missing = _missing_options(args)
+    if missing:
+        message = "these options are required: " + "; ".join(missing)
+        parser = getattr(args, "add_parser", None)
+        if parser is not None:
+            parser.error(message)  # usage and the message, exit 2
+        print(f"batchgui accounts add: {message}", file=err)
+        return EXIT_USAGE
     profile = accounts.Profile(
         name=args.name,
         batch_url=accounts.normalize_url(args.batch_url),
@@ -120,6 +180,14 @@ def _add(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> i
             slots_per_node=args.slots_per_node,
             keep_pool=args.keep_pool,
         ),
+        pool_size=(accounts.POOL_SIZE_FINISH_IN if args.finish_in
+                   else accounts.POOL_SIZE_CHEAPEST if args.cheapest
+                   else accounts.POOL_SIZE_CHOOSE),
+        finish_in_minutes=args.finish_in or accounts.Profile.finish_in_minutes,
+        max_nodes=args.max_nodes,
+        allow_spot=args.allow_spot,
+        region=args.region.strip().lower(),
+        currency=args.currency.strip().upper(),
     )
     problems = profile.problems()
     if problems:
@@ -181,9 +249,19 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
         storage = p.storage_account or accounts.blob_endpoint_for(p) or "connection string"
         auth = "Entra ID" if p.auth == accounts.AUTH_ENTRA else "account keys"
         print(f"{p.name}\tBatch {p.batch_account} ({p.batch_url})\tStorage {storage}\t{auth}\t"
-              f"pool {p.pool.pool_id}: {p.pool.dedicated_nodes} dedicated + "
-              f"{p.pool.spot_nodes} Spot x {p.pool.vm_size}", file=out)
+              f"pool {p.pool.pool_id}: {_pool_size_words(p)}", file=out)
     return EXIT_OK
+
+
+def _pool_size_words(p: accounts.Profile) -> str:
+    spot = ", Spot allowed" if p.allow_spot else ""
+    if p.pool_size == accounts.POOL_SIZE_FINISH_IN:
+        return (f"sized to finish in about {p.finish_in_minutes} min, at most {p.max_nodes} "
+                f"x {p.pool.vm_size}{spot}")
+    if p.pool_size == accounts.POOL_SIZE_CHEAPEST:
+        return f"sized for the lowest price, at most {p.max_nodes} x {p.pool.vm_size}{spot}"
+    return (f"{p.pool.dedicated_nodes} dedicated + {p.pool.spot_nodes} Spot x "
+            f"{p.pool.vm_size}")
 
 
 def connection_results(account: Any) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from batchgui.core.models import (
     RunSnapshot,
     RunSpec,
 )
+from batchgui.core.outputs import output_folder_problem
 from batchgui.core.resume import is_dead, latest_resumable, resumable_runs, resume_spec
 from batchgui.core.run import Run
 from batchgui.core.store import atomic_write_text
@@ -64,6 +65,16 @@ def _bitrate(text: str) -> Quality:
     return q
 
 
+def _parallel(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("use 1 or more")
+    return n
+
+
 def _lufs(text: str) -> float:
     try:
         value = float(text)
@@ -86,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     conv = sub.add_parser("convert", help="convert files and folders to MP3")
     conv.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders")
-    conv.add_argument("--output", "-o", required=True, type=Path, metavar="DIR")
+    conv.add_argument("--output", "-o", required=True, type=Path, metavar="DIR",
+                      help="the folder for the MP3s (made if it does not exist)")
     conv.add_argument("--target", default="local",
                       help="'local' (this computer, default), 'azure' (from AZURE_* variables) "
                       "or the name of an account")
-    conv.add_argument("--parallel", type=int, metavar="N",
+    conv.add_argument("--parallel", type=_parallel, metavar="N",
                       help="conversions at once on this computer (default: CPU cores)")
     conv.add_argument("--priority", choices=["low", "normal"], default="low",
                       help="run ffmpeg below normal priority so the computer stays smooth "
@@ -118,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resume", help="finish a run that was interrupted (closed, crashed)")
     res.add_argument("run_id", nargs="?", metavar="RUN_ID",
                      help="which run (default: the latest unfinished one)")
-    res.add_argument("--parallel", type=int, metavar="N",
+    res.add_argument("--parallel", type=_parallel, metavar="N",
                      help="conversions at once on this computer (default: CPU cores)")
     res.add_argument("--priority", choices=["low", "normal"], default="low",
                      help="run ffmpeg below normal priority (default: low)")
@@ -134,8 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "parallel", None) is not None and args.parallel < 1:
-        parser.error("--parallel must be 1 or more")
+    _print_safely()
     if args.command == "convert":
         return convert(args)
     if args.command == "resume":
@@ -151,9 +162,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def convert(args: argparse.Namespace) -> int:
-    missing = [p for p in args.paths if not os.path.exists(p)]
-    for p in missing:
-        print(f"batchgui: {p}: no such file or folder", file=sys.stderr)
+    # the output folder first: a wrong one is a usage error, said before any file is checked
+    problem = output_folder_problem(args.output.expanduser().absolute(), create=False)
+    if problem:
+        print(f"batchgui: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     quality = args.quality or args.bitrate or Quality()
 
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
@@ -170,7 +183,7 @@ def convert(args: argparse.Namespace) -> int:
             loudness_lufs=args.loudness,
         )
 
-    return _run(args, args.target, make_spec, missing)
+    return _run(args, args.target, make_spec)
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -199,14 +212,13 @@ def resume(args: argparse.Namespace) -> int:
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
         return resume_spec(journal, found.run_id, media.probe)
 
-    return _run(args, found.target, make_spec, [], journal=journal, run_id=found.run_id)
+    return _run(args, found.target, make_spec, journal=journal, run_id=found.run_id)
 
 
 def _run(
     args: argparse.Namespace,
     target_name: str,
     make_spec: Callable[[ThreadPoolExecutor], RunSpec],
-    missing: list[str],
     *,
     journal: Journal | None = None,
     run_id: str | None = None,
@@ -226,6 +238,7 @@ def _run(
 
     journal = journal or Journal()
     only_estimate = bool(getattr(args, "estimate", False))
+    cost_line: list[str] = []  # what the run really cost, said after the summary
 
     async def go() -> RunResult | None:
         nonlocal target
@@ -262,7 +275,7 @@ def _run(
                     run.measured(), price)
                 line = planning_cli.outcome_line(target, outcome, price)
                 if line:
-                    view.line(line)
+                    cost_line.append(line)
             return result
 
     ran = asyncio.run(go())
@@ -270,20 +283,17 @@ def _run(
     if ran is None:  # --estimate: nothing was done
         return EXIT_OK
     result = ran
-    _print_summary(result, out, missing)
+    _print_summary(result, out)
+    for line in cost_line:
+        print(line, file=out)
     if getattr(args, "report", None):
         report = [o.to_json() for o in result.outcomes]
-        report += [
-            {"input": str(p), "output": None, "status": "rejected",
-             "reason": "no such file or folder", "duration_s": None}
-            for p in missing
-        ]
         atomic_write_text(args.report, json.dumps(report, indent=2, ensure_ascii=False))
     if result.cancelled:
         return EXIT_CANCELLED
     if result.error and not result.outcomes:
         return EXIT_FAILED
-    return EXIT_OK if result.all_converted and result.outcomes and not missing else EXIT_FAILED
+    return EXIT_OK if result.all_converted and result.outcomes else EXIT_FAILED
 
 
 def _on_interrupt(cancel: CancelToken, view: PlainView) -> None:
@@ -293,20 +303,44 @@ def _on_interrupt(cancel: CancelToken, view: PlainView) -> None:
     cancel.cancel()
 
 
-def _print_summary(result: RunResult, out: TextIO, missing: list[str]) -> None:
+def _print_summary(result: RunResult, out: TextIO) -> None:
+    """The counts, then each file that was not converted once: with its own reason, or
+    under one heading when the run's stop (said once, just above) left it unfinished."""
     done = [o for o in result.outcomes if o.status is FileStatus.DONE]
     bad = [o for o in result.outcomes if o.status not in (FileStatus.DONE, FileStatus.SKIPPED)]
     skipped = [o for o in result.outcomes if o.status is FileStatus.SKIPPED]
-    print(
-        f"{len(done)} converted, {len(bad) + len(missing)} not converted, {len(skipped)} skipped",
-        file=out,
-    )
+    print(f"{len(done)} converted, {len(bad)} not converted, {len(skipped)} skipped", file=out)
     for o in bad:
-        print(f"  {o.status.value}: {o.input.name}: {o.reason}", file=out)
-    if result.error:
-        print(f"Run stopped: {result.error}", file=out)
+        if not o.run_stopped:
+            print(shown(f"  {o.status.value}: {o.input.name}: {o.reason}"), file=out)
+    stopped = [o for o in bad if o.run_stopped]
+    if stopped:
+        print("Not converted because the run stopped:", file=out)
+        for o in stopped:
+            print(shown(f"  {o.input.name}"), file=out)
     if result.cancelled and done:
-        print("Done before cancelling: " + ", ".join(o.input.name for o in done), file=out)
+        print(shown("Done before cancelling: " + ", ".join(o.input.name for o in done)), file=out)
+
+
+def _print_safely() -> None:
+    """Never crash on a name the terminal can't show (bytes that are not UTF-8, or any
+    character outside the terminal's encoding): such characters print as escapes."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream that can't change: leave it
+                pass
+
+
+def shown(text: str) -> str:
+    """`text` for a terminal: bytes of a file name that are not UTF-8 show as \\xNN."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class PlainView:
@@ -316,7 +350,7 @@ class PlainView:
         self.out = out
 
     def line(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(shown(text), file=self.out, flush=True)
 
     def log(self, text: str) -> None:
         self.line(text)
@@ -338,7 +372,7 @@ class TerminalView(PlainView):
 
     def line(self, text: str) -> None:
         self._clear()
-        print(text, file=self.out, flush=True)
+        print(shown(text), file=self.out, flush=True)
         self._draw()
 
     def snapshot(self, snapshot: RunSnapshot) -> None:
@@ -370,7 +404,7 @@ class TerminalView(PlainView):
     def _draw(self) -> None:
         if self._status:
             width = _terminal_width()
-            self.out.write(self._status[: width - 1])
+            self.out.write(shown(self._status)[: width - 1])
             self.out.flush()
 
     def close(self) -> None:

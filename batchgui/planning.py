@@ -7,17 +7,28 @@ Blocking (the price list may be fetched): call it on a worker thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from batchgui.core.estimate import AzurePlan, Estimate, LocalPlan, VmPrice, Workload, estimate
+from batchgui.core.estimate import (
+    AzurePlan,
+    Estimate,
+    LocalPlan,
+    VmPrice,
+    Workload,
+    about_money,
+    estimate,
+    format_duration,
+)
 from batchgui.core.journal import Journal, RunRow
 from batchgui.core.learning import Learned, RunOutcome, learn
 from batchgui.core.models import RunResult, RunSpec
-from batchgui.core.target import Target
+from batchgui.core.sizing import Cheapest, FinishBy, PoolChoice, size_pool
+from batchgui.core.target import Target, TargetError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +79,127 @@ def estimate_run(spec: RunSpec, target: Target, journal: Journal,
                  location: str | None = None) -> Estimate:
     workload = Workload.from_inputs(spec.inputs, spec.quality)
     return estimate(workload, plan_for(target), learned(journal), price_for(target, location))
+
+
+# -- "finish in about N minutes" / "cheapest": BatchGUI sizes the pool --------------------------
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """BatchGUI chooses the pool's nodes: to finish in about `goal`'s time, or cheapest."""
+
+    goal: FinishBy | Cheapest
+    max_nodes: int = 10
+    allow_spot: bool = False
+
+
+def profile_sizing(target_name: str) -> Sizing | None:
+    """The sizing an account profile asks for, or None (this computer, the AZURE_*
+    variables, or a profile whose nodes the user chooses). Reads no keys."""
+    if target_name in ("local", "this-computer", "azure"):
+        return None
+    from batchgui import accounts
+
+    try:
+        profile = accounts.get_profile(target_name)
+    except accounts.AccountsError:
+        return None
+    if profile.pool_size == accounts.POOL_SIZE_FINISH_IN:
+        goal: FinishBy | Cheapest = FinishBy(profile.finish_in_minutes * 60.0)
+    elif profile.pool_size == accounts.POOL_SIZE_CHEAPEST:
+        goal = Cheapest()
+    else:
+        return None
+    return Sizing(goal, max(1, profile.max_nodes), profile.allow_spot)
+
+
+def sized_target(spec: RunSpec, target: Target, journal: Journal, sizing: Sizing,
+                 location: str | None = None) -> tuple[Target, PoolChoice]:
+    """The Azure target with the pool BatchGUI chose for this run, and why it chose it.
+
+    The VM size, slots' start task and keep-pool choice stay the user's; the node counts
+    and files at once per node are chosen (core.sizing). Blocking (prices): a worker thread.
+    """
+    from batchgui.targets import registry
+
+    if not _is_azure(target):
+        raise TargetError("Only an Azure Batch pool can be sized.")
+    pool = target.pool  # type: ignore[attr-defined]
+    price = price_for(target, location)
+    choice = size_pool(Workload.from_inputs(spec.inputs, spec.quality), sizing.goal,
+                       account=account_key(target) or "", learned=learned(journal),
+                       max_nodes=sizing.max_nodes, prices=[price] if price else [],
+                       vm_sizes=(pool.vm_size,), allow_spot=sizing.allow_spot,
+                       keep_pool=pool.keep_pool)
+    plan = choice.plan
+    chosen = dataclasses.replace(pool, vm_size=plan.vm_size,
+                                 dedicated_nodes=plan.dedicated_nodes,
+                                 spot_nodes=plan.spot_nodes, slots_per_node=plan.slots_per_node)
+    return registry.make_azure_target(target.account, chosen), choice  # type: ignore[attr-defined]
+
+
+def target_for_estimate(target_name: str) -> Target:
+    """The target a run on `target_name` would use, for an estimate only: an account
+    profile's pool and region without its keys (no keyring, no sign-in, no network)."""
+    from batchgui.targets import registry
+
+    if target_name in ("local", "this-computer", "azure"):
+        return registry.make_target(target_name, None)
+    from batchgui import accounts
+
+    try:
+        profile = accounts.get_profile(target_name)
+    except accounts.AccountsError as exc:
+        raise TargetError(str(exc)) from None
+    return registry.make_azure_target(accounts.account_from(profile, accounts.Secrets()),
+                                      profile.pool)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the window shows next to Convert: the estimate, and the pool it would use."""
+
+    estimate: Estimate
+    choice: PoolChoice | None = None  # when BatchGUI sizes the pool: what it chose and why
+
+    @property
+    def text(self) -> str:
+        """'about 14 min, about $0.60 at list price' (short: the details are in `details`)."""
+        return short_text(self.estimate)
+
+    @property
+    def details(self) -> str:
+        lines = [self.estimate.text]
+        if self.choice is not None:
+            lines.append(f"Pool: {self.choice.reason}")
+            lines += list(self.choice.notes)
+        lines += list(self.estimate.notes)
+        return "\n".join(lines)
+
+
+def short_text(guess: Estimate) -> str:
+    """The estimate in a few words: time, and on Azure the cost at list price."""
+    if not guess.files:
+        return ""
+    time = format_duration(guess.seconds)
+    if guess.target_kind == "local":
+        return f"{time} on this computer"
+    if guess.cost is None:
+        return f"{time}, price unknown"
+    return f"{time}, {about_money(guess.cost, guess.currency)} at list price"
+
+
+def preview(spec: RunSpec, target_name: str, journal: Journal) -> Preview:
+    """The estimate for a run the window would start now, with the profile's pool sizing.
+
+    Blocking (the journal, the price list): call it on a worker thread.
+    """
+    target = target_for_estimate(target_name)
+    sizing = profile_sizing(target_name)
+    if sizing is not None:
+        target, choice = sized_target(spec, target, journal, sizing)
+        return Preview(choice.estimate, choice)
+    return Preview(estimate_run(spec, target, journal))
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,16 @@ pool sizing, what a run really cost, and `batchgui runs`."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from datetime import datetime
 from typing import Any, TextIO
 
 from batchgui import planning
+from batchgui.core.billing import node_minutes_words
 from batchgui.core.estimate import Estimate, VmPrice, Workload, about_money, format_duration
 from batchgui.core.journal import Journal
 from batchgui.core.models import RunSpec
+from batchgui.core.sizing import Cheapest, FinishBy
 from batchgui.core.target import Target, TargetError
 
 
@@ -39,8 +40,9 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                       help="let BatchGUI size the Azure pool to finish in about this time")
     goal.add_argument("--cheapest", action="store_true",
                       help="let BatchGUI size the Azure pool for the lowest list price")
-    group.add_argument("--max-nodes", type=int, metavar="N", default=10,
-                       help="the most nodes BatchGUI may choose (default: 10)")
+    group.add_argument("--max-nodes", type=int, metavar="N",
+                       help="the most nodes BatchGUI may choose (default: the account's "
+                       "setting, else 10)")
     group.add_argument("--allow-spot", action="store_true",
                        help="BatchGUI may choose Spot nodes (cheaper; Azure may take them back)")
 
@@ -52,34 +54,46 @@ def add_command(sub: Any) -> None:
                    "used and their cost at list price.")
 
 
+#: pool options that choose the nodes by hand: given, they win over the profile's sizing
+_NODE_OPTIONS = ("dedicated_nodes", "spot_nodes", "slots_per_node")
+
+
+def sizing_for(args: argparse.Namespace, target_name: str) -> planning.Sizing | None:
+    """--finish-in / --cheapest, else the account profile's own choice (unless node counts
+    were given on the command line), with --max-nodes and --allow-spot over the profile's."""
+    finish_in = getattr(args, "finish_in", None)
+    cheapest = getattr(args, "cheapest", False)
+    profile = planning.profile_sizing(target_name)
+    if not (finish_in or cheapest):
+        if profile is None or any(getattr(args, o, None) is not None for o in _NODE_OPTIONS):
+            return None
+        goal = profile.goal
+    else:
+        goal = FinishBy(finish_in * 60) if finish_in else Cheapest()
+    max_nodes = getattr(args, "max_nodes", None)
+    if max_nodes is None:
+        max_nodes = profile.max_nodes if profile is not None else 10
+    allow_spot = bool(getattr(args, "allow_spot", False)) or bool(
+        profile is not None and profile.allow_spot)
+    return planning.Sizing(goal, max(1, max_nodes), allow_spot)
+
+
 def size_pool(args: argparse.Namespace, spec: RunSpec, target: Target, journal: Journal,
               say: Any) -> Target:
-    """With --finish-in or --cheapest, the Azure target with the pool BatchGUI chose."""
-    if not (getattr(args, "finish_in", None) or getattr(args, "cheapest", False)):
+    """With --finish-in or --cheapest (or an account profile that says so), the Azure target
+    with the pool BatchGUI chose; it says which and why."""
+    target_name = getattr(args, "target", "") or ""
+    sizing = sizing_for(args, target_name)
+    if sizing is None:
         return target
     if not hasattr(target, "pool"):
         say("--finish-in and --cheapest size an Azure pool; on this computer they change "
             "nothing.")
         return target
-    from batchgui.core.sizing import Cheapest, FinishBy
-    from batchgui.core.sizing import size_pool as choose
-    from batchgui.targets import registry
-
-    goal = FinishBy(args.finish_in * 60) if args.finish_in else Cheapest()
-    price = planning.price_for(target, args.location)
-    choice = choose(Workload.from_inputs(spec.inputs, spec.quality), goal,
-                    account=planning.account_key(target) or "",
-                    learned=planning.learned(journal), max_nodes=max(1, args.max_nodes),
-                    prices=[price] if price is not None else [],
-                    vm_sizes=(target.pool.vm_size,),  # type: ignore[attr-defined]
-                    allow_spot=args.allow_spot,
-                    keep_pool=target.pool.keep_pool)  # type: ignore[attr-defined]
+    sized, choice = planning.sized_target(spec, target, journal, sizing,
+                                          getattr(args, "location", None))
     say(f"Pool: {choice.reason}")
-    plan = choice.plan
-    pool = dataclasses.replace(target.pool, vm_size=plan.vm_size,  # type: ignore[attr-defined]
-                               dedicated_nodes=plan.dedicated_nodes,
-                               spot_nodes=plan.spot_nodes, slots_per_node=plan.slots_per_node)
-    return registry.make_azure_target(target.account, pool)  # type: ignore[attr-defined]
+    return sized
 
 
 def estimate(args: argparse.Namespace, spec: RunSpec, target: Target,
@@ -105,7 +119,7 @@ def runs(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if f.seconds is not None:
             parts.append(format_duration(f.seconds).removeprefix("about "))
         if f.node_minutes is not None:
-            parts.append(f"{round(f.node_minutes)} node-minutes")
+            parts.append(node_minutes_words(f.node_minutes))
             parts.append(f"{about_money(f.cost, f.currency)} at list price"
                          if f.cost is not None else "price unknown")
         line = " · ".join(parts)
@@ -126,8 +140,7 @@ def outcome_line(target: Target, outcome: Any, price: VmPrice | None) -> str | N
     """'Used 30 node-minutes, about $0.04 at list price' after an Azure run."""
     if outcome.node_minutes is None:
         return None
-    minutes = round(outcome.node_minutes)
-    used = "1 node-minute" if minutes == 1 else f"{minutes} node-minutes"
+    used = node_minutes_words(outcome.node_minutes)
     if outcome.cost is None or price is None:
         return f"Used {used} (price unknown)"
     day = f" (prices of {price.as_of.isoformat()})" if price.as_of else ""

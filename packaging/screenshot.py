@@ -117,6 +117,8 @@ def synthetic_snapshot(rng: random.Random, n_nodes: int = 200, n_tasks: int = 20
         tasks=tuple(tasks), nodes=tuple(nodes), files_total=n_tasks, files_done=done,
         files_failed=failed, fraction=0.52, elapsed_s=1520.0, eta_s=1310.0,
         rate="612× realtime",
+        running=tuple(t for t in tasks if t.status is FileStatus.CONVERTING),
+        files_converting=sum(1 for t in tasks if t.status is FileStatus.CONVERTING),
     )
     return inputs, snap
 

@@ -45,6 +45,11 @@ from batchgui.accounts.profile import (
     AUTH_ENTRA,
     AUTH_METHODS,
     AUTH_SHARED_KEY,
+    MAX_NODES_LIMIT,
+    POOL_SIZE_CHEAPEST,
+    POOL_SIZE_CHOOSE,
+    POOL_SIZE_FINISH_IN,
+    POOL_SIZES,
     STORAGE_BY_CONNECTION_STRING,
     STORAGE_BY_KEY,
     Profile,
@@ -74,7 +79,9 @@ secrets = SecretStore()
 
 __all__ = [
     "AUTH_ENTRA", "AUTH_METHODS", "AUTH_SHARED_KEY", "FILE_NAME", "FILE_VERSION", "KEY_BYTES",
-    "RESERVED_NAMES", "SERVICE", "STORAGE_BY_CONNECTION_STRING", "STORAGE_BY_KEY",
+    "MAX_NODES_LIMIT", "POOL_SIZES", "POOL_SIZE_CHEAPEST", "POOL_SIZE_CHOOSE",
+    "POOL_SIZE_FINISH_IN", "RESERVED_NAMES", "SERVICE", "STORAGE_BY_CONNECTION_STRING",
+    "STORAGE_BY_KEY",
     "AccountsError", "InvalidProfile", "KeyringUnavailable", "Profile", "ProfileExists",
     "ProfileNotFound", "SecretStore", "Secrets", "SecretsMissing", "account_from",
     "account_from_batch_url", "blob_endpoint_for", "check_account_name", "check_batch_url",

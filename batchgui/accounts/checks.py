@@ -133,3 +133,21 @@ def check_connection_string(text: str) -> str | None:
     if check_key(found.account_key, "storage") is not None:
         return "The AccountKey in the connection string is not a whole key. Copy it again."
     return None
+
+
+def check_region(region: str) -> str | None:
+    """Empty (take it from the Batch URL) or an Azure region name such as westeurope."""
+    from batchgui.targets.azure.prices import is_region_name
+
+    if region.strip() and not is_region_name(region.strip().lower()):
+        return "Write the region as Azure names it, in small letters, e.g. westeurope."
+    return None
+
+
+def check_currency(currency: str) -> str | None:
+    """Empty (US dollars) or a currency the Azure price list offers."""
+    from batchgui.targets.azure.prices import CURRENCIES, supported_currency
+
+    if currency.strip() and not supported_currency(currency):
+        return "Azure's price list has prices in " + ", ".join(CURRENCIES) + " only."
+    return None

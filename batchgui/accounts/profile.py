@@ -15,8 +15,10 @@ from batchgui.accounts.checks import (
     check_batch_url,
     check_blob_endpoint,
     check_connection_string,
+    check_currency,
     check_key,
     check_profile_name,
+    check_region,
 )
 from batchgui.targets.azure.config import PoolSettings
 
@@ -28,6 +30,15 @@ STORAGE_BY_KEY = "key"
 STORAGE_BY_CONNECTION_STRING = "connection-string"
 
 SECRET_KINDS = ("batch-key", "storage-key", "storage-connection-string")
+
+#: How the pool is sized for a run: the user's own node counts ("choose", the expert
+#: settings), or BatchGUI sizes it (core.sizing) to finish in about `finish_in_minutes`,
+#: or for the lowest list price; either way with at most `max_nodes` nodes.
+POOL_SIZE_CHOOSE = "choose"
+POOL_SIZE_FINISH_IN = "finish-in"
+POOL_SIZE_CHEAPEST = "cheapest"
+POOL_SIZES = (POOL_SIZE_CHOOSE, POOL_SIZE_FINISH_IN, POOL_SIZE_CHEAPEST)
+MAX_NODES_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,20 @@ class Profile:
     auth: str = AUTH_SHARED_KEY  # or AUTH_ENTRA
     tenant_id: str = ""  # Entra ID: empty means the user's home tenant
     pool: PoolSettings = field(default_factory=PoolSettings)
+    # sizing the pool for people who don't know node counts (see POOL_SIZES)
+    pool_size: str = POOL_SIZE_CHOOSE
+    finish_in_minutes: int = 30
+    max_nodes: int = 10
+    allow_spot: bool = False
+    # for prices: the account's region when its Batch URL does not show it (a private
+    # endpoint), and the currency of the list prices ("" for US dollars)
+    region: str = ""
+    currency: str = ""
+
+    @property
+    def sizes_pool(self) -> bool:
+        """BatchGUI chooses the nodes (finish in N minutes, or cheapest)."""
+        return self.pool_size in (POOL_SIZE_FINISH_IN, POOL_SIZE_CHEAPEST)
 
     @property
     def label(self) -> str:
@@ -115,6 +140,14 @@ class Profile:
             found["nodes"] = "The pool needs at least one node (dedicated or Spot)."
         if not 1 <= pool.slots_per_node <= 256:
             found["slots_per_node"] = "Slots per node go from 1 to 256."
+        if self.pool_size not in POOL_SIZES:
+            found["pool_size"] = "Choose how the pool is sized."
+        if self.pool_size == POOL_SIZE_FINISH_IN and not 1 <= self.finish_in_minutes <= 10_000:
+            found["finish_in_minutes"] = "Give a time from 1 to 10,000 minutes."
+        if not 1 <= self.max_nodes <= MAX_NODES_LIMIT:
+            found["max_nodes"] = f"The most nodes go from 1 to {MAX_NODES_LIMIT}."
+        found["region"] = check_region(self.region)
+        found["currency"] = check_currency(self.currency)
         return {k: v for k, v in found.items() if v}
 
     def check_secrets(self, secrets: Secrets) -> dict[str, str]:
@@ -152,10 +185,13 @@ class Profile:
                 pool_values[f.name] = value
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            if f.name == "pool":
+            if f.name == "pool" or f.name not in data:
                 continue
             value = data.get(f.name)
-            if isinstance(value, str):
+            default = _DEFAULTS.get(f.name, "")
+            # the field's own type only (a bool is an int to Python, but not here)
+            if isinstance(value, type(default)) and (
+                    isinstance(value, bool) == isinstance(default, bool)):
                 values[f.name] = value
         if "name" not in values or "batch_url" not in values or "batch_account" not in values:
             raise ValueError("profile without name, batch_url or batch_account")
@@ -163,3 +199,10 @@ class Profile:
 
     def replace(self, **changes: Any) -> Profile:
         return dataclasses.replace(self, **changes)
+
+
+#: the defaults of Profile's optional fields, to read a saved profile's values by type
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(Profile)
+    if f.default is not dataclasses.MISSING
+}

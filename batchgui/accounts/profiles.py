@@ -271,6 +271,8 @@ def account_from(
         blob_endpoint=blob_endpoint,
         auth=profile.auth,
         credential=credential,
+        region=profile.region.strip().lower() or None,
+        currency=profile.currency.strip().upper() or None,
     )
 
 

@@ -87,10 +87,18 @@ def run_cost(usage: NodeUsage, price: VmPrice | None) -> float | None:
     return list_price_cost(usage.dedicated_minutes, usage.spot_minutes, price)
 
 
+def node_minutes_words(minutes: float) -> str:
+    """'30 node-minutes', '1 node-minute', 'less than 1 node-minute' (never '0' for a run
+    whose nodes were up a few seconds)."""
+    whole = round(minutes)
+    if whole < 1:
+        return "less than 1 node-minute" if minutes > 0 else "0 node-minutes"
+    return "1 node-minute" if whole == 1 else f"{whole} node-minutes"
+
+
 def usage_text(usage: NodeUsage, price: VmPrice | None) -> str:
     """'42 node-minutes, about $0.07 at list price (prices of 2026-11-29)'."""
-    minutes = round(usage.minutes)
-    used = "1 node-minute" if minutes == 1 else f"{minutes} node-minutes"
+    used = node_minutes_words(usage.minutes)
     cost = run_cost(usage, price)
     if cost is None or price is None or price.as_of is None:
         return f"{used}, price unknown"

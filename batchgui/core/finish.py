@@ -8,6 +8,7 @@ an MP3 is never cut off half-way. Every outcome is journaled before the part fil
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,11 @@ class Finisher:
                     check_output, item.part_path, f.input.duration_s
                 )
                 if problem:
+                    if duration is not None and f.input.duration_s:
+                        # how far the MP3 really got (ffmpeg said 100 %: it read to the end
+                        # of a cut-off video), so a failed row shows the progress it reached
+                        f.task = dataclasses.replace(
+                            task, progress=min(1.0, duration / f.input.duration_s))
                     await self._fail(f, problem)
                     return
                 # the video's tags (or none) into the checked MP3; a note may come back

@@ -71,7 +71,7 @@ def probe(path: Path, root: Path | None = None) -> InputFile:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        return InputFile(path, 0, None, "the file is gone (moved or deleted?)", root)
+        return InputFile(path, 0, None, "this file or folder does not exist", root)
     except OSError as exc:
         return InputFile(path, 0, None, f"the file can't be read: {exc.strerror}", root)
     if not path.is_file():
@@ -129,8 +129,26 @@ def probe_all(paths: Iterable[Path | str]) -> list[InputFile]:
 
 def mp3_duration(path: Path) -> float | None:
     """Duration of an MP3 we wrote, or None if it is not a readable MP3."""
+    found = mp3_audio(path)
+    return found[0] if found is not None else None
+
+
+def mp3_audio(path: Path) -> tuple[float, float] | None:
+    """(seconds its header promises, share of those seconds really in the file), or None.
+
+    ffmpeg writes a header with the frame count at the start of every MP3; a file cut
+    short afterwards (a full disk, a broken transfer) still promises the whole length.
+    The bytes the header implies (bitrate x length) against the bytes there tell.
+    """
     try:
         info = MP3(path).info
-        return float(info.length) if info is not None else None
     except Exception:
         return None
+    if info is None:
+        return None
+    length = float(info.length)
+    promised = info.bitrate * length / 8 if info.bitrate else 0.0
+    if promised <= 0:
+        return length, 1.0
+    audio = path.stat().st_size - getattr(info, "frame_offset", 0)
+    return length, min(1.0, max(0.0, audio / promised))

@@ -6,6 +6,8 @@ another thread can never change under the reader.
 
 from __future__ import annotations
 
+import base64
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -267,6 +269,8 @@ class FileOutcome:
     status: FileStatus
     reason: str | None
     duration_s: float | None
+    #: not converted because a problem stopped the whole run (RunResult.error says which)
+    run_stopped: bool = False
 
     def to_json(self) -> dict[str, object]:
         status = {
@@ -275,12 +279,28 @@ class FileOutcome:
             FileStatus.SKIPPED: "skipped",
         }.get(self.status, "failed")
         return {
-            "input": str(self.input),
-            "output": str(self.output) if self.output else None,
+            **_path_field("input", self.input),
+            **_path_field("output", self.output),
             "status": status,
             "reason": self.reason,
             "duration_s": round(self.duration_s, 3) if self.duration_s is not None else None,
         }
+
+
+def _path_field(key: str, path: Path | None) -> dict[str, object]:
+    """A path for --report: its text, plus `<key>_base64` (its exact bytes) when the name is
+    not valid UTF-8. The text then shows each byte that is not UTF-8 as U+FFFD, so any JSON
+    reader can read it; the base64 field gives the real name back."""
+    if path is None:
+        return {key: None}
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by Python as surrogates
+        raw = os.fsencode(path)
+        return {key: raw.decode("utf-8", "replace"),
+                f"{key}_base64": base64.b64encode(raw).decode("ascii")}
+    return {key: text}
 
 
 @dataclass(frozen=True)

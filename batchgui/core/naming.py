@@ -82,9 +82,31 @@ def plan_outputs(
     return planned
 
 
+#: the longest file name, in bytes, that Linux, macOS and Windows file systems all take
+NAME_MAX_BYTES = 255
+
+
 def part_path(output: Path) -> Path:
-    """A hidden temporary name beside the final MP3, unique per attempt."""
-    return output.with_name(f".{output.name}.{secrets.token_hex(4)}.part")
+    """A hidden temporary name beside the final MP3, unique per attempt.
+
+    `.{mp3 name}.{8 hex}.part`: recognisable in the folder, and cut short (never the
+    random part) when the MP3's name is so long that the extra 15 bytes would not fit, so
+    every name that fits as an MP3 also fits as a part file.
+    """
+    suffix = f".{secrets.token_hex(4)}.part"
+    room = NAME_MAX_BYTES - 1 - len(suffix)  # 1: the leading dot
+    return output.with_name(f".{_cut_to_bytes(output.name, room)}{suffix}")
+
+
+def _cut_to_bytes(name: str, limit: int) -> str:
+    """`name` cut to at most `limit` bytes on disk, never in the middle of a character."""
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    end = limit
+    while end > 0 and (raw[end] & 0xC0) == 0x80:  # a UTF-8 continuation byte: back off
+        end -= 1
+    return os.fsdecode(raw[:end])
 
 
 def is_part_file(path: Path) -> bool:

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from batchgui.core import naming
-from batchgui.core.media import mp3_duration
+from batchgui.core.media import mp3_audio
 from batchgui.core.models import ConflictPolicy
 
 #: how many `name (n).mp3` variants settle() looks through for a placed MP3
 MAX_COUNTER_LOOKUP = 200
+
+#: an MP3 holding less than this share of the bytes its header promises is cut short
+MP3_PRESENT = 0.97
 
 _NO_LINKS = (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
 
@@ -44,9 +48,15 @@ def check_output(part: Path, expected_s: float | None) -> tuple[float | None, st
         return None, "ffmpeg wrote no MP3"
     if size == 0:
         return None, "ffmpeg wrote an empty MP3"
-    got = mp3_duration(part)
-    if got is None:
+    found = mp3_audio(part)
+    if found is None:
         return None, "the MP3 that came back can't be read"
+    got, present = found
+    if present < MP3_PRESENT:  # the header promises more than the file holds
+        have = got * present
+        if expected_s is not None:
+            return have, f"the MP3 is cut short: it holds {have:.1f} s of {expected_s:.1f} s"
+        return have, f"the MP3 is cut short: it holds {have:.1f} s of {got:.1f} s"
     if expected_s is not None and abs(expected_s - got) > duration_tolerance(expected_s):
         if got < expected_s:
             return got, f"input looks truncated: got {got:.1f} s of {expected_s:.1f} s"
@@ -108,6 +118,46 @@ def remove(path: Path | None) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+def output_folder_problem(folder: Path, *, create: bool = True) -> str | None:
+    """Why MP3s can't be written into `folder`, in one sentence; None when they can.
+
+    Checked before any conversion starts, by writing (and removing) a small hidden file:
+    permission bits say nothing for root or on a read-only mount. With `create`, a missing
+    folder is made first; without, a missing one only needs no file in its way.
+    """
+    if folder.exists() and not folder.is_dir():
+        return f"The output folder {folder} is a file, not a folder. Choose a folder for the MP3s."
+    if not folder.exists():
+        for parent in folder.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return (f"The output folder {folder} can't be made: {parent} is a file, "
+                            "not a folder. Choose another folder.")
+                break
+        if not create:
+            return None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return (f"The output folder {folder} can't be created "
+                    f"({exc.strerror or exc}). Choose another folder.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".batchgui-", suffix=".check", dir=folder)
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            why = "it is on a read-only disk"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            why = "you have no permission to write in it"
+        elif exc.errno == errno.ENOSPC:
+            why = "its disk is full"
+        else:
+            why = exc.strerror or str(exc)
+        return f"MP3s can't be written in the output folder {folder}: {why}. Choose another folder."
+    os.close(fd)
+    remove(Path(probe))
+    return None
 
 
 def plain_os_error(exc: OSError) -> str:

@@ -61,6 +61,15 @@ log = logging.getLogger(__name__)
 
 PAUSED_WORDS = "Paused: files being converted finish, no new file starts"
 
+#: One problem, one message. A problem that stops the whole run (a TargetError: a wrong
+#: key, a start task that fails, an output folder that can't be written) is said once, as
+#: the run's last word: the last log line, the final snapshot's message and
+#: RunResult.error carry the same sentence, and neither the target nor the run logs it on
+#: the way. Each file it left unfinished gets this short reason (and
+#: FileOutcome.run_stopped), so a summary lists those files once, under one heading,
+#: instead of repeating the sentence per file.
+RUN_STOPPED_REASON = "not converted: the run stopped before this file was done"
+
 
 class RunBusy(Exception):
     """The run is already going in another window or command."""
@@ -104,6 +113,7 @@ class Run(RunPlanning):
         self._convert_started: float | None = None
         self._last_emit = 0.0
         self._error: str | None = None
+        self._stopped: set[str] = set()  # task ids the run's stop left unfinished
         self._paused = False
         self._submitted = False  # the target has been given the work (pause goes to it)
         #: resuming a run that was paused when it stopped: stay paused (the window, where
@@ -264,10 +274,9 @@ class Run(RunPlanning):
             return self.result()
         except RunCancelled:
             self._stage = Stage.CANCELLED
-        except TargetError as exc:
+        except TargetError as exc:  # said once, as the run's last word (_finish_run)
             self._error = str(exc)
             self._stage = Stage.FAILED
-            self.log(self._error)
         except Exception as exc:  # a bug must not leave processes or blobs behind
             log.exception("run failed")
             self._error = f"Something went wrong: {exc}"
@@ -367,7 +376,8 @@ class Run(RunPlanning):
                 if cancelled:
                     f.set(FileStatus.CANCELLED, "cancelled before it was done")
                 else:
-                    f.set(FileStatus.FAILED, f"the run stopped: {self._error or 'unknown reason'}")
+                    f.set(FileStatus.FAILED, RUN_STOPPED_REASON)
+                    self._stopped.add(f.task_id)
             if not f.journaled_final:
                 last.append((f.task_id, {"status": f.status.value, "reason": f.reason,
                                          "output": f.output}))
@@ -378,7 +388,7 @@ class Run(RunPlanning):
         elif final_stage is Stage.CANCELLED:
             self._message = f"Cancelled: {done} of {len(self._files)} file(s) were done"
         else:
-            self._message = self._error or "The run failed"
+            self._message = f"The run stopped: {self._error or 'something went wrong'}"
         self.log(self._message)
         kill_point("ending")
         if self.journal is not None:
@@ -436,6 +446,7 @@ class Run(RunPlanning):
                     reason=f.reason,
                     duration_s=f.output_duration if f.status is FileStatus.DONE
                     else f.input.duration_s,
+                    run_stopped=f.task_id in self._stopped,
                 )
                 for f in self._files
             ),

@@ -15,6 +15,7 @@ from batchgui.core import naming
 from batchgui.core.drills import kill_point
 from batchgui.core.journal import PAUSED, RUNNING, FileRow, Journal
 from batchgui.core.models import FileStatus, RunSpec, Stage
+from batchgui.core.outputs import output_folder_problem
 from batchgui.core.resume import settle_run, take_over
 from batchgui.core.run_files import RunFile
 from batchgui.core.target import RunContext, TargetError, WorkItem
@@ -66,14 +67,10 @@ class RunPlanning:
                 self.log(f"{f.input.name}: already converted by an interrupted run, "
                          f"{f.output.name}")
         accepted = [f for f in self._files if f.status is FileStatus.READY]
-        if accepted:
-            try:
-                await self.ctx.blocking(spec.output_dir.mkdir, parents=True, exist_ok=True)
-            except OSError as exc:
-                raise TargetError(
-                    f"The output folder {spec.output_dir} can't be created ({exc.strerror}). "
-                    "Choose another folder."
-                ) from exc
+        if accepted:  # before any conversion: a folder that can't take the MP3s stops here
+            problem = await self.ctx.blocking(output_folder_problem, spec.output_dir)
+            if problem:
+                raise TargetError(problem)
         fresh = [f for f in accepted if f.output is None]
         outputs = await self.ctx.blocking(
             naming.plan_outputs,

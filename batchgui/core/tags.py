@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,15 @@ def _quicktime_text(data: bytes) -> str | None:
     return raw.decode(encoding, errors="replace").strip("\x00 ").strip() or None
 
 
+def readable(name: str) -> str:
+    """A file name as text a tag can hold: bytes that are not UTF-8 become U+FFFD."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "replace")
+
+
 def id3_for(tags: VideoTags, fallback_title: str) -> ID3:
     """An ID3 tag with the video's tags; the title is the file name when the video has none."""
     id3 = ID3()
@@ -188,7 +198,7 @@ def finish_mp3(part: Path, video: Path, keep_tags: bool) -> str | None:
                 if frame.desc == MARKER_KEY and frame.text:
                     marker = str(frame.text[0])
         if keep_tags:  # saving replaces the tag ffmpeg wrote: one rewrite of the file
-            final = id3_for(read_video_tags(video), video.stem)
+            final = id3_for(read_video_tags(video), readable(video.stem))
             final.update_to_v23()  # e.g. the date as TYER (+ TDAT), which v2.3 readers know
             final.save(part, v2_version=3, v1=0)
         elif current is not None:

@@ -108,6 +108,8 @@ class RunController(QObject):
         resume_prepared(RunSpec, ResumableRun): its files are probed again; ready to start.
         resume_failed(str): preparing the resume failed, in plain words.
         journal_opened(Journal): the run journal is open (once, soon after start).
+        estimate_ready(int, object): the answer to estimate(spec, number): that number and
+            a planning.Preview, or a plain sentence (str) when there is no estimate.
     """
 
     inputs_probed = Signal(list)
@@ -121,6 +123,7 @@ class RunController(QObject):
     resume_prepared = Signal(object, object)
     resume_failed = Signal(str)
     journal_opened = Signal(object)
+    estimate_ready = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None, journal: Journal | None = None) -> None:
         super().__init__(parent)
@@ -135,8 +138,12 @@ class RunController(QObject):
         self._jobs: set[asyncio.Future[object]] = set()
         self._probing = 0
         self._run: Any = None
+        self._log_lines: list[str] = []  # the run's lines waiting for their snapshot
         self.last_snapshot: RunSnapshot | None = None
         self.last_result: RunResult | None = None
+        #: what the last run used on Azure, in words ("Used 30 node-minutes, about $0.04 at
+        #: list price"), set before run_finished; None on this computer
+        self.last_cost: str | None = None
 
     # -- state --------------------------------------------------------------------------------
 
@@ -241,6 +248,29 @@ class RunController(QObject):
         self.workers.run_task(lambda: ui_settings.save(values),
                               what="saving the window's settings")
 
+    # -- the estimate next to Convert ----------------------------------------------------------
+
+    def estimate(self, spec: RunSpec, number: int) -> None:
+        """Work out the estimate for this spec off the GUI thread; answers estimate_ready
+        with the same number (the asker drops answers to questions it no longer asks)."""
+        if self._io_open:
+            self._spawn(self._estimate(spec, number))
+
+    async def _estimate(self, spec: RunSpec, number: int) -> None:
+        from batchgui import planning
+
+        answer: object
+        try:
+            answer = await self._blocking(planning.preview, spec, spec.target_name,
+                                          await self.journal())
+        except WorkersClosed:
+            return
+        except Exception as exc:  # an estimate is a help, never a failure
+            log.info("no estimate: %s", exc, exc_info=True)
+            answer = f"No estimate: {exc}"
+        if self._io_open:
+            self.estimate_ready.emit(number, answer)
+
     # -- runs that were interrupted -----------------------------------------------------------
 
     async def journal(self) -> Journal:
@@ -302,6 +332,7 @@ class RunController(QObject):
         self._cancel = CancelToken()
         self.last_snapshot = None
         self.last_result = None
+        self.last_cost = None
         self._run_task = asyncio.ensure_future(self._execute(spec, self._cancel, resumes))
         self.run_started.emit(spec)
 
@@ -324,6 +355,24 @@ class RunController(QObject):
         self.last_snapshot = snapshot
         self.snapshot_changed.emit(snapshot)
 
+    def _on_run_log(self, line: str) -> None:
+        """A line from the run. It leaves together with a snapshot taken after it, so the log
+        never says "done" while the table still shows the file converting (the run sends
+        snapshots a few times a second only). Lines that come at once share one snapshot."""
+        if not self._log_lines:
+            asyncio.get_running_loop().call_soon(self._flush_run_log)
+        self._log_lines.append(line)
+
+    def _flush_run_log(self) -> None:
+        lines, self._log_lines = self._log_lines, []
+        if self._run is not None:
+            try:
+                self._on_run_snapshot(self._run.snapshot())
+            except Exception:  # the lines still go out
+                log.exception("could not take a snapshot for the log")
+        for line in lines:
+            self.log_added.emit(line)
+
     async def _execute(
         self, spec: RunSpec, cancel: CancelToken, resumes: ResumableRun | None = None
     ) -> None:
@@ -339,6 +388,8 @@ class RunController(QObject):
                 result = RunResult(run_id="", outcomes=(), error=str(exc))
                 return
             journal = await self.journal()
+            if resumes is None:  # a profile that says "finish in N minutes" or "cheapest"
+                target = await self._sized(spec, target, journal)
             if self._run_executor is None:
                 self._run_executor = QThreadExecutor(max_workers=RUN_THREADS)
             executor = self._run_executor
@@ -349,7 +400,7 @@ class RunController(QObject):
                     executor,
                     cancel=cancel,
                     on_snapshot=self._on_run_snapshot,
-                    on_log=self.log_added.emit,
+                    on_log=self._on_run_log,
                     journal=journal,
                     run_id=resumes.run_id if resumes is not None else None,
                     resuming=resumes is not None,
@@ -368,6 +419,18 @@ class RunController(QObject):
             self._run_task = None
             self.last_result = result
             self.run_finished.emit(result)
+
+    async def _sized(self, spec: RunSpec, target: Any, journal: Journal) -> Any:
+        """The target with the pool BatchGUI chose, when the account profile asks for that."""
+        from batchgui import planning
+
+        sizing = await self._blocking(planning.profile_sizing, spec.target_name)
+        if sizing is None:
+            return target
+        sized, choice = await self._blocking(planning.sized_target, spec, target, journal,
+                                             sizing)
+        self.log_added.emit(f"Pool: {choice.reason}")  # type: ignore[attr-defined]
+        return sized
 
     async def _estimate_stats(self, spec: RunSpec, target: Any, journal: Journal
                               ) -> dict[str, Any]:
@@ -399,6 +462,7 @@ class RunController(QObject):
 
             line = outcome_line(target, outcome, price)  # type: ignore[arg-type]
             if line:
+                self.last_cost = line
                 self.log_added.emit(line)
 
     async def shutdown(self) -> None:

@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
-from batchgui.core.models import FileStatus, InputFile, RunSnapshot, TaskView
+from batchgui.core.models import FileStatus, InputFile, RunSnapshot, TaskState, TaskView
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -78,6 +78,26 @@ def clock(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def finishing_words(view: TaskView, local: bool) -> str | None:
+    """What a file whose conversion ended is waiting for, in words; None otherwise.
+
+    ffmpeg is done (its slot or node is free again) but the MP3 is not yet checked and in
+    place: on this computer it is being checked ("downloading" means nothing there), on
+    Azure it comes down first. So no row says "converting 100 %" beside an idle slot.
+    """
+    ended = view.status is FileStatus.CONVERTING and view.state is TaskState.COMPLETED
+    if local and (ended or view.status is FileStatus.DOWNLOADING):
+        return "checking the MP3"
+    if ended:
+        return "downloading"
+    return None
+
+
+def view_text(view: TaskView, local: bool) -> str:
+    """The status words of a file at work or done, as the list and the table show them."""
+    return finishing_words(view, local) or status_text(view.status, view.progress, view.reason)
+
+
 def status_text(status: FileStatus, progress: float = 0.0, reason: str | None = None) -> str:
     """The words a row shows: 'converting 42 %', 'failed: the video has no audio track' ..."""
     pct = f"{int(progress * 100)} %"
@@ -101,10 +121,10 @@ class _Row:
         self.task: TaskView | None = None
         self.status = FileStatus.READY if item.ok else FileStatus.REJECTED
 
-    def text(self) -> str:
+    def text(self, local: bool = False) -> str:
         if self.task is None:
             return status_text(self.status, 0.0, self.input.problem)
-        return status_text(self.task.status, self.task.progress, self.task.reason)
+        return view_text(self.task, local)
 
 
 class FileListModel(QAbstractTableModel):
@@ -119,6 +139,7 @@ class FileListModel(QAbstractTableModel):
         self._index: dict[str, int] = {}  # str(path) -> row
         self._run_id: str | None = None
         self._task_rows: dict[str, int] = {}  # task id of the current run -> row
+        self.local = False  # the run is on this computer (words for a file being finished)
 
     # -- Qt model interface -------------------------------------------------------------------
 
@@ -158,12 +179,12 @@ class FileListModel(QAbstractTableModel):
             if column == FileColumn.DURATION:
                 return clock(item.duration_s)
             if column == FileColumn.STATUS:
-                return row.text()
+                return row.text(self.local)
         elif role == Qt.ItemDataRole.ToolTipRole:
             if column == FileColumn.NAME:
                 return str(item.path)
             if column == FileColumn.STATUS:
-                return row.text()
+                return row.text(self.local)
         elif role == Qt.ItemDataRole.DecorationRole and column == FileColumn.STATUS:
             return _status_icon(row.task.status if row.task else row.status)
         elif role == Qt.ItemDataRole.TextAlignmentRole and column in (

@@ -1,7 +1,8 @@
 """The main window: drop files, choose where the MP3s go, convert, watch nodes and tasks.
 
-It assembles the panels (files, output, run bar, nodes, tasks, log, resume banner),
-the menus and the keyboard shortcuts, and wires them to the RunController. Widgets
+It makes the panels (laid out by ui/window_layout.py), the menus and the keyboard
+shortcuts, and wires them to the RunController; ui/run_view.py shows a run on the panels,
+ui/estimate_view.py keeps the estimate next to Convert up to date. Widgets
 and models only: everything that blocks (probing, targets, the run, saving settings)
 goes through the controller; snapshots come back as signals and are applied to the
 models whole, a few times a second.
@@ -13,7 +14,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl, Slot
+from PySide6.QtCore import QModelIndex, Qt, Slot
 from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
@@ -22,10 +23,7 @@ from PySide6.QtGui import (
     QDropEvent,
 )
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QMainWindow,
-    QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -41,21 +39,18 @@ from batchgui.core.models import (
 from batchgui.ui import settings as ui_settings
 from batchgui.ui.closing import CloseChoice, ask_before_closing
 from batchgui.ui.controller import RunController
+from batchgui.ui.estimate_view import EstimateKeeper
 from batchgui.ui.file_list import FileListModel
-from batchgui.ui.files_panel import FilesPanel
-from batchgui.ui.leftovers_banner import LeftoversBanner
-from batchgui.ui.log_panel import LogView
+from batchgui.ui.folder_notice import FolderNotice, open_folder
 from batchgui.ui.menus import WindowActions
 from batchgui.ui.notify import Notifier
 from batchgui.ui.output_panel import (
     SETTINGS_DIALOG_MODULE,
-    OutputPanel,
     settings_dialog_available,
 )
-from batchgui.ui.resume_banner import ResumeBanner
-from batchgui.ui.run_panel import AfterRunBar, NodesPanel, RunBar, finish_message, paused_text
+from batchgui.ui.run_view import RunView
 from batchgui.ui.task_table import TaskFilterProxy, TaskTableModel
-from batchgui.ui.tasks_panel import TasksPanel
+from batchgui.ui.window_layout import build_panels, name_panel_widgets
 from batchgui.ui.window_state import WindowState
 
 if TYPE_CHECKING:
@@ -94,7 +89,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.controller = controller or RunController(self)
         self._close_when_idle = False
-        self._run_on_azure = False
+        self.folder_notice: FolderNotice | None = None  # the last "can't open folders" note
         #: the user quit mid-run choosing "finish later": the app ends without stopping it
         self.leave_run_for_later = False
         self._close_question: QWidget | None = None
@@ -110,6 +105,8 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         self._build_menus()
+        self.run_view = RunView(self)
+        self.estimate = EstimateKeeper(self.controller, self.run_bar, self._spec_now, self)
         self._connect()
         self.state.apply()
         self._on_log_toggle_toggled(self.log_toggle.isChecked())
@@ -120,90 +117,10 @@ class MainWindow(QMainWindow):
     # -- building -----------------------------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        self.files_panel = FilesPanel(self.file_model)
-        self.output_panel = OutputPanel()
-        self.run_bar = RunBar()
-        self.nodes_panel = NodesPanel()
-        self.tasks_panel = TasksPanel(self.task_proxy)
-        self.resume_banner = ResumeBanner()
-        self.leftovers_banner = LeftoversBanner()
-        self.after_run_bar = AfterRunBar()
-        self.log_view = LogView()
-        self._name_panel_widgets()
-
-        top = QWidget()
-        top_layout = QHBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.files_panel, 3)
-        top_layout.addWidget(self.output_panel, 2)
-
-        self.middle_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.middle_splitter.addWidget(self.nodes_panel)
-        self.middle_splitter.addWidget(self.tasks_panel)
-        self.middle_splitter.setStretchFactor(0, 1)
-        self.middle_splitter.setStretchFactor(1, 2)
-        self.middle_splitter.setSizes([400, 780])
-        self.middle_splitter.setChildrenCollapsible(False)
-
-        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.main_splitter.setObjectName("mainSplitter")
-        self.main_splitter.addWidget(top)
-        run_widget = QWidget()
-        run_layout = QVBoxLayout(run_widget)
-        run_layout.setContentsMargins(0, 0, 0, 0)
-        run_layout.addWidget(self.run_bar)
-        run_layout.addWidget(self.middle_splitter, 1)
-        run_layout.addWidget(self.after_run_bar)
-        self.main_splitter.addWidget(run_widget)
-        self.main_splitter.addWidget(self.log_view)
-        self.main_splitter.setStretchFactor(0, 2)
-        self.main_splitter.setStretchFactor(1, 4)
-        self.main_splitter.setStretchFactor(2, 1)
-        self.main_splitter.setSizes([300, 480, 120])
-        self.main_splitter.setChildrenCollapsible(False)
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.resume_banner)
-        layout.addWidget(self.leftovers_banner)
-        layout.addWidget(self.main_splitter)
-        self.setCentralWidget(central)
-
-        order: list[QWidget] = [
-            *self.files_panel.tab_order(), *self.output_panel.tab_order(),
-            *self.run_bar.tab_order(), self.node_grid, *self.tasks_panel.tab_order(),
-            *self.after_run_bar.tab_order(), self.log_view,
-        ]
-        for w in order:
-            if not w.accessibleName():
-                w.setAccessibleName(w.text().replace("&", "").rstrip("…")
-                                    if hasattr(w, "text") else w.objectName())
-        for first, second in zip(order, order[1:], strict=False):
-            QWidget.setTabOrder(first, second)
-        self.statusBar().setSizeGripEnabled(True)
-        self.resize(1180, 800)
-        self.setMinimumSize(QSize(760, 560))
-
-    def _name_panel_widgets(self) -> None:
-        """The panels' widgets under the window's own names (tests and screenshots use them)."""
-        files, output, bar, after = (self.files_panel, self.output_panel, self.run_bar,
-                                     self.after_run_bar)
-        self.file_list, self.remove_button = files.file_list, files.remove_button
-        self.clear_button = files.clear_button
-        self.output_folder_edit = output.output_folder_edit
-        self.browse_button = output.browse_button
-        self.quality_combo, self.conflict_combo = output.quality_combo, output.conflict_combo
-        self.mirror_check, self.target_combo = output.mirror_check, output.target_combo
-        self.keep_tags_check, self.loudness_check = output.keep_tags_check, output.loudness_check
-        self.convert_button, self.cancel_button = bar.convert_button, bar.cancel_button
-        self.pause_button = bar.pause_button
-        self.node_grid, self.task_table = self.nodes_panel.node_grid, self.tasks_panel.task_table
-        self.failed_only_check = self.tasks_panel.failed_only_check
-        self.resume_label = self.resume_banner.resume_label
-        self.resume_button = self.resume_banner.resume_button
-        self.dismiss_resume_button = self.resume_banner.dismiss_resume_button
-        self.log_toggle, self.retry_failed_button = after.log_toggle, after.retry_failed_button
-        self.open_output_button = after.open_output_button
+        """The panels, laid out (ui/window_layout.py), and their widgets under the window's
+        own names (`file_list`, `convert_button`, `task_table` …)."""
+        build_panels(self)
+        name_panel_widgets(self)
 
     def _build_menus(self) -> None:
         actions = WindowActions(self, self.menuBar(), settings_dialog_available())
@@ -221,7 +138,7 @@ class MainWindow(QMainWindow):
         c.probing_changed.connect(self._on_controller_probing_changed)
         c.targets_listed.connect(self._on_controller_targets_listed)
         c.run_started.connect(self._on_controller_run_started)
-        c.snapshot_changed.connect(self.apply_snapshot)
+        c.snapshot_changed.connect(self.run_view.show)
         c.log_added.connect(self.log_view.add_line)
         c.run_finished.connect(self._on_controller_run_finished)
         c.unfinished_run_found.connect(self.resume_banner.offer)
@@ -236,6 +153,10 @@ class MainWindow(QMainWindow):
                         self.file_model.modelReset,
                         self.file_list.selectionModel().selectionChanged):
             changed.connect(self._update_buttons)
+        for changed in (self.file_model.rowsInserted, self.file_model.rowsRemoved,
+                        self.file_model.modelReset, self.output_panel.changed):
+            changed.connect(self.estimate.schedule)
+        self.file_model.modelReset.connect(self._on_file_model_reset)
         self.output_panel.changed.connect(self._on_output_panel_changed)
         self.output_panel.accounts_requested.connect(self._on_accounts_requested)
         self.accounts_action.triggered.connect(self._on_accounts_requested)
@@ -267,11 +188,18 @@ class MainWindow(QMainWindow):
     def _on_output_panel_changed(self) -> None:
         self._update_buttons()
         self.state.schedule_save()
+        if not self.controller.busy:
+            self.run_view.fit_to_target(self.output_panel.target_name() == "local")
 
     @Slot(list)
     def _on_controller_targets_listed(self, targets: list[tuple[str, str]]) -> None:
         self.output_panel.set_targets(targets, self.state.settings.target)
         self._update_buttons()
+        if not self.controller.busy:  # the first time, the saved layout stays as it was
+            first = self.run_view.local is None and bool(self.state.settings.splitter)
+            self.run_view.fit_to_target(self.output_panel.target_name() == "local",
+                                        resize=not first)
+        self.estimate.schedule()
 
     @Slot()
     def _on_accounts_requested(self) -> None:
@@ -285,7 +213,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _on_accounts_dialog_finished(self, result: int) -> None:
-        self.controller.list_targets()
+        self.controller.list_targets()  # answers targets_listed: the estimate follows
 
     # -- files --------------------------------------------------------------------------------
 
@@ -330,9 +258,24 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _open_folder(self, folder: Path) -> None:
-        open_url(QUrl.fromLocalFile(str(folder)))
+        notice = open_folder(self, folder, lambda url: bool(open_url(url)))
+        if notice is not None:
+            if self.folder_notice is not None:
+                self.folder_notice.deleteLater()
+            self.folder_notice = notice
+
+    @Slot()
+    def _on_file_model_reset(self) -> None:
+        """Clear: the last run's progress, nodes and tasks leave with its files."""
+        if not self.file_model.rowCount():
+            self.run_view.reset()
 
     # -- running ------------------------------------------------------------------------------
+
+    def _spec_now(self) -> RunSpec | None:
+        """The run Convert would start now, for the estimate (None: nothing to convert)."""
+        inputs = self.file_model.to_convert()
+        return self.build_spec(inputs) if inputs else None
 
     def build_spec(self, inputs: list[InputFile]) -> RunSpec:
         output = self.output_panel
@@ -408,33 +351,20 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_controller_run_started(self, spec: RunSpec) -> None:
-        self.task_model.clear()
-        self.node_grid.set_nodes(())
-        self.tasks_panel.clear()
-        self.run_bar.show_started(spec)
-        self._run_on_azure = spec.target_name != "local"
+        self.run_view.started(spec)
         self._log(f"Starting: {len(spec.inputs)} file(s), MP3s in {spec.output_dir}, "
                   f"quality {spec.quality.label}, if one exists: {spec.on_conflict.value}")
         self._update_buttons()
 
-    @Slot(object)
     def apply_snapshot(self, snapshot: RunSnapshot) -> None:
         """Show one snapshot everywhere: file statuses, tasks, nodes, progress."""
-        self.file_model.apply_snapshot(snapshot)
-        self.task_model.apply_snapshot(snapshot)
-        self.node_grid.set_nodes(snapshot.nodes)
-        self.run_bar.show_snapshot(snapshot, self.controller.cancelling)
-        if snapshot.paused and not self.controller.cancelling:
-            self.run_bar.set_stage(paused_text(self._run_on_azure))
-        self.run_bar.show_paused(snapshot.paused)
-        self.pause_button.setEnabled(self.controller.busy and not self.controller.cancelling)
-        self.tasks_panel.show_snapshot(snapshot)
+        self.run_view.show(snapshot)
 
     @Slot(object)
     def _on_controller_run_finished(self, result: RunResult) -> None:
-        title, text = finish_message(result)
-        self.run_bar.show_finished(result, title)
+        title, text = self.run_view.finished(result, self.controller.last_cost)
         self.statusBar().showMessage(f"{title}: {text}", 15000)
+        self.estimate.schedule()  # what is left to convert, with what was just learned
         self._notifier.notify(title, text)
         self._update_buttons()
         if self._close_when_idle:
@@ -490,7 +420,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             if not self._close_when_idle and self._close_question is None:
                 self._close_question = ask_before_closing(
-                    self, self._run_on_azure, self._on_close_question_answered)
+                    self, self.run_view.on_azure, self._on_close_question_answered)
             return
         self.state.save_now()
         self._notifier.hide()

@@ -361,10 +361,18 @@ class NodeLegend(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setAccessibleName("Node legend")
         self._has_spot = False
+        self._local = False
+        self._counts: dict[str, int] = {}
         self.set_counts({})
+
+    def set_local(self, local: bool) -> None:
+        """Count "slots" of this computer rather than "nodes" of a pool."""
+        self._local = local
+        self.set_counts(self._counts, self._has_spot)
 
     def set_counts(self, counts: dict[str, int], has_spot: bool = False) -> None:
         self._has_spot = has_spot
+        self._counts = dict(counts)
         parts = []
         for key in _LEGEND_ORDER:
             n = counts.get(key)
@@ -378,8 +386,10 @@ class NodeLegend(QLabel):
         if has_spot:
             parts.append("◥&nbsp;Spot")
         total = sum(counts.values())
+        nothing = "No slots in use yet" if self._local else "No nodes yet"
         if not parts:
-            self.setText("No nodes yet")
+            self.setText(nothing)
         else:
-            self.setText(f"<b>{total}</b> node(s): " + " &nbsp; ".join(parts))
-        self.setAccessibleDescription(summary(counts) or "No nodes yet")
+            heading = "<b>{n}</b> slot(s):" if self._local else "<b>{n}</b> node(s):"
+            self.setText(heading.format(n=total) + " " + " &nbsp; ".join(parts))
+        self.setAccessibleDescription(summary(counts) or nothing)

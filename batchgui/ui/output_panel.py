@@ -137,6 +137,8 @@ class OutputPanel(QGroupBox):
         form.addRow(buddy("Convert &on:", self.target_combo), target_row)
 
         self.browse_button.clicked.connect(self._on_browse_button_clicked)
+        self.output_folder_edit.textChanged.connect(self._on_output_folder_text_changed)
+        self.output_folder_edit.editingFinished.connect(self._show_folder_start)
         self.output_folder_edit.textChanged.connect(self.changed)
         self.quality_combo.currentIndexChanged.connect(self.changed)
         self.conflict_combo.currentIndexChanged.connect(self.changed)
@@ -216,6 +218,18 @@ class OutputPanel(QGroupBox):
                   self.conflict_combo, self.mirror_check, self.keep_tags_check,
                   self.loudness_check, self.target_combo):
             w.setEnabled(not busy)
+
+    @Slot(str)
+    def _on_output_folder_text_changed(self, text: str) -> None:
+        self.output_folder_edit.setToolTip(text)
+        if not self.output_folder_edit.hasFocus():  # set by the app: show where it starts
+            self._show_folder_start()
+
+    @Slot()
+    def _show_folder_start(self) -> None:
+        """A long path shows its start (the drive, the home folder), not a cut-off end; the
+        tooltip has all of it."""
+        self.output_folder_edit.setCursorPosition(0)
 
     @Slot()
     def _on_browse_button_clicked(self) -> None:

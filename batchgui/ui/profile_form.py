@@ -17,26 +17,22 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from batchgui import accounts
 from batchgui.targets.azure.config import PoolSettings
-from batchgui.ui.secret_field import CONNECTION_STRING_HINT, SecretField
-
-VM_SIZES = (
-    "standard_d2s_v3",
-    "standard_d4s_v3",
-    "standard_d8s_v3",
-    "standard_f2s_v2",
-    "standard_f4s_v2",
-    "standard_a2_v2",
+from batchgui.ui.pool_form import (
+    apply_pool_mode,
+    build_pool_box,
+    build_prices_box,
+    read_pool,
+    show_pool,
 )
+from batchgui.ui.secret_field import CONNECTION_STRING_HINT, SecretField
 
 #: the fields "Test connection" needs right (the pool does not matter for it)
 CONNECTION_FIELDS = frozenset({
@@ -91,11 +87,13 @@ class ProfileForm(QWidget):
     # -- building -----------------------------------------------------------------------------
 
     def _error_label(self, field: str, name: str) -> QLabel:
+        """The line under a field for its problem. It keeps its room while empty, so the
+        form does not jump when a problem appears or goes."""
         label = QLabel()
         label.setObjectName(name)
         label.setWordWrap(True)
-        label.setVisible(False)
         label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setMinimumHeight(label.fontMetrics().height())
         self._error_labels[field] = label
         return label
 
@@ -118,10 +116,10 @@ class ProfileForm(QWidget):
         return label
 
     def _field_row(self, form: QFormLayout, text: str, edit: QWidget, field: str,
-                   error_name: str) -> QLabel:
+                   error_name: str, buddy: QWidget | None = None) -> QLabel:
         """A labelled field with its error line under it."""
         box = self._with_error(edit, self._error_label(field, error_name))
-        return self._add_row(form, text, box, edit)
+        return self._add_row(form, text, box, buddy or edit)
 
     def _build(self) -> None:
         self.form_title = QLabel()
@@ -194,7 +192,8 @@ class ProfileForm(QWidget):
                                "the pool")
         storage_box.setLayout(storage_form)
 
-        pool_box = self._build_pool_box()
+        pool_box = build_pool_box(self)
+        prices_box = build_prices_box(self)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.form_title)
@@ -202,50 +201,8 @@ class ProfileForm(QWidget):
         layout.addWidget(batch_box)
         layout.addWidget(storage_box)
         layout.addWidget(pool_box)
+        layout.addWidget(prices_box)
         layout.addStretch(1)
-
-    def _build_pool_box(self) -> QGroupBox:
-        self.pool_id_edit = _line("poolIdEdit", PoolSettings().pool_id)
-        self.vm_size_combo = QComboBox()
-        self.vm_size_combo.setObjectName("vmSizeCombo")
-        self.vm_size_combo.setEditable(True)
-        self.vm_size_combo.addItems(VM_SIZES)
-        self.vm_size_combo.setMinimumContentsLength(22)
-        self.dedicated_spin = QSpinBox()
-        self.dedicated_spin.setObjectName("dedicatedNodesSpin")
-        self.dedicated_spin.setRange(0, 1000)
-        self.spot_spin = QSpinBox()
-        self.spot_spin.setObjectName("spotNodesSpin")
-        self.spot_spin.setRange(0, 1000)
-        self.spot_spin.setToolTip("Spot nodes cost much less, but Azure may take them back; "
-                                  "their files are then converted again elsewhere.")
-        nodes_row = QWidget()
-        nodes_layout = QHBoxLayout(nodes_row)
-        nodes_layout.setContentsMargins(0, 0, 0, 0)
-        nodes_layout.addWidget(self.dedicated_spin)
-        spot_label = QLabel("dedicated   +   S&pot:")
-        spot_label.setBuddy(self.spot_spin)
-        nodes_layout.addWidget(spot_label)
-        nodes_layout.addWidget(self.spot_spin)
-        nodes_layout.addStretch(1)
-        self.slots_spin = QSpinBox()
-        self.slots_spin.setObjectName("slotsPerNodeSpin")
-        self.slots_spin.setRange(1, 256)
-        self.slots_spin.setToolTip("How many files each node converts at once")
-        self.keep_pool_check = QCheckBox("Keep the pool after a run")
-        self.keep_pool_check.setObjectName("keepPoolCheck")
-        self.keep_pool_check.setToolTip("Faster next time, but the nodes cost money while idle")
-        pool_form = QFormLayout()
-        pool_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        self._field_row(pool_form, "P&ool id:", self.pool_id_edit, "pool_id", "poolIdError")
-        self._add_row(pool_form, "&VM size:", self.vm_size_combo)
-        nodes_box = self._with_error(nodes_row, self._error_label("nodes", "nodesError"))
-        self._add_row(pool_form, "&Nodes:", nodes_box, self.dedicated_spin)
-        self._add_row(pool_form, "Files at once per no&de:", self.slots_spin)
-        pool_form.addRow("", self.keep_pool_check)
-        pool_box = QGroupBox("Pool defaults")
-        pool_box.setLayout(pool_form)
-        return pool_box
 
     def _connect(self) -> None:
         fields: dict[str, QLineEdit] = {
@@ -259,6 +216,7 @@ class ProfileForm(QWidget):
             "blob_endpoint": self.blob_endpoint_edit,
             "tenant_id": self.tenant_edit,
             "pool_id": self.pool_id_edit,
+            "region": self.region_edit,
         }
         for field, edit in fields.items():
             edit.textEdited.connect(functools.partial(self._on_field_edited, field))
@@ -268,8 +226,16 @@ class ProfileForm(QWidget):
         self.storage_mode_combo.currentIndexChanged.connect(self._on_mode_changed)
         for spin in (self.dedicated_spin, self.spot_spin, self.slots_spin):
             spin.valueChanged.connect(self._on_pool_value_changed)
+        for spin, field in ((self.finish_in_spin, "finish_in_minutes"),
+                            (self.max_nodes_spin, "max_nodes")):
+            spin.valueChanged.connect(functools.partial(self._on_field_edited, field))
+            spin.valueChanged.connect(self._on_form_changed)
         self.vm_size_combo.currentTextChanged.connect(self._on_form_changed)
         self.keep_pool_check.toggled.connect(self._on_form_changed)
+        self.allow_spot_check.toggled.connect(self._on_form_changed)
+        self.currency_combo.currentIndexChanged.connect(self._on_form_changed)
+        self.pool_size_combo.currentIndexChanged.connect(self._on_pool_size_changed)
+        self.batch_url_edit.textChanged.connect(self._on_batch_url_changed)
         self.show_keys_check.toggled.connect(self._on_show_keys_toggled)
 
     # -- the form <-> a profile ------------------------------------------------------------------
@@ -295,13 +261,7 @@ class ProfileForm(QWidget):
             self.blob_endpoint_edit.setText(shown.blob_endpoint)
             for edit in self._secret_fields():
                 edit.clear()
-            pool = shown.pool
-            self.pool_id_edit.setText(pool.pool_id)
-            self.vm_size_combo.setCurrentText(pool.vm_size)
-            self.dedicated_spin.setValue(pool.dedicated_nodes)
-            self.spot_spin.setValue(pool.spot_nodes)
-            self.slots_spin.setValue(pool.slots_per_node)
-            self.keep_pool_check.setChecked(pool.keep_pool)
+            show_pool(self, shown)
             self.form_title.setText(f"Profile '{profile.name}'" if profile else "New profile")
             self.touched = set()
             self.dirty = False
@@ -312,7 +272,6 @@ class ProfileForm(QWidget):
 
     def profile(self) -> accounts.Profile:
         """The profile as the form shows it right now (no keys)."""
-        pool_id = self.pool_id_edit.text().strip()
         start_task = self._original.pool.start_task if self._original else PoolSettings().start_task
         return accounts.Profile(
             name=self.name_edit.text().strip(),
@@ -324,15 +283,7 @@ class ProfileForm(QWidget):
             storage_auth=str(self.storage_mode_combo.currentData()),
             auth=str(self.auth_combo.currentData()),
             tenant_id=self.tenant_edit.text().strip(),
-            pool=PoolSettings(
-                pool_id=pool_id,
-                vm_size=self.vm_size_combo.currentText().strip() or PoolSettings().vm_size,
-                dedicated_nodes=self.dedicated_spin.value(),
-                spot_nodes=self.spot_spin.value(),
-                slots_per_node=self.slots_spin.value(),
-                start_task=start_task,
-                keep_pool=self.keep_pool_check.isChecked(),
-            ),
+            **read_pool(self, start_task),  # type: ignore[arg-type]
         )
 
     def secrets(self) -> accounts.Secrets:
@@ -381,7 +332,6 @@ class ProfileForm(QWidget):
             show = bool(sentence) and (field in self.touched or "*" in self.touched)
             label.setText(sentence if show else "")
             label.setStyleSheet(f"color: {color};")
-            label.setVisible(show)
         return problems
 
     def apply_mode(self) -> None:
@@ -407,6 +357,7 @@ class ProfileForm(QWidget):
             if box is not None:
                 box.setVisible(visible)
         self.show_keys_check.setVisible(not entra)
+        apply_pool_mode(self)
         in_session = self.editing is not None and accounts.secrets.in_session(self.editing)
         where = "kept for this session" if in_session else "saved in the system keyring"
         for field, edit in (("batch_key", self.batch_key_edit),
@@ -433,6 +384,15 @@ class ProfileForm(QWidget):
             return
         self.touched.add("nodes")
         self._on_form_changed()
+
+    @Slot(int)
+    def _on_pool_size_changed(self, _index: int) -> None:
+        apply_pool_mode(self)
+        self._on_form_changed()
+
+    @Slot(str)
+    def _on_batch_url_changed(self, _text: str) -> None:
+        apply_pool_mode(self)  # the region's hint follows the URL
 
     @Slot(str)
     def _on_batch_url_edited(self, text: str) -> None:

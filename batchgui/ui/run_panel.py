@@ -1,5 +1,6 @@
-"""The run as it goes: the bar with Convert, Cancel, overall progress and stage; the
-"Nodes" box with its grid; and the bar under them (log, Retry failed, Open output folder).
+"""The run as it goes: the bar with Convert, Cancel, the estimate, overall progress and
+stage; the "Nodes" box with its grid ("Slots" on this computer); and the bar under them
+(log, Retry failed, Open output folder).
 
 They only show what a snapshot says; the window decides when a run starts or stops.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -41,6 +43,9 @@ STAGE_WORDS: dict[Stage, str] = {
 PROGRESS_STEPS = 1000
 
 
+READY_WORDS = "Drop videos above, then press Convert."
+
+
 def progress_text(snapshot: RunSnapshot) -> str:
     """"3 / 10 files · 1 failed · 12× realtime · about 2:05 left"."""
     parts = [f"{snapshot.files_done} / {snapshot.files_total} files"]
@@ -71,19 +76,31 @@ def stage_text(snapshot: RunSnapshot, cancelling: bool) -> str:
     return f"{words}: {message}" if message else words
 
 
-def finish_message(result: RunResult) -> tuple[str, str]:
-    """(title, text) that tell how a run ended, for the status bar and the notification."""
+def finish_message(result: RunResult, cost: str | None = None) -> tuple[str, str]:
+    """(title, text) that tell how a run ended, for the status bar and the notification.
+
+    `cost` is what the run used on Azure ("Used 30 node-minutes, about $0.04 at list
+    price"), said after the rest.
+    """
     done = sum(1 for o in result.outcomes if o.status is FileStatus.DONE)
     failed = sum(1 for o in result.outcomes if o.status is FileStatus.FAILED)
     if result.cancelled:
-        return "Conversion cancelled", f"{done} file(s) were converted before."
-    if result.error:
-        return "Conversion stopped", result.error
-    return "Conversion finished", f"{done} MP3(s) ready" + (f", {failed} failed" if failed else "")
+        title, text = "Conversion cancelled", f"{done} file(s) were converted before."
+    elif result.error:
+        title, text = "Conversion stopped", result.error
+    elif failed:
+        title, text = "Conversion finished", f"{done} MP3(s) ready, {failed} failed."
+    else:
+        title, text = "Conversion finished", f"{done} MP3(s) ready."
+    if cost:
+        text = f"{text} {cost}."
+    return title, text
 
 
 class RunBar(QWidget):
-    """Convert and Cancel, the overall progress bar and the stage line.
+    """Convert, Pause and Cancel with the estimate under them; the overall progress bar, its
+    words under it (beside the bar, never on it: on the bar, text is cut where the filled
+    part ends) and the stage line.
 
     Signals: none of its own; the window connects to its buttons.
     """
@@ -107,22 +124,40 @@ class RunBar(QWidget):
         self.overall_progress.setAccessibleName("Overall progress")
         self.overall_progress.setRange(0, PROGRESS_STEPS)
         self.overall_progress.setValue(0)
-        self.overall_progress.setTextVisible(True)
-        self.overall_progress.setFormat("Ready")
-        self.overall_progress.setMinimumWidth(260)
-        self.stage_label = QLabel("Drop videos above, then press Convert.")
+        self.overall_progress.setTextVisible(False)  # the words are in progress_label
+        self.overall_progress.setFormat("Ready")  # still read by screen readers
+        self.overall_progress.setMinimumWidth(200)
+        self.progress_label = QLabel()
+        self.progress_label.setObjectName("progressText")
+        self.progress_label.setAccessibleName("Progress in words")
+        self.progress_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("estimateLabel")
+        self.estimate_label.setAccessibleName("Estimate")
+        self.estimate_label.setWordWrap(True)
+        self.estimate_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.stage_label = QLabel(READY_WORDS)
         self.stage_label.setObjectName("stageLabel")
         self.stage_label.setAccessibleName("Run stage")
         self.stage_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.stage_label.setMinimumWidth(120)
         self.stage_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        layout = QHBoxLayout(self)
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.convert_button)
-        layout.addWidget(self.pause_button)
-        layout.addWidget(self.cancel_button)
-        layout.addWidget(self.overall_progress, 2)
-        layout.addWidget(self.stage_label, 3)
+        layout.setVerticalSpacing(2)
+        layout.addWidget(self.convert_button, 0, 0)
+        layout.addWidget(self.pause_button, 0, 1)
+        layout.addWidget(self.cancel_button, 0, 2)
+        layout.addWidget(self.overall_progress, 0, 3)
+        layout.addWidget(self.stage_label, 0, 4)
+        layout.addWidget(self.progress_label, 1, 3, 1, 2)  # under the bar
+        layout.addWidget(self.estimate_label, 2, 0, 1, 5)  # the whole width: never cut
+        self.progress_label.setVisible(False)  # each row shows only when it has words
+        self.estimate_label.setVisible(False)
+        layout.setColumnStretch(3, 2)
+        layout.setColumnStretch(4, 3)
 
     def tab_order(self) -> list[QWidget]:
         return [self.convert_button, self.pause_button, self.cancel_button]
@@ -133,34 +168,63 @@ class RunBar(QWidget):
     def set_stage(self, text: str) -> None:
         self.stage_label.setText(text)
 
+    def _show_progress(self, fraction: float, text: str) -> None:
+        self.overall_progress.setValue(int(fraction * PROGRESS_STEPS))
+        self.overall_progress.setFormat(text.replace("%", "%%"))
+        self.progress_label.setText(text)
+        self.progress_label.setVisible(bool(text))
+
     def show_started(self, spec: RunSpec) -> None:
-        self.overall_progress.setValue(0)
-        self.overall_progress.setFormat(f"0 / {len(spec.inputs)} files")
+        self._show_progress(0.0, f"0 / {len(spec.inputs)} files")
         self.stage_label.setText("Starting…")
+        self.stage_label.setToolTip("")
 
     def show_snapshot(self, snapshot: RunSnapshot, cancelling: bool) -> None:
-        self.overall_progress.setValue(int(snapshot.fraction * PROGRESS_STEPS))
-        self.overall_progress.setFormat(progress_text(snapshot).replace("%", "%%"))
+        self._show_progress(snapshot.fraction, progress_text(snapshot))
         text = stage_text(snapshot, cancelling)
         self.stage_label.setText(text)
         self.stage_label.setToolTip(text)
 
-    def show_finished(self, result: RunResult, title: str) -> None:
-        """Only a run that never got going needs words here; a snapshot said the rest."""
+    def show_finished(self, result: RunResult, title: str, text: str,
+                      cost: str | None = None) -> None:
+        """The run's last word stays on the stage line; what it cost on Azure goes beside the
+        final count under the bar, where there is room for all of it."""
         if result.error and not result.outcomes:
             self.stage_label.setText(f"Stopped: {result.error}")
+        else:
+            self.stage_label.setText(f"{title}: {text}")
+        self.stage_label.setToolTip(self.stage_label.text())
         if not result.outcomes:
-            self.overall_progress.setFormat(title)
+            self._show_progress(0.0, title)
+        if cost:
+            words = self.progress_label.text()
+            self.progress_label.setText(f"{words} · {cost}" if words else cost)
+            self.progress_label.setVisible(True)
+
+    def reset(self) -> None:
+        """Back to "nothing has run": the list was emptied for new files."""
+        self._show_progress(0.0, "")
+        self.overall_progress.setFormat("Ready")
+        self.stage_label.setText(READY_WORDS)
+        self.stage_label.setToolTip("")
+
+    def show_estimate(self, text: str, details: str = "") -> None:
+        """The estimate for the files and settings as they are now ('' hides it)."""
+        self.estimate_label.setText(text)
+        self.estimate_label.setToolTip(details)
+        self.estimate_label.setVisible(bool(text))
 
 
 class NodesPanel(QGroupBox):
-    """The "Nodes" box: a legend with counts over the grid of the run's nodes.
+    """The "Nodes" box: a legend with counts over the grid of the run's nodes; on this
+    computer it is "Slots" (one per file converted at once).
 
     Signals: none of its own (NodeGrid.counts_changed feeds the legend).
     """
 
     def __init__(self) -> None:
         super().__init__("Nodes")
+        self._local = False
         self.node_grid = NodeGrid()
         self.node_grid.setObjectName("nodeGrid")
         self.node_legend = NodeLegend()
@@ -169,6 +233,13 @@ class NodesPanel(QGroupBox):
         layout.addWidget(self.node_legend)
         layout.addWidget(self.node_grid, 1)
         self.node_grid.counts_changed.connect(self._on_node_grid_counts_changed)
+
+    def set_local(self, local: bool) -> None:
+        """Name the box for the target: "Slots" on this computer, "Nodes" on Azure."""
+        self._local = local
+        self.setTitle("Slots" if local else "Nodes")
+        self.node_legend.set_local(local)
+        self.node_grid.setAccessibleName("Slots" if local else "Compute nodes")
 
     @Slot(dict)
     def _on_node_grid_counts_changed(self, counts: dict[str, int]) -> None:

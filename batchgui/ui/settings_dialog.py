@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLayout,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
@@ -37,6 +36,7 @@ from qasync import asyncSlot
 from batchgui import accounts
 from batchgui.ui.connection_test import ConnectionResults, check_connection
 from batchgui.ui.profile_form import CONNECTION_FIELDS, ProfileForm, tone
+from batchgui.ui.profile_list import ProfileList, save_hint
 from batchgui.ui.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Azure accounts")
         self._profiles: list[accounts.Profile] = []
         self._busy = False
+        self._status_is_hint = False  # the status line shows what Save still needs
         self._closed = False
         self._tasks: set[asyncio.Future[Any]] = set()
         self._build()
@@ -76,7 +77,7 @@ class SettingsDialog(QDialog):
 
     def _build(self) -> None:
         # left: the profiles
-        self.profile_list = QListWidget()
+        self.profile_list = ProfileList()
         self.profile_list.setObjectName("profileList")
         self.profile_list.setMinimumWidth(150)
         self.profile_list.setMaximumWidth(220)
@@ -137,9 +138,12 @@ class SettingsDialog(QDialog):
         self.close_button = QPushButton("Close")
         self.close_button.setObjectName("closeButton")
         self.close_button.setAutoDefault(False)
+        # the status line has a row of its own (two lines of room, always: no jumping)
+        self.status_label.setMinimumHeight(2 * self.status_label.fontMetrics().height())
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         bottom = QHBoxLayout()
         bottom.addWidget(self.test_button)
-        bottom.addWidget(self.status_label, 1)
+        bottom.addStretch(1)
         bottom.addWidget(self.save_button)
         bottom.addWidget(self.close_button)
 
@@ -147,6 +151,7 @@ class SettingsDialog(QDialog):
         right.addWidget(scroll, 1)
         right.addWidget(self.results)
         right.addWidget(self.keyring_banner)
+        right.addWidget(self.status_label)
         right.addLayout(bottom)
         top = QHBoxLayout(self)
         # The layout would push a new minimum size to the window whenever a row shows or
@@ -242,6 +247,11 @@ class SettingsDialog(QDialog):
             problems = self.form.problems()
         changed = self.form.dirty or self.form.editing is None
         self.save_button.setEnabled(not self._busy and not problems and changed)
+        hint = save_hint(problems) if not self._busy else ""
+        self.save_button.setToolTip(hint or "Save this profile")
+        if not self.status_label.text() or self._status_is_hint:
+            self._show_status(hint, "")
+            self._status_is_hint = bool(hint)
         self.test_button.setEnabled(not self._busy and not (CONNECTION_FIELDS & set(problems)))
         self.remove_button.setEnabled(not self._busy and self.form.editing is not None)
         self.session_only_button.setEnabled(not self._busy and not problems)
@@ -447,6 +457,7 @@ class SettingsDialog(QDialog):
         return batch, storage
 
     def _show_status(self, text: str, kind: str) -> None:
+        self._status_is_hint = False  # a hint says so itself (see _update_buttons)
         self.status_label.setText(text)
         self.status_label.setStyleSheet(f"color: {tone(self, kind)};" if kind else "")
 

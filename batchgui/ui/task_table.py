@@ -24,7 +24,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui.core.models import FileStatus, RunSnapshot, TaskResult, TaskView
-from batchgui.ui.file_list import _ranges, clock, coalesce, status_text
+from batchgui.ui.file_list import _ranges, clock, coalesce, finishing_words, view_text
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -98,6 +98,19 @@ def is_failed(view: TaskView) -> bool:
     return view.status in (FileStatus.FAILED, FileStatus.REJECTED)
 
 
+def exit_code_text(view: TaskView) -> str:
+    """ffmpeg's exit code, when it tells something: not the 0 of a file that failed its
+    check afterwards (e.g. an MP3 that came out too short), which reads as "all fine"."""
+    if view.exit_code is None or (view.exit_code == 0 and is_failed(view)):
+        return ""
+    return str(view.exit_code)
+
+
+def state_text(view: TaskView, local: bool) -> str:
+    """The State column: the file's status, or what a file whose ffmpeg ended waits for."""
+    return finishing_words(view, local) or view.status.value
+
+
 class TaskTableModel(QAbstractTableModel):
     """The tasks of the current run (rows keep the run's order; the proxy sorts).
 
@@ -112,6 +125,14 @@ class TaskTableModel(QAbstractTableModel):
         self._rank: dict[str, int] = {}  # the run's own order, for "not sorted"
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
+        self.local = False  # this computer: slots, not nodes
+
+    def set_local(self, local: bool) -> None:
+        """Name the node column for the target ("Slot" on this computer)."""
+        if local != self.local:
+            self.local = local
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, TaskColumn.NODE,
+                                        TaskColumn.NODE)
 
     # -- Qt model interface -------------------------------------------------------------------
 
@@ -126,6 +147,8 @@ class TaskTableModel(QAbstractTableModel):
     ) -> object:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(TaskColumn):
             if role == Qt.ItemDataRole.DisplayRole:
+                if section == TaskColumn.NODE and self.local:
+                    return "Slot"
                 return _HEADERS[TaskColumn(section)]
             if role == Qt.ItemDataRole.ToolTipRole and section == TaskColumn.EXIT_CODE:
                 return "ffmpeg's exit code"
@@ -145,7 +168,7 @@ class TaskTableModel(QAbstractTableModel):
             if column == TaskColumn.FILE:
                 return view.name
             if column == TaskColumn.STATE:
-                return view.status.value
+                return state_text(view, self.local)
             if column == TaskColumn.NODE:
                 return view.node_id or ""
             if column == TaskColumn.PROGRESS:
@@ -153,14 +176,14 @@ class TaskTableModel(QAbstractTableModel):
             if column == TaskColumn.RUN_TIME:
                 return clock(view.run_time_s)
             if column == TaskColumn.EXIT_CODE:
-                return "" if view.exit_code is None else str(view.exit_code)
+                return exit_code_text(view)
             if column == TaskColumn.RESULT:
                 return result_text(view)
         elif role == Qt.ItemDataRole.ToolTipRole:
             if column == TaskColumn.FILE:
                 return str(view.input_path)
             if column in (TaskColumn.RESULT, TaskColumn.STATE):
-                text = status_text(view.status, view.progress, view.reason)
+                text = view_text(view, self.local)
                 if view.stderr_tail and is_failed(view):
                     text += "\n(select the row to see what ffmpeg said)"
                 return text
@@ -332,7 +355,9 @@ class TaskFilterProxy(QSortFilterProxyModel):
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Draws the progress column as a bar in the style's own colours (right in dark themes).
+    """Draws the progress column as a small bar in the style's own colours (right in dark
+    themes) with the percentage beside it, never on it: text on a bar is cut in two colours
+    where the filled part ends.
 
     Signals: none of its own.
     """
@@ -342,22 +367,29 @@ class ProgressDelegate(QStyledItemDelegate):
         if value is None:
             super().paint(painter, option, index)
             return
-        # the row's selection background first, then the bar inside it
+        # the row's selection background first, then the bar and the words beside it
         self.initStyleOption(option, index)
+        text = option.text
         option.text = ""
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
+        text_width = option.fontMetrics.horizontalAdvance("100 %") + 6
+        area = option.rect.adjusted(3, 4, -3, -4)
         bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(3, 3, -3, -3)
+        bar.rect = area.adjusted(0, 0, -text_width, 0)
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = int(float(value) * 1000)
-        bar.text = f"{int(float(value) * 100)} %"
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.textVisible = False
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.palette = option.palette
         bar.fontMetrics = option.fontMetrics
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        words = area.adjusted(area.width() - text_width, -4, 0, 4)
+        style.drawItemText(painter, words, int(Qt.AlignmentFlag.AlignRight
+                                               | Qt.AlignmentFlag.AlignVCenter),
+                           option.palette, True, text, role)
 
 
 class TaskTableView(QTableView):
@@ -392,9 +424,9 @@ class TaskTableView(QTableView):
         fm = self.fontMetrics()
         widths = {
             TaskColumn.FILE: fm.horizontalAdvance("session-0047.mp4") + 12,
-            TaskColumn.STATE: fm.horizontalAdvance("converting") + 16,
+            TaskColumn.STATE: fm.horizontalAdvance("checking the MP3") + 16,
             TaskColumn.NODE: fm.horizontalAdvance("tvmps_5e2939a2") + 12,
-            TaskColumn.PROGRESS: fm.horizontalAdvance("100 %") + 36,
+            TaskColumn.PROGRESS: fm.horizontalAdvance("100 %") + 64,
             TaskColumn.RUN_TIME: fm.horizontalAdvance("Run time") + 16,
             TaskColumn.EXIT_CODE: fm.horizontalAdvance("Exit") + 20,
         }

@@ -21,19 +21,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from batchgui.core.models import FileStatus, RunSnapshot, TaskView
+from batchgui.core.models import FileStatus, RunSnapshot, TaskState, TaskView
 from batchgui.ui.file_list import clock
-from batchgui.ui.task_table import TaskFilterProxy, TaskRole, TaskTableView, is_failed, result_text
+from batchgui.ui.task_table import (
+    TaskFilterProxy,
+    TaskRole,
+    TaskTableView,
+    exit_code_text,
+    is_failed,
+    result_text,
+    state_text,
+)
 
 
-def task_detail_text(view: TaskView) -> str:
+def converting_now(snapshot: RunSnapshot) -> int:
+    """Files whose ffmpeg runs right now, by the same poll the node grid shows: a file whose
+    ffmpeg has ended but whose MP3 is still being checked no longer counts."""
+    return sum(1 for t in snapshot.running if t.state is not TaskState.COMPLETED)
+
+
+def task_detail_text(view: TaskView, local: bool = False) -> str:
     """What the detail pane says about one task."""
-    head = f"{view.name}: {view.status.value}"
+    head = f"{view.name}: {state_text(view, local)}"
     if view.node_id:
         head += f" on {view.node_id}"
     if view.run_time_s is not None:
         head += f" after {clock(view.run_time_s)}"
-    if view.exit_code is not None:
+    if exit_code_text(view):
         head += f", exit code {view.exit_code}"
     lines = [head]
     result = result_text(view)
@@ -59,6 +73,7 @@ class TasksPanel(QGroupBox):
     def __init__(self, proxy: TaskFilterProxy) -> None:
         super().__init__("Tasks")
         self._proxy = proxy
+        self._local = False
         self.task_table = TaskTableView()
         self.task_table.setObjectName("taskTable")
         self.task_table.setModel(proxy)
@@ -77,6 +92,7 @@ class TasksPanel(QGroupBox):
         )
         self.task_detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.task_detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.task_detail.setMinimumHeight(2 * self.task_detail.fontMetrics().height())
         top = QHBoxLayout()
         top.addWidget(self.failed_only_check)
         top.addStretch(1)
@@ -103,13 +119,23 @@ class TasksPanel(QGroupBox):
 
     def clear(self) -> None:
         self.task_detail.clear()
+        self.task_summary.clear()
+
+    def set_local(self, local: bool) -> None:
+        """Name the box for the target: "Conversions" on this computer, "Tasks" on Azure."""
+        self._local = local
+        self.setTitle("Conversions" if local else "Tasks")
 
     def show_snapshot(self, snapshot: RunSnapshot) -> None:
         """The counts in the header, and the selected task's details as they are now."""
-        self.task_summary.setText(
-            f"{snapshot.files_total} tasks · {snapshot.files_converting} running · "
-            f"{snapshot.files_failed} failed"
-        )
+        converting = converting_now(snapshot)
+        if self._local:
+            text = (f"{snapshot.files_total} files · {converting} converting · "
+                    f"{snapshot.files_failed} failed")
+        else:
+            text = (f"{snapshot.files_total} tasks · {converting} converting · "
+                    f"{snapshot.files_failed} failed")
+        self.task_summary.setText(text)
         self._show_task_detail(self.task_table.currentIndex())
 
     @Slot(bool)
@@ -135,6 +161,6 @@ class TasksPanel(QGroupBox):
             if self.task_detail.toPlainText():
                 self.task_detail.clear()
             return
-        text = task_detail_text(view)
+        text = task_detail_text(view, self._local)
         if text != self.task_detail.toPlainText():
             self.task_detail.setPlainText(text)

@@ -88,7 +88,8 @@ class BatchEmulator:
 
     def requests(self) -> list[dict[str, Any]]:
         """API requests seen so far: dicts with method, path (decoded), query, status, and
-        auth (the Authorization scheme: "SharedKey", "Bearer" or "")."""
+        auth (the Authorization scheme: "SharedKey", "Bearer" or ""); a POST to /jobs or
+        /pools also has its JSON "body" (the pool asked for)."""
         return self._control("GET", "/_emulator/requests")
 
     def clear_requests(self) -> None:

@@ -82,6 +82,11 @@ class Handler(PoolRoutes, JobRoutes, TaskRoutes, FileRoutes, BaseHTTPRequestHand
             "time": time.time(),
             "auth": (self.headers.get("Authorization") or " ").split(" ")[0],
         }
+        if self.command == "POST" and entry["path"] in ("/jobs", "/pools") and body_bytes:
+            try:  # what was asked for: the pool a run chose (small bodies only)
+                entry["body"] = json.loads(body_bytes)
+            except ValueError:
+                pass
         with srv.log_lock:
             srv.request_log.append(entry)
         knobs = world.knobs

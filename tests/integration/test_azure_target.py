@@ -793,3 +793,45 @@ def test_node_without_ffmpeg_says_so(
     [outcome] = result.outcomes
     assert outcome.status is FileStatus.FAILED
     assert outcome.reason == "ffmpeg is not installed on the node (check the pool's start task)"
+
+
+@pytest.fixture
+def truncating_ffmpeg_dir(tmp_path: Path) -> str:
+    """A node PATH whose ffmpeg converts for real, then cuts the MP3 to half its size:
+    exit 0 and an MP3, but a short one (a disk that filled up, a node that lied)."""
+    from batchgui.core.ffmpeg import ffmpeg_exe
+
+    folder = tmp_path / "truncating-bin"
+    folder.mkdir()
+    script = folder / "ffmpeg"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'"{ffmpeg_exe()}" "$@" || exit $?\n'
+        '[ "$1" = "-version" ] && exit 0\n'
+        'for last; do :; done\n'
+        'size=$(wc -c < "$last")\n'
+        'head -c $((size / 2)) "$last" > "$last.cut" && mv "$last.cut" "$last"\n'
+    )
+    script.chmod(0o755)
+    return str(folder)
+
+
+@pytest.mark.timeout(90)
+def test_a_truncated_mp3_from_the_node_fails_that_file_plainly(
+    azurite: Azurite, truncating_ffmpeg_dir: str, media: MediaCache, tmp_path: Path
+) -> None:
+    emu = start_batch_emulator(path_dirs=[truncating_ffmpeg_dir], root=str(tmp_path / "batch"),
+                               **DEFAULT_TEST_KNOBS)
+    try:
+        media.good(tmp_path / "in" / "a.mp4", seconds=20.0)
+        target = AzureBatchTarget(account_for(azurite, emu), small_pool(),
+                                  poll_bounds=(0.1, 0.5))
+        result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
+    finally:
+        emu.stop()
+    [outcome] = result.outcomes
+    assert outcome.status is FileStatus.FAILED
+    assert outcome.reason is not None and outcome.reason.startswith("the MP3 is cut short: ")
+    assert outcome.reason.endswith("of 20.0 s")
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert run_blobs(azurite) == []

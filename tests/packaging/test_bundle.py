@@ -130,6 +130,8 @@ def test_bundle_leaves_out_the_qt_it_does_not_use(bundle: Bundle) -> None:
 def test_bundle_ships_the_package_data_and_ffmpeg(bundle: Bundle) -> None:
     internal = bundle.folder / "_internal"
     assert (internal / "batchgui" / "resources" / "icons" / "batchgui.svg").is_file()
+    # the loudness script goes up to Azure nodes as a file: the bundle keeps its source
+    assert (internal / "batchgui" / "core" / "loudness.py").is_file()
     ffmpeg = list((bundle.folder / "_internal" / "imageio_ffmpeg" / "binaries").glob("ffmpeg*"))
     assert len(ffmpeg) == 1 and os.access(ffmpeg[0], os.X_OK)
 

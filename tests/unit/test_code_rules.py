@@ -67,3 +67,10 @@ def test_targets_never_import_the_cli_or_the_window() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in python_files(PKG / "targets")
                  if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_every_module_stays_under_500_lines() -> None:
+    """One job per module: past ~500 lines it is time to split along its seams."""
+    long = {str(p.relative_to(ROOT)): n for p in python_files(PKG)
+            if (n := len(p.read_text().splitlines())) >= 500}
+    assert long == {}

@@ -10,7 +10,7 @@ def test_probe_gives_plain_reasons(media, tmp_path: Path) -> None:
     assert probe(media.not_video(tmp_path / "t.mp4")).problem == "not an MP4 or MOV video"
     assert "damaged" in probe(media.corrupt(tmp_path / "c.mp4")).problem
     assert probe(media.no_audio(tmp_path / "n.mp4")).problem == "the video has no audio track"
-    assert "gone" in probe(tmp_path / "missing.mp4").problem
+    assert probe(tmp_path / "missing.mp4").problem == "this file or folder does not exist"
 
 
 def test_find_inputs_walks_folders(tmp_path: Path) -> None:

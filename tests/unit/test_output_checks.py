@@ -60,3 +60,22 @@ def test_a_placed_mp3_is_found_by_its_identity_after_a_crash(tmp_path: Path) -> 
     identity = file_id(other)
     place_output(other, wanted, ConflictPolicy.OVERWRITE)  # a rename keeps it too
     assert find_placed(wanted, identity) == wanted
+
+
+def test_an_mp3_cut_short_after_encoding_is_caught(tmp_path: Path) -> None:
+    """Its header still promises the whole length; the bytes there tell the truth."""
+    import subprocess
+
+    for quality in (Quality(), Quality(vbr_level=None, cbr_kbps=192)):
+        whole = tmp_path / f"whole-{quality.label}.mp3"
+        subprocess.run(convert_argv("sine=d=20", file_url(whole), quality, ffmpeg=ffmpeg_exe(),
+                                    progress=False)[:1] + ["-f", "lavfi"]
+                       + convert_argv("sine=d=20", file_url(whole), quality,
+                                      ffmpeg=ffmpeg_exe(), progress=False)[1:],
+                       check=True, capture_output=True)
+        assert check_output(whole, 20.0)[1] is None
+        cut = tmp_path / f"cut-{quality.label}.mp3"
+        cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        got, problem = check_output(cut, 20.0)
+        assert problem is not None and problem.startswith("the MP3 is cut short: it holds ")
+        assert got is not None and 8.0 < got < 12.0

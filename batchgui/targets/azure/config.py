@@ -57,6 +57,10 @@ class AzureAccount:
     # a CA bundle (PEM path) to trust for storage over https, e.g. a test's own certificate;
     # None: the system's usual trust
     storage_verify: str | None = None
+    # for list prices (planning.price_for): the account's region when its Batch URL does not
+    # show it, and the currency of the prices (None: US dollars)
+    region: str | None = None
+    currency: str | None = None
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> AzureAccount:

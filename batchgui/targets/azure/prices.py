@@ -50,6 +50,11 @@ _CLOUD_SUFFIXES = (".batch.azure.com", ".batch.usgovcloudapi.net", ".batch.china
 _REGION = re.compile(r"^[a-z][a-z0-9]{2,40}$")
 
 
+def is_region_name(text: str) -> bool:
+    """Looks like an Azure region name (westeurope, eastus2); not checked against a list."""
+    return bool(_REGION.match(text))
+
+
 def region_from_batch_url(url: str) -> str | None:
     """'https://acct.westeurope.batch.azure.com' -> 'westeurope'; None when the URL can't tell
     (an IP address, localhost, a private endpoint or proxy under another name)."""

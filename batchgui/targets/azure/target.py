@@ -120,6 +120,7 @@ class AzureBatchTarget(RunJob, Target):
         self._batch: BatchService | None = None
         self._run_id = ""
         self.container = ""
+        self._container_made = False  # only a container that may exist is removed
         self.job_id: str | None = None
         self.pool_id: str | None = None  # the auto pool's (once the service names it) or ours
         self._jobs_made: list[str] = []  # every job of this run, to delete at the end
@@ -205,15 +206,17 @@ class AzureBatchTarget(RunJob, Target):
         })
         kill_point("azure-remembered")
         storage, batch = await self._clients(ctx)
+        # Both keys are checked before anything is made: Batch with a read, then Storage by
+        # making the run's container; a wrong key leaves nothing behind (nor a "could not").
+        await self._call(ctx, "batch", batch.check)
+        await self._call(ctx, "storage", storage.ensure_container)
+        self._container_made = True
         total = sum(item.input.size for item in items)
         ctx.set_stage(
             Stage.UPLOADING,
             f"Uploading {len(items)} file(s), {total / 1e6:.1f} MB, to storage account "
             f"{storage.account_name}",
         )
-        # Both accounts are checked before any byte moves, storage first so that a wrong
-        # storage key leaves no pool behind; a wrong key stops the run here.
-        await self._call(ctx, "storage", storage.ensure_container)
         if saved.get("container"):
             await self._reattach(ctx, batch)
         todo = [i for i in items if i.task_id not in self._settled]
@@ -296,7 +299,7 @@ class AzureBatchTarget(RunJob, Target):
 
     def _restore(self, saved: dict[str, Any]) -> None:
         """A resumed run's container, jobs and pool settings, as the journal kept them."""
-        self.container = str(saved["container"])
+        self.container, self._container_made = str(saved["container"]), True
         self.job_id = saved.get("job_id")
         self._jobs_made = list(saved.get("jobs", []))
         if saved.get("pool"):
@@ -465,7 +468,7 @@ class AzureBatchTarget(RunJob, Target):
                               (self.job_id, "cancelled in BatchGUI")))
             for job_id in self._jobs_made:
                 steps.append((f"delete job {job_id}", "batch", batch.delete_job, (job_id,)))
-        if storage is not None and self.container:
+        if storage is not None and self.container and self._container_made:
             steps.append(("remove the run's files from storage", "storage",
                           storage.delete_container, ()))
         steps += await self._pool_steps(ctx)
