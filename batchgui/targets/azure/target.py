@@ -325,9 +325,9 @@ class AzureBatchTarget(RunJob, Target):
             self._script_url = storage.read_sas_url(LOUDNESS_SCRIPT_BLOB, expiry)
         # in the order the run gives (longest first): the Batch scheduler starts queued
         # tasks of a job roughly in the order they were added
-        tasks = [self.task_options(item, storage.read_sas_url(
-                     input_blob(item.task_id, item.input.path), expiry), write_url)
-                 for item in todo]
+        # (signing thousands of links and building the tasks is CPU work: a worker's)
+        tasks = await ctx.blocking(lambda: [self.task_options(item, storage.read_sas_url(
+            input_blob(item.task_id, item.input.path), expiry), write_url) for item in todo])
         chunks = -(-len(tasks) // 100)
         ctx.set_stage(Stage.TASKS, f"Adding {len(tasks)} task(s) to job {self.job_id}")
         started = time.monotonic()
