@@ -18,6 +18,7 @@ from batchgui.core.models import FileStatus, TaskResult
 from batchgui.core.outputs import check_output, file_id, place_output, plain_os_error, remove
 from batchgui.core.run_files import RunFile
 from batchgui.core.target import RunCancelled, TargetError
+from batchgui.i18n import Reason, tr, why
 
 if TYPE_CHECKING:
     from batchgui.core.run import Run
@@ -54,8 +55,10 @@ class Finisher:
             async with self._limit:
                 if task.result is not TaskResult.SUCCESS:
                     reason = task.failure or (
-                        f"ffmpeg failed (exit code {task.exit_code})"
-                        if task.exit_code is not None else "the conversion failed"
+                        why("ffmpeg_failed", "ffmpeg failed (exit code {exit_code})",
+                            exit_code=str(task.exit_code))
+                        if task.exit_code is not None
+                        else why("conversion_failed", "the conversion failed")
                     )
                     await self._fail(f, reason)
                     return
@@ -91,9 +94,9 @@ class Finisher:
                     await self.run.target.release(item, self.run.ctx)
         except (RunCancelled, asyncio.CancelledError):
             if not f.status.is_final:
-                f.set(FileStatus.CANCELLED, "cancelled")
+                f.set(FileStatus.CANCELLED, why("cancelled", "cancelled"))
         except TargetError as exc:
-            await self._fail(f, str(exc))
+            await self._fail(f, exc.reason)
         except OSError as exc:
             await self._fail(f, plain_os_error(exc))
         finally:
@@ -103,13 +106,14 @@ class Finisher:
             self.run._emit()
             self.run._notify()
 
-    async def _fail(self, f: RunFile, reason: str) -> None:
+    async def _fail(self, f: RunFile, reason: Reason) -> None:
         f.set(FileStatus.FAILED, reason)
-        self.run.log(f"{f.input.name}: failed, {reason}")
+        self.run.log(tr("{name}: failed, {reason}", name=f.input.name, reason=reason))
         await self.run._file_changed(f, status=f.status.value, reason=reason)
         f.journaled_final = True
 
-    async def _place(self, f: RunFile, duration: float | None, note: str | None = None) -> None:
+    async def _place(self, f: RunFile, duration: float | None, note: Reason | None = None
+                     ) -> None:
         """Journal the intent, link the part into place, journal the outcome, drop the part."""
         assert f.item is not None and f.output is not None
         part = f.item.part_path
@@ -124,7 +128,8 @@ class Finisher:
             await self._fail(f, plain_os_error(exc))
             return
         if final is None:
-            f.set(FileStatus.SKIPPED, "an MP3 with this name appeared in the output folder")
+            f.set(FileStatus.SKIPPED, why("mp3_appeared",
+                                          "an MP3 with this name appeared in the output folder"))
             await self.run._file_changed(f, status=f.status.value, reason=f.reason, placing=None)
         else:
             f.output = final
@@ -132,7 +137,7 @@ class Finisher:
             f.set(FileStatus.DONE, note)  # the note, e.g. how loudness was evened out
             await self.run._file_changed(f, status=f.status.value, output=final, placing=None,
                                          reason=note)
-            self.run.log(f"{f.input.name}: done, {final.name}")
+            self.run.log(tr("{name}: done, {mp3}", name=f.input.name, mp3=final.name))
             if note:
                 self.run.log(f"{f.input.name}: {note}")
         f.journaled_final = True

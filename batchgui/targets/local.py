@@ -42,6 +42,7 @@ from batchgui.core.models import (
 )
 from batchgui.core.outputs import remove
 from batchgui.core.target import RunContext, Target, WorkItem
+from batchgui.i18n import Reason, trn, why
 from batchgui.targets.children import popen_child
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def default_slots() -> int:
 
 
 def local_label(slots: int) -> str:
-    return f"This computer ({slots} slot{'' if slots == 1 else 's'})"
+    return trn("This computer ({n} slot)", "This computer ({n} slots)", slots)
 
 
 @dataclass
@@ -182,7 +183,8 @@ class LocalTarget(Target):
         except OSError as exc:
             self._starting.pop(slot, None)
             self._done(item, slot, started or time.time(), -1, "",
-                       f"ffmpeg could not be started: {exc.strerror or exc}")
+                       why("ffmpeg_not_started", "ffmpeg could not be started: {error}",
+                           error=exc.strerror or str(exc)))
 
     async def _spawn_in(self, item: WorkItem, slot: int, argv: list[str] | None,
                         started: float | None) -> None:
@@ -287,7 +289,9 @@ class LocalTarget(Target):
         job.stderr.close()
         failure = None
         if exit_code != 0:
-            failure = stderr_reason(tail) or f"ffmpeg failed (exit code {exit_code})"
+            failure = stderr_reason(tail) or why("ffmpeg_failed",
+                                                 "ffmpeg failed (exit code {exit_code})",
+                                                 exit_code=str(exit_code))
             if self._stopping:
                 remove(job.item.part_path)
         del self._jobs[job.slot]
@@ -312,7 +316,8 @@ class LocalTarget(Target):
         measured = loudness.parse_measurement(text)
         if measured is None or lufs is None:
             self._done(item, job.slot, job.started, 1, text[-STDERR_TAIL_BYTES:],
-                       "the loudness of the video could not be measured", progress=0.5)
+                       why("loudness_not_measured",
+                           "the loudness of the video could not be measured"), progress=0.5)
             return
         assert self._ffmpeg is not None
         argv = loudness.with_plan(
@@ -323,7 +328,7 @@ class LocalTarget(Target):
         self._start(item, job.slot, argv, started=job.started)
 
     def _done(self, item: WorkItem, slot: int, started: float, exit_code: int, tail: str,
-              failure: str | None, progress: float | None = None) -> None:
+              failure: Reason | None, progress: float | None = None) -> None:
         self._set(TaskStatus(
             item.task_id,
             TaskState.COMPLETED,

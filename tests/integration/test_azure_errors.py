@@ -136,7 +136,7 @@ def test_storage_clock_skew_says_fix_the_clock(canned: Canned) -> None:
     )
     with pytest.raises(Exception) as caught:
         RunStorage(account(canned)).ensure_container()
-    text = plain_error(caught.value, "storage", canned.url)
+    text = plain_error(caught.value, "storage", canned.url).text
     assert text.startswith("Azure Storage refused the request because this computer's clock")
     assert "automatic date and time" in text
 
@@ -191,7 +191,7 @@ def test_pool_quota_on_create_is_plain(canned: Canned) -> None:
     with pytest.raises(Exception) as caught:
         BatchService(account(canned)).ensure_pool(PoolSettings())
     assert ("POST", "/pools") in canned.seen
-    text = plain_error(caught.value, "batch", canned.url)
+    text = plain_error(caught.value, "batch", canned.url).text
     assert text.startswith("The Batch account has reached a quota (PoolQuotaReached).")
 
 
