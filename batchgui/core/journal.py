@@ -200,7 +200,7 @@ class Journal:
                 "INSERT INTO files (run_id, task_id, position, input, root, size, duration_s,"
                 " status, reason, output, part, remote) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, f.task_id, f.position, _enc(f.input), _enc(f.root), f.size,
-                  f.duration_s, f.status, f.reason, _enc(f.output), _enc(f.part),
+                  f.duration_s, f.status, _enc_reason(f.reason), _enc(f.output), _enc(f.part),
                   json.dumps(f.remote)) for f in files],
             )
 
