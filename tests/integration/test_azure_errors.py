@@ -252,7 +252,7 @@ def test_poll_shows_reconnecting_on_server_errors_then_recovers(canned: Canned) 
     finally:
         executor.shutdown()
     assert first == "Reconnecting to Azure Batch…"
-    assert second == "1 converting, 0 waiting, on 1 node(s)"
+    assert second == "1 converting, 0 waiting, on 1 node"
     assert slow > fast == 0.1
 
 

@@ -143,10 +143,10 @@ def test_missing_input_is_reported_once_and_the_counts_agree(
     missing = next(r for r in rows if r["input"].endswith("nope.mp4"))
     assert missing == {"input": str(tmp_path / "nope.mp4"), "output": None,
                        "status": "rejected", "reason": "this file or folder does not exist",
-                       "duration_s": None}
+                       "reason_code": "not_found", "reason_params": {}, "duration_s": None}
     assert "gone" not in out + err
     assert err == ""
-    assert "Done: 1 of 2 file(s) converted" in out
+    assert "Done: 1 of 2 files converted" in out
     assert "1 converted, 1 not converted, 0 skipped" in out
 
 
