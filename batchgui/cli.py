@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("paths", nargs="+", metavar=_("PATH"), help=_("video files or folders"))
     conv.add_argument("--output", "-o", required=True, type=Path, metavar=_("DIR"),
                       help=_("the folder for the MP3s (made if it does not exist)"))
-    conv.add_argument("--target", default="local",
+    conv.add_argument("--target", default="local", metavar=_("TARGET"),
                       help=_("'local' (this computer, default), 'azure' (from AZURE_* "
                              "variables) or the name of an account"))
     conv.add_argument("--parallel", type=_parallel, metavar="N",
@@ -156,9 +156,12 @@ LANG_CHOICES = [i18n.SYSTEM, *i18n.LANGUAGES]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args_in = sys.argv[1:] if argv is None else list(argv)
-    set_language(language_asked(args_in))
+    lang, args_in = language_asked(sys.argv[1:] if argv is None else list(argv))
+    set_language(lang)
     parser = build_parser()
+    if lang is not None and lang not in LANG_CHOICES:
+        parser.error(tr("argument --lang: '{value}' is not one of {choices}", value=lang,
+                        choices=", ".join(LANG_CHOICES)))
     args = parser.parse_args(args_in)
     _print_safely()
     if args.command == "convert":
@@ -175,17 +178,27 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-def language_asked(args: list[str]) -> str | None:
-    """--lang's value, wherever it is among the arguments (the words of --help and of the
-    argument errors depend on it, so it is read before the parser is made)."""
-    for i, arg in enumerate(args):
+def language_asked(args: list[str]) -> tuple[str | None, list[str]]:
+    """--lang's value, wherever it is among the arguments (before a `--`), and the arguments
+    without it: the words of --help and of argument errors depend on it, so it is read
+    before the parser is made."""
+    rest: list[str] = []
+    lang: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
         if arg == "--":
+            rest += args[i:]
             break
         if arg == "--lang" and i + 1 < len(args):
-            return args[i + 1]
+            lang, i = args[i + 1], i + 2
+            continue
         if arg.startswith("--lang="):
-            return arg.partition("=")[2]
-    return None
+            lang, i = arg.partition("=")[2], i + 1
+            continue
+        rest.append(arg)
+        i += 1
+    return lang, rest
 
 
 def set_language(choice: str | None) -> str:
