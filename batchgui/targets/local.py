@@ -42,7 +42,7 @@ from batchgui.core.models import (
 )
 from batchgui.core.outputs import remove
 from batchgui.core.target import RunContext, Target, WorkItem
-from batchgui.i18n import Reason, trn, why
+from batchgui.i18n import Reason, tr, trn, why
 from batchgui.targets.children import popen_child
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,11 @@ MEASUREMENT_PART_BYTES = 64 * 1024
 
 def default_slots() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def slot_name(slot: int) -> str:
+    """What the Slots grid and the task table call a slot: 'slot 1' (in Swedish 'plats 1')."""
+    return tr("slot {number}", number=str(slot + 1))
 
 
 def local_label(slots: int) -> str:
@@ -123,7 +128,7 @@ class LocalTarget(Target):
         busy = {slot: job.item.task_id for slot, job in self._jobs.items()}
         nodes = tuple(
             NodeView(
-                node_id=f"slot-{i + 1}",
+                node_id=slot_name(i),
                 state=NodeState.RUNNING if i in busy else NodeState.IDLE,
                 running_tasks=1 if i in busy else 0,
             )
@@ -216,7 +221,7 @@ class LocalTarget(Target):
         self._jobs[slot] = job
         self._idle.clear()
         self._set(TaskStatus(
-            item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}", progress=span[0],
+            item.task_id, TaskState.RUNNING, node_id=slot_name(slot), progress=span[0],
             started_at=started,
         ))
         assert proc.stdout is not None
@@ -265,7 +270,7 @@ class LocalTarget(Target):
         if moved and duration:
             low, high = job.span
             self._set(TaskStatus(
-                job.item.task_id, TaskState.RUNNING, node_id=f"slot-{job.slot + 1}",
+                job.item.task_id, TaskState.RUNNING, node_id=slot_name(job.slot),
                 progress=low + (high - low) * min(1.0, job.parser.seconds / duration),
                 started_at=job.started,
             ))
@@ -332,7 +337,7 @@ class LocalTarget(Target):
         self._set(TaskStatus(
             item.task_id,
             TaskState.COMPLETED,
-            node_id=f"slot-{slot + 1}",
+            node_id=slot_name(slot),
             progress=1.0 if exit_code == 0 else progress,
             started_at=started,
             ended_at=time.time(),
