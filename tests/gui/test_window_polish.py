@@ -126,7 +126,7 @@ def test_progress_words_are_whole_at_2000_files(qtbot: Any, window: Any) -> None
     QApplication.processEvents()
 
     label = window.run_bar.progress_label
-    text = "888 / 2,000 files · 12 failed · 612× realtime · about 21:50 left"
+    text = "888 / 2,000 files · 12 failed · 611.7× realtime · about 21:50 left"
     assert label.text() == text
     assert label.fontMetrics().horizontalAdvance(text) <= label.contentsRect().width()
     assert label.isVisible() and not window.run_bar.overall_progress.isTextVisible()

@@ -210,8 +210,8 @@ def test_resize_errors_stop_the_run_at_once(canned: Canned, code: str, words: st
     canned.answers[("GET", "/pools/batchgui-pool/nodes")] = Answer(200, {"value": []})
     health = BatchService(account(canned)).pool_health("batchgui-pool")
     assert health.fatal is not None
-    assert health.fatal.startswith("The pool could not get its nodes: ")
-    assert words in health.fatal
+    assert health.fatal.text.startswith("The pool could not get its nodes: ")
+    assert words in health.fatal.text and health.fatal.code == "pool_nodes_unavailable"
 
 
 def _target_on(canned: Canned) -> tuple[AzureBatchTarget, RunContext, ThreadPoolExecutor]:
@@ -288,7 +288,8 @@ def test_task_that_failed_to_download_its_input_says_so(canned: Canned) -> None:
         executor.shutdown()
     task = status.tasks["f00000"]
     assert task.result is TaskResult.FAILURE and task.retries == 2
-    assert task.failure == (
+    assert task.failure is not None and task.failure.text == (
         "the node could not download the video from storage "
         "(Access for one of the specified Azure Blob(s) is denied)"
     )
+    assert task.failure.code == "node_download_failed"
