@@ -389,7 +389,7 @@ class NodeLegend(QLabel):
             colour = STATE_COLOURS.get(key, FALLBACK_COLOUR)
             parts.append(
                 f'<span style="color:{colour}; font-size:large">■</span>&nbsp;'
-                f"{state_words(key)}&nbsp;{n}"
+                f"{state_words(key).replace(' ', '&nbsp;')}&nbsp;{n}"  # never split
             )
         if has_spot:
             parts.append("◥&nbsp;Spot")

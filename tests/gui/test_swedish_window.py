@@ -338,3 +338,37 @@ def test_swedish_words_fit_their_buttons_and_boxes(
         assert squeezed == []
     finally:
         dispose(qtbot, win)
+
+
+def test_the_language_menu_keeps_the_choice_for_the_next_start(
+    qtbot: Any, qloop: Any, opened: Any, qapp: Any
+) -> None:
+    from batchgui.ui import settings as ui_settings
+    from batchgui.ui.app import use_language
+    from batchgui.ui.main_window import MainWindow
+
+    win = MainWindow()
+    win.show()
+    qtbot.waitExposed(win)
+    try:
+        languages = win.menu_actions.languages
+        assert [a.text() for a in languages.values()] == ["&System language", "English",
+                                                          "Svenska"]
+        assert languages["system"].isChecked()
+        languages["sv"].trigger()
+        assert "Svenska from the next start" in win.statusBar().currentMessage()
+        assert win.convert_button.text() == "&Convert"  # this window keeps its words
+        qtbot.waitUntil(lambda: ui_settings.load().language == "sv")  # saved off the GUI thread
+    finally:
+        dispose(qtbot, win)
+    try:  # the next start (ui/app.main) reads the choice before it makes the window
+        assert use_language(qapp, ui_settings.load().language) == "sv"
+        again = MainWindow()
+        try:
+            assert again.convert_button.text() == "&Konvertera"
+            assert again.menu_actions.languages["sv"].isChecked()
+        finally:
+            dispose(qtbot, again)
+    finally:
+        use_language(qapp, "en")
+        ui_settings.save(ui_settings.load().replace(language="system"))
