@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,18 +222,36 @@ class RunFigures:
 
 def record_outcome(journal: Journal, run_id: str, target: Target, result: RunResult,
                    measured: dict[str, Any], price: VmPrice | None = None) -> RunOutcome:
-    """Store what the run measured and cost beside its estimate, and learn from it."""
-    from batchgui.core.billing import NodeRecord, node_minutes, run_cost
+    """Store what the run measured and cost beside its estimate, and learn from it.
+
+    Node-minutes are counted as core.billing says (each node from its allocation until
+    it left the pool, or the run's end); from the same node times come when the run's own
+    nodes were allocated and, when the app saw them leave, how long after the last file.
+    """
+    from batchgui.core.billing import NodeRecord, node_minutes, run_cost, timestamp
 
     facts = target.facts()
     pool = getattr(target, "pool", None)
+    started_at = measured.get("started_at")
+    ended_at = measured.get("ended_at") or 0.0
+    nodes = [NodeRecord(n["node_id"], bool(n["is_spot"]), n["allocated_at"], n.get("left_at"))
+             for n in facts.get("nodes") or []]
     usage_minutes: float | None = None
     cost: float | None = None
-    if facts.get("nodes"):
-        usage = node_minutes([NodeRecord(**n) for n in facts["nodes"]],
-                             measured.get("ended_at") or 0.0)
+    if nodes:
+        usage = node_minutes(nodes, ended_at, run_started_at=started_at)
         usage_minutes = usage.minutes
         cost = run_cost(usage, price)
+    created = bool(facts.get("pool_created", False))
+    auto_pool = pool is not None and not pool.keep_pool
+    last_end = measured.get("last_end_s")
+    allocated: list[float] = []
+    left: list[float] = []
+    if started_at is not None:
+        allocated = [timestamp(n.allocated_at) - started_at for n in nodes if created]
+        if last_end is not None and auto_pool:
+            left = [timestamp(n.left_at) - (started_at + last_end) for n in nodes
+                    if n.left_at is not None]
     outcome = RunOutcome(
         target_kind="azure" if _is_azure(target) else "local",
         account=account_key(target),
@@ -248,11 +267,20 @@ def record_outcome(journal: Journal, run_id: str, target: Target, result: RunRes
         upload_seconds=measured.get("upload_seconds", 0.0),
         bytes_downloaded=measured.get("bytes_downloaded", 0),
         download_seconds=measured.get("download_seconds", 0.0),
-        pool_created=bool(facts.get("pool_created", False)),
+        pool_created=created,
         pool_ready_seconds=facts.get("pool_ready_s"),
         node_minutes=usage_minutes,
         cost=cost,
         cancelled=result.cancelled,
+        file_samples=tuple(tuple(s) for s in measured.get("file_samples", ())),  # type: ignore[misc]
+        slot_gap_s=measured.get("slot_gap_s"),
+        first_start_s=measured.get("first_start_s"),
+        last_end_s=last_end,
+        run_seconds=measured.get("seconds"),
+        last_mp3_bytes=measured.get("last_mp3_bytes", 0),
+        auto_pool=auto_pool,
+        nodes_allocated_s=statistics.median(allocated) if allocated else None,
+        release_seconds=statistics.median(left) if left else None,
     )
     journal.update_stats(run_id, {
         "outcome": outcome.to_dict(),

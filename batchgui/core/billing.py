@@ -1,15 +1,30 @@
 """What a run really used: node-minutes from the service's node times, and their list price.
 
-Azure bills a Batch node from its allocation until it leaves the pool, start-up and idle
-time included, so that is what is counted: allocationTime -> the node left (or the end of
-the run, if it was still there). The caller turns what the service reported for the nodes
-of the run's pool into plain `NodeRecord`s; a node seen more than once (a Spot node that
-came back after preemption, or the same node at several looks) is counted once per
-stretch of time.
+Azure bills a Batch node while it is in the pool, start-up and idle time included. What
+is counted here, and what the estimate (core.estimate `azure_timeline`) predicts, is the
+same span for every node of the run's pool:
+
+    from its allocation (the service's allocationTime; for a pool that was already
+    running, from the run's start)
+    until it left the pool: the moment the app saw it leaving (the service's time of
+    its change to leavingpool) or saw it gone; for a node still in the pool at the
+    app's last look, the end of the run. A run's own (auto) pool goes with its job, and
+    the run's cleanup deletes the job, so the end of the run is when such a node
+    leaves at the latest; a kept pool stays and costs on after the run.
+
+Not counted, by either: the time Azure may take to shut a node down after it left the
+pool (the app cannot see it), and anything before the run for a reused pool.
+
+The caller turns what the service reported for the nodes of the run's pool into plain
+`NodeRecord`s; a node seen more than once (a Spot node that came back after preemption,
+or the same node at several looks) is counted once per stretch of time. Times come from
+the service's clock (allocation, leaving) and this computer's (the run's start and end,
+a node seen gone); a skew of a second between them does not matter at node-minutes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +40,7 @@ class NodeRecord:
     node_id: str
     is_spot: bool
     allocated_at: datetime | float
-    left_at: datetime | float | None = None  # None: still in the pool when the run ended
+    left_at: datetime | float | None = None  # None: still in the pool at the last look
 
 
 @dataclass(frozen=True)
@@ -39,17 +54,20 @@ class NodeUsage:
         return self.dedicated_minutes + self.spot_minutes
 
 
-def _seconds(moment: datetime | float) -> float:
+def timestamp(moment: datetime | float) -> float:
+    """time.time() seconds of a datetime or a number."""
     return moment.timestamp() if isinstance(moment, datetime) else float(moment)
 
 
-def node_minutes(nodes: Iterable[NodeRecord], run_ended_at: datetime | float) -> NodeUsage:
-    """Billed node-minutes of a run's pool, dedicated and Spot apart."""
-    end_of_run = _seconds(run_ended_at)
+def node_minutes(nodes: Iterable[NodeRecord], run_ended_at: datetime | float,
+                 run_started_at: datetime | float | None = None) -> NodeUsage:
+    """Billed node-minutes of a run's pool, dedicated and Spot apart (see the module doc)."""
+    end_of_run = timestamp(run_ended_at)
+    since = timestamp(run_started_at) if run_started_at is not None else -math.inf
     stretches: dict[tuple[str, bool], list[tuple[float, float]]] = {}
     for node in nodes:
-        start = _seconds(node.allocated_at)
-        end = _seconds(node.left_at) if node.left_at is not None else end_of_run
+        start = max(timestamp(node.allocated_at), since)
+        end = timestamp(node.left_at) if node.left_at is not None else end_of_run
         if end > start:
             stretches.setdefault((node.node_id, node.is_spot), []).append((start, end))
     minutes = {False: 0.0, True: 0.0}

@@ -1,27 +1,32 @@
 """How long a run will take and what it will cost, before any work: pure arithmetic.
 
-The model follows what the app does:
+The model follows what the app does, with the figures core.learning measured:
 
-- Azure: the pool starts while the files upload; tasks are added once every file is up,
-  so conversions start at max(pool ready, uploads done + adding tasks). Conversion is a
+- Azure: the pool starts while the files upload; tasks are added once every file is up
+  and the pool is ready, so conversions start at max(pool ready, uploads done) plus the
+  dispatch (adding the tasks, a node taking the first; learned per account). Conversion is a
   simulation of the queue: the actual file durations, longest first, over every slot of
-  every node (dividing totals would miss the one long file that finishes last). Each MP3
-  comes down as soon as its file is done, so only the last downloads add time at the end.
+  every node (dividing totals would miss the one long file that finishes last). A file
+  holds its slot for the per-file overhead (learned per VM size), reading its input, and
+  its media at the per-file speed. Each MP3 comes down as soon as its file is done, so
+  only the last downloads add time at the end, then the run's wrap-up (noticing the last
+  file, placing its MP3, cleaning up; learned per account).
 - Slots share a node's cores: a node with c vCPUs running k files at once converts each
   at (node speed) / max(k, c). One MP3 encode uses one core, so k = c is the sweet spot:
   fewer leaves cores idle, more makes every file slower without adding throughput.
-- Money is node-hours as Azure bills them: every node from the pool's creation, start-up
-  and idle time included, until the pool goes: a run's own pool ends with its job, which
-  ends when the last task is done (the last downloads cost nothing); a kept or reused
-  pool is counted to the end of the run (and costs on). List price per hour, dedicated or
-  Spot. Storage and data transfer are named as small extras, never guessed.
-- This computer: the same queue over its slots; no money.
+- Money is node-minutes counted as core.billing counts what a run used: each node from
+  its allocation (learned per account: pressing Convert -> allocated; a running pool's
+  nodes from pressing Convert) until it leaves the pool. A run's own pool goes with its
+  job: when Azure ends the job after the last file (the release, learned per account) or
+  when the app deletes it at the run's end, whichever is first. A kept or reused pool is
+  counted to the end of the run (and costs on). List price per hour, dedicated or Spot.
+  Storage and data transfer are named as small extras, never guessed.
+- This computer: the same queue over its slots, plus its wrap-up; no money.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -279,11 +284,16 @@ def estimate_local(workload: Workload, plan: LocalPlan, learned: Learned,
     slots, cores = max(1, plan.slots), max(1, plan.cores)
     speed = learned.computer_speed(cores)
     each = per_file_speed(speed.value, slots, cores)
-    times = [overheads.local_task_s + f.media_s / each for f in workload.files]
-    total = max(simulate_queue(times, slots), default=0.0)
+    overhead = learned.computer_task_overhead(overheads)
+    times = [overhead.value + f.media_s / each for f in workload.files]
+    converting = max(simulate_queue(times, slots), default=0.0)
+    wrap_up = learned.computer_wrap_up(overheads).value if workload.files else 0.0
+    total = converting + wrap_up
     notes = [
         tr("This computer converts about {x:.0f}× realtime per file ({basis}).",
            x=each, basis=_basis(speed, _("a cautious default until the first run"))),
+        tr("Each file takes {s:.1f} s more to start and finish ({basis}).",
+           s=overhead.value, basis=_basis(overhead, _("a default until a run measures it"))),
     ]
     if slots > cores:
         notes.append(tr("{slots} files at once on {cores} cores share the cores, so each file "
@@ -294,8 +304,8 @@ def estimate_local(workload: Workload, plan: LocalPlan, learned: Learned,
         text = tr("{time} on this computer ({at_once})", time=format_duration(total),
                   at_once=at_once_words(slots))
     return Estimate(text=text, seconds=total, target_kind="local", files=len(workload.files),
-                    media_s=workload.media_s, conversion_s=total, slots_per_node=slots,
-                    notes=tuple(notes))
+                    media_s=workload.media_s, conversion_s=converting,
+                    download_tail_s=wrap_up, slots_per_node=slots, notes=tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -308,6 +318,8 @@ class Timeline:
     converted_s: float  # the last file converted
     total_s: float
     billed_s: float  # how long each node is billed
+    nodes_from_s: float = 0.0  # when the nodes are allocated (billing starts)
+    nodes_until_s: float = 0.0  # when they leave the pool (or the run ends)
 
 
 def azure_timeline(workload: Workload, plan: AzurePlan, learned: Learned,
@@ -315,21 +327,27 @@ def azure_timeline(workload: Workload, plan: AzurePlan, learned: Learned,
     cores = vm_cores(plan.vm_size) or FALLBACK_CORES
     slots = max(1, plan.slots_per_node)
     each = per_file_speed(learned.vm_speed(plan.vm_size).value, slots, cores)
+    overhead = learned.vm_task_overhead(plan.vm_size, overheads).value
     ready = 0.0 if plan.pool_exists else learned.pool_ready(plan.account).value
     upload = workload.size / learned.upload_bps.value
-    submit = math.ceil(len(workload.files) / 100) * overheads.azure_submit_s_per_100
-    start = max(ready, upload + submit)
-    times = [overheads.azure_task_s + f.size / overheads.node_fetch_bps + f.media_s / each
+    start = max(ready, upload) + learned.dispatch(plan.account, overheads).value
+    times = [overhead + f.size / overheads.node_fetch_bps + f.media_s / each
              for f in workload.files]
     finish = simulate_queue(times, slots * max(1, plan.nodes))
     down = learned.download_bps.value
-    ends = [start + t + overheads.azure_notice_s + workload.mp3_bytes(f) / down
-            for t, f in zip(finish, workload.files, strict=True)]
+    downloaded = max((t + workload.mp3_bytes(f) / down
+                      for t, f in zip(finish, workload.files, strict=True)), default=0.0)
     converted = start + max(finish, default=0.0)
-    total = max(ends, default=0.0)
+    total = start + downloaded + learned.wrap_up(plan.account, overheads).value \
+        if workload.files else 0.0
     own_pool = not plan.pool_exists and not plan.keep_pool  # it ends with the run's job
-    billed = converted + overheads.azure_release_s if own_pool else total
-    return Timeline(ready, upload, start, converted, total, billed)
+    if own_pool:
+        until = min(total, converted + learned.release(plan.account, overheads).value)
+    else:
+        until = total
+    since = 0.0 if plan.pool_exists else min(learned.node_allocated(plan.account).value, ready)
+    billed = max(0.0, until - since) if workload.files else 0.0
+    return Timeline(ready, upload, start, converted, total, billed, since, until)
 
 
 def estimate_azure(workload: Workload, plan: AzurePlan, learned: Learned,
@@ -406,12 +424,19 @@ def _azure_notes(workload: Workload, plan: AzurePlan, learned: Learned, price: V
     if slots > cores:
         notes.append(tr("{slots} files at once on {cores} vCPUs share the cores, so each file "
                         "converts more slowly.", slots=slots, cores=cores))
+    overhead = learned.vm_task_overhead(plan.vm_size)
+    notes.append(tr("Each file takes {s:.1f} s more on a node to start, read and write back "
+                    "({basis}).", s=overhead.value, basis=_basis(
+                        overhead, _("a default until a run on this VM size measures it"))))
     if plan.pool_exists or plan.keep_pool:
-        notes.append(_("Counted as Azure bills: every node from the pool's start (or from now, "
-                       "for a running pool) to the end of the run, idle time included."))
+        notes.append(_("Counted as Azure bills: every node from its start (or from now, for a "
+                       "running pool) to the end of the run, idle time included."))
     else:
-        notes.append(_("Counted as Azure bills: every node from the pool's start until Azure "
-                       "removes the pool after the last file, idle time included."))
+        notes.append(tr("Counted as Azure bills: every node from its start until it leaves the "
+                        "pool after the last file ({basis}), idle time included; Azure may "
+                        "bill a little more while it shuts a node down.", basis=_basis(
+                            learned.release(plan.account),
+                            _("a default until the app sees a pool of this account go"))))
     notes.append(_("Storage and data transfer cost a little extra and are not included."))
     if plan.spot_nodes:
         notes.append(_("Spot nodes cost less, but Azure can take them back at any time; their "

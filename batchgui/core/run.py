@@ -20,6 +20,7 @@ from typing import Any
 
 from batchgui.core import awake, naming
 from batchgui.core.drills import kill_point
+from batchgui.core.file_times import FileTiming, run_figures
 from batchgui.core.finish import Finisher
 from batchgui.core.journal import (
     CANCELLED,
@@ -176,6 +177,8 @@ class Run(RunPlanning):
             self.board.bytes_total += total - old_total
         file.transfer = (done, total)
         if file.status in (FileStatus.READY, FileStatus.UPLOADING):
+            if done >= total:  # for the estimator: the run's start -> the last file up
+                self.measures["uploads_done"] = time.monotonic() - self._started
             file.set(FileStatus.UPLOADING if done < total else FileStatus.QUEUED)
         file.touch()
         self._emit()
@@ -237,6 +240,7 @@ class Run(RunPlanning):
 
     async def _execute(self) -> RunResult:
         items: list[WorkItem] = []
+        self._started = time.monotonic()  # the run's clock starts now, not when it was made
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         if self.journal is not None:
@@ -403,26 +407,41 @@ class Run(RunPlanning):
                 await self._j(self.journal.set_run_state, self.run_id, state, error=self._error)
             except Exception:  # the journal's disk may be the problem; the run still ends
                 log.exception("could not write the run's end to the journal")
+        self.measures["ended"] = time.monotonic() - self._started  # for the estimator
         self._emit(force=True)
 
     def measured(self) -> dict[str, Any]:
-        """What this run measured, for the estimator (see planning.record_outcome)."""
+        """What this run measured, for the estimator (see planning.record_outcome).
+
+        Besides the totals: each converted file's own task time (core.file_times: up to
+        200 samples, the slots' waits, when the first and last file ran) and, for the
+        uploads, the run's start -> the last file up (as the estimate counts them).
+        """
         done = [f for f in self._files if f.status is FileStatus.DONE and f.item is not None]
         converting = 0.0
+        timings: list[FileTiming] = []
         for f in done:
             t = f.task
             if t is not None and t.started_at and t.ended_at:
                 converting += max(0.0, t.ended_at - t.started_at)
+                timings.append(FileTiming(f.input.duration_s or 0.0, f.input.size,
+                                          t.started_at, t.ended_at, t.node_id,
+                                          f.transfer[1]))
+        seconds = self.measures.get("ended") or time.monotonic() - self._started
+        ended_at = time.time() - (time.monotonic() - self._started - seconds)
+        uploaded = self.measures.get("uploads_done") or self.measures["upload_seconds"]
         return {
             "files_converted": len(done),
             "media_seconds": sum(f.input.duration_s or 0.0 for f in done),
             "conversion_seconds": converting,
             "bytes_uploaded": self.board.bytes_total,
-            "upload_seconds": self.measures["upload_seconds"] if self.board.bytes_total else 0.0,
+            "upload_seconds": uploaded if self.board.bytes_total else 0.0,
             "bytes_downloaded": int(self.measures["bytes_downloaded"]),
             "download_seconds": self.measures["download_seconds"],
-            "seconds": time.monotonic() - self._started,
-            "ended_at": time.time(),
+            "seconds": seconds,
+            "started_at": ended_at - seconds,
+            "ended_at": ended_at,
+            **run_figures(timings, ended_at - seconds),
         }
 
     def result(self) -> RunResult:

@@ -1,13 +1,17 @@
 """Starting ffmpeg so that it never outlives BatchGUI, and never fights the desktop for CPU.
 
 - Linux: the child asks the kernel for SIGKILL when its parent dies
-  (`prctl(PR_SET_PDEATHSIG)`), set between fork and exec, and then checks that its
-  parent is still the app (it may have died a moment before): only then does it run
-  ffmpeg. The signal is tied to the *thread* that started the child, so children are
-  started on the event loop's thread, which lives as long as the app. Checked by kill
-  drills that SIGKILL batchgui right after it starts an ffmpeg.
-  (util-linux's `setpriv --pdeathsig` would keep Python's faster vfork path, but it
-  cannot make that second check, and a drill caught the orphan it leaves.)
+  (`prctl(PR_SET_PDEATHSIG)`), then checks that its parent is still the app (it may
+  have died a moment before the request): only then does it become ffmpeg. Done by
+  util-linux's `setpriv --pdeathsig KILL`, which execs `/bin/sh` with a fixed
+  two-line script (the parent check; then `exec "$@"`: the command and every file
+  name stay arguments, never script text), which execs ffmpeg: all in one process,
+  so Python keeps its fast vfork path. A `preexec_fn` doing the same costs a full fork
+  of the app (about 4 ms of waiting per file, which shows with thousands of short
+  files); it is the fallback where setpriv is missing. The signal is tied to the
+  *thread* that started the child, so children are started on one spawner thread
+  that lives until every child has ended (targets/local.py). Checked by kill drills
+  that SIGKILL batchgui right after it starts an ffmpeg.
 - Windows: every child joins one Job Object with KILL_ON_JOB_CLOSE; when the app's
   last handle to it closes (the app ends in any way), Windows ends the children.
   Written to the documented API; not run here (no Windows machine).
@@ -23,13 +27,33 @@ converts.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from functools import cache
 from typing import Any
 
 NICE_LEVEL = 10
 _PR_SET_PDEATHSIG = 1
+#: run by /bin/sh after setpriv asked for the parent-death signal: go on only if the
+#: parent is still the app ($1), then become the command ("$@" after the shift)
+_PARENT_CHECK = '[ "$PPID" = "$1" ] || exit 86; shift; exec "$@"'
+
+
+@cache
+def _setpriv_and_sh() -> tuple[str, str] | None:
+    setpriv, sh = shutil.which("setpriv"), shutil.which("sh") or "/bin/sh"
+    if setpriv is None or not os.access(sh, os.X_OK):
+        return None
+    return setpriv, sh
+
+
+def _lower_priority(pid: int) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, NICE_LEVEL)
+    except OSError:  # it may already be gone
+        pass
 
 
 def _linux_child_setup(low_priority: bool) -> Any:
@@ -108,8 +132,17 @@ def popen_child(argv: list[str], *, low_priority: bool = True,
     kwargs.setdefault("stdin", subprocess.DEVNULL)
     if sys.platform.startswith("linux"):
         # own session: a terminal's Ctrl-C reaches us, and we stop ffmpeg ourselves
-        return subprocess.Popen(argv, start_new_session=True,
-                                preexec_fn=_linux_child_setup(low_priority), **kwargs)
+        tools = _setpriv_and_sh()
+        if tools is None:
+            return subprocess.Popen(argv, start_new_session=True,
+                                    preexec_fn=_linux_child_setup(low_priority), **kwargs)
+        setpriv, sh = tools
+        proc = subprocess.Popen(
+            [setpriv, "--pdeathsig", "KILL", "--", sh, "-c", _PARENT_CHECK, "sh",
+             str(os.getpid()), *argv], start_new_session=True, **kwargs)
+        if low_priority:  # it inherits nothing from us: set before it gets far
+            _lower_priority(proc.pid)
+        return proc
     if sys.platform == "win32":  # pragma: no cover - Windows only
         flags = 0x00004000 if low_priority else 0  # BELOW_NORMAL_PRIORITY_CLASS
         proc = subprocess.Popen(argv, creationflags=flags, **kwargs)

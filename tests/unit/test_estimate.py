@@ -28,7 +28,7 @@ from batchgui.core.vm_sizes import arm_sku_name, vm_cores
 FETCHED = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 PRICE = VmPrice("standard_d2s_v3", "westeurope", "USD", 0.111, 0.0222, fetched_at=FETCHED)
 NO_OVERHEADS = Overheads(azure_task_s=0, local_task_s=0, node_fetch_bps=float("inf"),
-                         azure_notice_s=0, azure_submit_s_per_100=0)
+                         azure_notice_s=0, local_wrap_up_s=0, azure_dispatch_s=0)
 
 
 def learned_azure() -> Learned:
@@ -83,26 +83,27 @@ def test_known_azure_workload_gives_known_time_and_money() -> None:
     work = Workload((FileWork(600.0, 100_000_000),) * 12, mp3_kbps=190)
     plan = AzurePlan("acct", "standard_d2s_v3", dedicated_nodes=3, slots_per_node=2)
     est = estimate(work, plan, learned_azure(), PRICE)
-    # upload 1.2 GB at 5 MB/s = 240 s (+1 s adding tasks) while the pool takes 300 s;
+    # upload 1.2 GB at 5 MB/s = 240 s while the pool takes 300 s; then 1 s adding tasks;
     # each file: 3 s overhead + 2 s fetch (100 MB at 50 MB/s) + 600 s at 100x = 11 s;
-    # 12 files on 6 slots: 2 rounds = 22 s; the last MP3 (14.25 MB) is noticed after 5 s
-    # and comes down at 10 MB/s in 1.425 s
+    # 12 files on 6 slots: 2 rounds = 22 s; the last MP3 (14.25 MB) comes down at 10 MB/s
+    # in 1.425 s, and the run's wrap-up (noticing, placing, cleaning up) takes 5 s
     assert est.pool_ready_s == 300 and est.upload_s == 240
     assert est.conversion_s == pytest.approx(22)
     assert est.download_tail_s == pytest.approx(6.425)
-    assert est.seconds == pytest.approx(328.425)
-    # the run's own pool goes with its job once the last file is converted (322 s), and
-    # Azure takes about a minute more to remove the nodes: 382 s per node
-    assert est.node_minutes_dedicated == pytest.approx(3 * 382 / 60)
-    assert est.cost == pytest.approx(3 * 382 / 3600 * 0.111)
-    assert est.text == ("about 5 min, about $0.04 at list price (Standard_D2s_v3, "
+    assert est.seconds == pytest.approx(329.425)
+    # each node from its allocation (not measured yet: from pressing Convert) until the run
+    # deletes its job at its end, 6.425 s after the last file is converted (Azure would end
+    # the job itself about a minute after the last file): 329.425 s per node
+    assert est.node_minutes_dedicated == pytest.approx(3 * 329.425 / 60)
+    assert est.cost == pytest.approx(3 * 329.425 / 3600 * 0.111)
+    assert est.text == ("about 5 min, about $0.03 at list price (Standard_D2s_v3, "
                         "3 nodes × 2 files at once, prices of 2026-11-29)")
     assert "Storage and data transfer cost a little extra and are not included." in est.notes
-    assert est.to_dict()["cost"] == pytest.approx(0.0353, abs=1e-4)
+    assert est.to_dict()["cost"] == pytest.approx(0.0304, abs=1e-4)
     # a kept pool is counted to the end of the run, and costs on afterwards
     kept = estimate(work, AzurePlan("acct", "standard_d2s_v3", 3, 0, 2, keep_pool=True),
                     learned_azure(), PRICE)
-    assert kept.node_minutes_dedicated == pytest.approx(3 * 328.425 / 60)
+    assert kept.node_minutes_dedicated == pytest.approx(3 * 329.425 / 60)
 
 
 def test_slow_uploads_hold_the_conversions_back() -> None:
@@ -120,7 +121,7 @@ def test_spot_nodes_are_priced_at_the_spot_price_and_said_so() -> None:
     plan = AzurePlan("acct", "standard_d2s_v3", dedicated_nodes=1, spot_nodes=2,
                      slots_per_node=2, keep_pool=True)
     est = estimate(work, plan, learned_azure(), PRICE)
-    hours = 328.425 / 3600  # a kept pool: counted to the end of the run
+    hours = 329.425 / 3600  # a kept pool: counted to the end of the run
     assert est.cost == pytest.approx(hours * (0.111 + 2 * 0.0222))
     assert "1 dedicated + 2 Spot nodes × 2 files at once" in est.text
     assert any("take them back" in note for note in est.notes)
@@ -237,3 +238,57 @@ def test_node_minutes_count_start_up_idle_and_each_stretch_once() -> None:
     assert usage_text(usage, PRICE) == ("30 node-minutes, about $0.04 at list price "
                                         "(prices of 2026-11-29)")
     assert usage_text(usage, None) == "30 node-minutes, price unknown"
+
+
+def test_node_minutes_run_from_allocation_until_the_node_left_or_the_run_ended() -> None:
+    t0 = 1_800_000_000.0
+    nodes = [
+        NodeRecord("tvm-1", False, t0 + 60, t0 + 600),  # seen leaving the pool
+        NodeRecord("tvm-2", False, t0 + 60),  # still there at the last look
+        NodeRecord("tvm-3", False, t0 - 3600),  # a reused pool's node: from the run's start
+    ]
+    usage = node_minutes(nodes, run_ended_at=t0 + 660, run_started_at=t0)
+    assert usage.dedicated_minutes == pytest.approx(9 + 10 + 11)
+    assert usage.nodes == 3
+    # without the run's start, a reused node counts from its allocation (as before)
+    assert node_minutes(nodes[2:], t0 + 660).dedicated_minutes == pytest.approx(71)
+
+
+def test_the_estimate_counts_node_minutes_as_billing_counts_them() -> None:
+    # learned: nodes allocated 100 s after Convert, ready at 300 s; Azure ended the job's
+    # pool 20 s after the last file; the run's wrap-up takes 30 s
+    learned = Learned(pool_ready_s={"acct": Measure(300.0, 2)}, upload_bps=Measure(1e9, 2),
+                      download_bps=Measure(1e9, 2),
+                      node_speed={"standard_d2s_v3": Measure(200.0, 4)},
+                      task_overhead_s={"standard_d2s_v3": Measure(0.0, 2)},
+                      allocated_s={"acct": Measure(100.0, 2)},
+                      release_s={"acct": Measure(20.0, 2)},
+                      wrap_up_s={"acct": Measure(30.0, 2)})
+    work = Workload((FileWork(600.0, 1000),) * 12)
+    plan = AzurePlan("acct", "standard_d2s_v3", 3, 0, 2)
+    est = estimate(work, plan, learned, PRICE, overheads=NO_OVERHEADS)
+    # converting: 2 rounds of 6 s from 300 s; done at 312 + 30 s wrap-up
+    assert est.seconds == pytest.approx(342, abs=0.05)  # + the last MP3 at 1 GB/s
+    # each node: allocated at 100 s, left 20 s after the last file (332 s), before the
+    # run deleted the job at 342 s: 232 s
+    assert est.node_minutes_dedicated == pytest.approx(3 * 232 / 60, abs=0.01)
+    # a kept pool stays to the end of the run: 242 s
+    kept = estimate(work, AzurePlan("acct", "standard_d2s_v3", 3, 0, 2, keep_pool=True),
+                    learned, PRICE, overheads=NO_OVERHEADS)
+    assert kept.node_minutes_dedicated == pytest.approx(3 * 242 / 60, abs=0.01)
+    # a running pool: from pressing Convert to the end of the run (uploads: 12 KB at 1 GB/s)
+    running = estimate(work, AzurePlan("acct", "standard_d2s_v3", 3, 0, 2, pool_exists=True),
+                       learned, PRICE, overheads=NO_OVERHEADS)
+    assert running.node_minutes_dedicated == pytest.approx(3 * running.seconds / 60)
+    assert any("learned from 2 runs" in n and "leaves the pool" in n for n in est.notes)
+
+
+def test_this_computers_estimate_uses_its_learned_overhead_and_wrap_up() -> None:
+    learned = Learned(local_speed=Measure(300.0, 2), local_task_s=Measure(0.1, 2),
+                      local_wrap_up_s=Measure(0.4, 2))
+    work = Workload(tuple(FileWork(m, 10**6) for m in (60.0, 60.0, 30.0, 30.0)))
+    est = estimate(work, LocalPlan(slots=2, cores=2), learned)
+    # 150x per file: 0.4 s and 0.2 s plus 0.1 s each, two at a time; then 0.4 s more
+    assert est.conversion_s == pytest.approx(0.5 + 0.3)
+    assert est.seconds == pytest.approx(1.2)
+    assert any("0.1 s more" in n and "learned from 2 runs" in n for n in est.notes)

@@ -63,7 +63,7 @@ def poll_bounds() -> tuple[float, float]:
             return low, high
     except ValueError:
         pass
-    return 2.0, 15.0
+    return 2.0, 8.0  # a poll costs what changed (a few small calls): no need to wait long
 
 
 class Monitor:
@@ -80,7 +80,8 @@ class Monitor:
         self.tasks: dict[str, Status] = {}
         self.pool_broken = False
         self.polls = 0
-        #: each node seen: {node_id, is_spot, allocated_at, left_at} (for node-minutes)
+        #: each node seen, for node-minutes (core.billing): {node_id, is_spot, allocated_at,
+        #: left_at}; left_at stays None until the app sees the node leaving or gone
         self.node_times: dict[str, dict[str, object]] = {}
         self.first_ready: float | None = None  # time.monotonic() when a node first worked
         self._interval = self.poll_min
@@ -251,12 +252,8 @@ class Monitor:
         now = time.time()
         if health.usable and self.first_ready is None:
             self.first_ready = time.monotonic()
+        self._note_node_times(health.nodes, now)
         for node in health.nodes:
-            allocated = getattr(node, "allocation_time", None)
-            seen = self.node_times.setdefault(node.id, {
-                "node_id": node.id, "is_spot": node.is_dedicated is False,
-                "allocated_at": allocated.timestamp() if allocated else now, "left_at": now})
-            seen["left_at"] = now
             state = NodeState.parse(value(node.state))
             errors = [e.message or e.code or "" for e in (node.errors or [])]
             if state == NodeState.START_TASK_FAILED:
@@ -272,6 +269,25 @@ class Monitor:
                 errors=tuple(e for e in errors if e),
             ))
         return tuple(sorted(views, key=lambda v: v.node_id))
+
+    def _note_node_times(self, nodes: list[bm.BatchNode], now: float) -> None:
+        """When each node came (its allocationTime) and when it left the pool: its change
+        to leavingpool (the service's time), or the first look that found it gone."""
+        present = set()
+        for node in nodes:
+            present.add(node.id)
+            allocated = getattr(node, "allocation_time", None)
+            seen = self.node_times.setdefault(node.id, {
+                "node_id": node.id, "is_spot": node.is_dedicated is False,
+                "allocated_at": allocated.timestamp() if allocated else now, "left_at": None})
+            if value(node.state) != "leavingpool":
+                seen["left_at"] = None  # still there (a look that missed it was wrong)
+            elif seen["left_at"] is None:
+                changed = getattr(node, "state_transition_time", None)
+                seen["left_at"] = min(changed.timestamp(), now) if changed else now
+        for node_id, seen in self.node_times.items():
+            if node_id not in present and seen["left_at"] is None:
+                seen["left_at"] = now
 
     async def _explain(self, ctx: RunContext, storage: RunStorage, batch: BatchService,
                        job_id: str, task: bm.BatchTask, status: Status) -> Status:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +23,9 @@ from urllib.parse import quote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
-    BlobBlock,
-    BlobClient,
     BlobSasPermissions,
     BlobServiceClient,
     ContainerSasPermissions,
-    ContentSettings,
     ExponentialRetry,
     UserDelegationKey,
     generate_blob_sas,
@@ -45,6 +40,18 @@ from batchgui.targets.azure.storage_access import (  # also re-exported (see __a
     storage_endpoint,
     uses_sign_in,
 )
+from batchgui.targets.azure.transfers import (  # the constants are also re-exported
+    BLOCK_BYTES,
+    BLOCK_CONCURRENCY,
+    BLOCK_THREADS,
+    SINGLE_PUT_BYTES,
+    Progress,
+    Throttled,
+    TransferAborted,
+    connection_pool,
+    get_file,
+    put_file,
+)
 
 __all__ = [
     "BLOCK_CONCURRENCY", "CONTAINER", "SINGLE_PUT_BYTES", "RunStorage", "StorageSettingsError",
@@ -55,23 +62,9 @@ __all__ = [
 #: today each run has a container of its own (tasks.run_container)
 CONTAINER = "batchgui"
 
-#: files up to this size go in one request; larger ones in blocks, several at once
-SINGLE_PUT_BYTES = 16 * 1024 * 1024
-BLOCK_BYTES = 8 * 1024 * 1024
-#: blocks of one large file in flight at once
-BLOCK_CONCURRENCY = 4
-#: how often (seconds) a file's progress is reported while it moves
-PROGRESS_EVERY_S = 0.1
 #: a user delegation key (and so every SAS signed with it) lives at most 7 days from now;
 #: asked for a little less, so clocks a few minutes apart don't get it refused
 DELEGATION_KEY_MAX = timedelta(days=7) - timedelta(minutes=10)
-
-Progress = Callable[[int, int], None]
-
-
-class TransferAborted(Exception):
-    """The run was cancelled (or failed elsewhere) while a transfer was under way."""
-
 
 def client_options() -> dict[str, object]:
     """Short, bounded retries so a wrong address fails in seconds, not minutes."""
@@ -120,8 +113,11 @@ class RunStorage:
         self.service = BlobServiceClient(
             access.blob_endpoint,
             credential=credential,
+            session=connection_pool(),
             **options,  # type: ignore[arg-type]
         )
+        #: the threads that move the pieces of large files, shared by all of them
+        self._piece_threads = ThreadPoolExecutor(BLOCK_THREADS, thread_name_prefix="block")
         self.container_client = self.service.get_container_client(container)
         self._delegation: UserDelegationKey | None = None
         self._delegation_expiry: datetime | None = None
@@ -185,58 +181,10 @@ class RunStorage:
                 if progress:
                     progress(size, size)
                 return False
-        hook = _Throttled(progress, size, abort)
-        if size <= SINGLE_PUT_BYTES:
-            data = path.read_bytes()
-            blob.upload_blob(
-                data,
-                length=len(data),
-                overwrite=True,
-                content_settings=_settings(hashlib.md5(data, usedforsecurity=False).digest()),
-                progress_hook=hook,
-            )
-        else:
-            self._upload_blocks(blob, path, hook, max(1, block_concurrency))
+        hook = Throttled(progress, size, abort)
+        put_file(blob, path, hook, self._piece_threads, block_concurrency)
         hook.finish()
         return True
-
-    def _upload_blocks(
-        self, blob: BlobClient, path: Path, hook: _Throttled, concurrency: int
-    ) -> None:
-        """Read the file once, hashing as it goes, while up to `concurrency` blocks are sent."""
-        digest = hashlib.md5(usedforsecurity=False)
-        block_ids: list[str] = []
-        sent = 0
-        lock = threading.Lock()
-
-        def stage(block_id: str, chunk: bytes) -> None:
-            nonlocal sent
-            hook.check()
-            blob.stage_block(block_id, chunk, length=len(chunk))
-            with lock:
-                sent += len(chunk)
-                done = sent
-            hook(done, None)
-
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="block") as pool, \
-                open(path, "rb") as fh:
-            in_flight: set[Future[None]] = set()
-            while chunk := fh.read(BLOCK_BYTES):
-                hook.check()
-                digest.update(chunk)
-                block_id = f"{len(block_ids):08d}"  # same length for every block, as required
-                block_ids.append(block_id)
-                in_flight.add(pool.submit(stage, block_id, chunk))
-                if len(in_flight) >= concurrency:
-                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        future.result()
-            for future in in_flight:
-                future.result()
-        blob.commit_block_list(
-            [BlobBlock(block_id=block_id) for block_id in block_ids],
-            content_settings=_settings(digest.digest()),
-        )
 
     # -- SAS URLs --------------------------------------------------------------------------
 
@@ -312,19 +260,12 @@ class RunStorage:
         progress: Progress | None = None,
         abort: threading.Event | None = None,
     ) -> int:
-        """Write the blob into `dest`; raises ResourceNotFoundError when it is not there."""
+        """Write the blob into `dest`; raises ResourceNotFoundError when it is not there.
+
+        A large MP3 comes down in several ranges at once (a long recording over a far line).
+        """
         blob = self.container_client.get_blob_client(blob_name)
-        stream = blob.download_blob(max_concurrency=4)
-        total = stream.size
-        hook = _Throttled(progress, total, abort)
-        written = 0
-        with open(dest, "wb") as fh:
-            for chunk in stream.chunks():
-                fh.write(chunk)
-                written += len(chunk)
-                hook(written, total)
-        hook.finish()
-        return written
+        return get_file(blob, dest, progress, abort, self._piece_threads)
 
     def read_tail(self, blob_name: str, max_bytes: int = 4000) -> str | None:
         """The last `max_bytes` of a text blob (e.g. a task's stderr.txt); None if missing."""
@@ -365,49 +306,13 @@ class RunStorage:
         return len(names)
 
     def close(self) -> None:
+        self._piece_threads.shutdown(wait=False, cancel_futures=True)
         self.service.close()
 
     def list_names(self, prefix: str) -> list[str]:
         return [b.name for b in self.container_client.list_blobs(name_starts_with=prefix)]
 
 
-def _settings(md5: bytes) -> ContentSettings:
-    return ContentSettings(content_type="video/mp4", content_md5=bytearray(md5))
-
-
 def _sas_start() -> datetime:
     """A little in the past, so a node whose clock is slightly behind can use it at once."""
     return datetime.now(UTC) - timedelta(minutes=15)
-
-
-class _Throttled:
-    """The SDK's progress hook (called on its worker threads): throttled, and able to abort."""
-
-    def __init__(self, progress: Progress | None, total: int, abort: threading.Event | None):
-        self.progress = progress
-        self.total = total
-        self.abort = abort
-        self.last = 0.0
-        self.done = 0
-        self.lock = threading.Lock()
-
-    def check(self) -> None:
-        if self.abort is not None and self.abort.is_set():
-            raise TransferAborted()
-
-    def __call__(self, current: int, total: int | None) -> None:
-        self.check()
-        if self.progress is None:
-            return
-        now = time.monotonic()
-        with self.lock:
-            self.done = max(self.done, current)
-            if now - self.last < PROGRESS_EVERY_S:
-                return
-            self.last = now
-            done = self.done
-        self.progress(done, total or self.total)
-
-    def finish(self) -> None:
-        if self.progress is not None:
-            self.progress(self.total, self.total)
