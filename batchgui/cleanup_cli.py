@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from batchgui.core.journal import Journal
 from batchgui.core.resume import dismiss, run_standing
 from batchgui.core.target import TargetError
+from batchgui.i18n import _, pgettext, tr, trn
 from batchgui.targets import registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -22,24 +23,26 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def add_command(sub: Any) -> None:
     parser = sub.add_parser(
-        "cleanup", help="find and remove what BatchGUI left on Azure (jobs, pools, files)",
-        description="Lists the jobs, pools and stored files that BatchGUI made on your Azure "
-        "accounts and that no running conversion uses, then removes them when you agree.",
+        "cleanup", help=_("find and remove what BatchGUI left on Azure (jobs, pools, files)"),
+        description=_("Lists the jobs, pools and stored files that BatchGUI made on your Azure "
+                      "accounts and that no running conversion uses, then removes them when "
+                      "you agree."),
     )
-    parser.add_argument("--target", metavar="NAME",
-                        help="one account: 'azure' (AZURE_* variables) or a profile name "
-                        "(default: every account profile)")
-    parser.add_argument("--dry-run", action="store_true", help="only list, remove nothing")
-    parser.add_argument("--yes", "-y", action="store_true", help="remove without asking")
+    parser.add_argument("--target", metavar=_("NAME"),
+                        help=_("one account: 'azure' (AZURE_* variables) or a profile name "
+                               "(default: every account profile)"))
+    parser.add_argument("--dry-run", action="store_true",
+                        help=_("only list, remove nothing"))
+    parser.add_argument("--yes", "-y", action="store_true", help=_("remove without asking"))
     parser.add_argument("--include-resumable", action="store_true",
-                        help="also remove what an interrupted run needs to be resumed "
-                        "(that run can then no longer be resumed)")
+                        help=_("also remove what an interrupted run needs to be resumed "
+                               "(that run can then no longer be resumed)"))
 
 
 def _targets(args: argparse.Namespace) -> list[str]:
     if args.target:
         return [args.target]
-    names = [name for name, _ in registry.available_targets() if name != registry.LOCAL]
+    names = [name for name, _label in registry.available_targets() if name != registry.LOCAL]
     if os.environ.get("AZURE_BATCH_ENDPOINT"):
         names.append(registry.AZURE)
     return names
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None,
     stdin = stdin or sys.stdin
     names = _targets(args)
     if not names:
-        print("No Azure account is set up, so there is nothing to clean up.", file=out)
+        print(_("No Azure account is set up, so there is nothing to clean up."), file=out)
         return EXIT_OK
     journal = Journal()
     code = EXIT_OK
@@ -68,29 +71,32 @@ def run(args: argparse.Namespace, out: TextIO | None = None,
         except Exception as exc:  # the SDKs' errors, in one line
             from batchgui.targets.azure.errors import plain_error
 
-            print(f"{name}: {plain_error(exc, 'batch')}", file=out)
+            print(f"{name}: {plain_error(exc, 'batch').text}", file=out)
             code = EXIT_FAILED
             continue
         if not found:
-            print(f"{name}: nothing left behind.", file=out)
+            print(tr("{account}: nothing left behind.", account=name), file=out)
             continue
-        print(f"{name}: BatchGUI left these:", file=out)
+        print(tr("{account}: BatchGUI left these:", account=name), file=out)
         for item in found:
             print(f"  {item.describe()}", file=out)
         doomed = [f for f in found if f.standing != RESUMABLE or args.include_resumable]
         kept = len(found) - len(doomed)
         if kept:
-            print(f"  ({kept} kept for resuming; add --include-resumable to remove them too)",
-                  file=out)
+            print("  " + trn("({n} kept for resuming; add --include-resumable to remove it too)",
+                             "({n} kept for resuming; add --include-resumable to remove them "
+                             "too)", kept), file=out)
         if args.dry_run or not doomed:
             continue
         if not args.yes:
             if not stdin.isatty():
-                print("  Nothing removed: add --yes to remove them.", file=out)
+                print("  " + _("Nothing removed: add --yes to remove them."), file=out)
                 continue
-            print(f"Remove these {len(doomed)} from {name}? [y/N] ", end="", file=out, flush=True)
-            if stdin.readline().strip().lower() not in ("y", "yes"):
-                print("  Nothing removed.", file=out)
+            print(trn("Remove this {n} from {account}? [y/N] ",
+                      "Remove these {n} from {account}? [y/N] ", len(doomed), account=name),
+                  end="", file=out, flush=True)
+            if stdin.readline().strip().lower() not in _yes_words():
+                print("  " + _("Nothing removed."), file=out)
                 continue
         problems = remove_leftovers(account, doomed)
         for problem in problems:
@@ -100,7 +106,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None,
                 dismiss(journal, run_id)
             if journal.run(run_id) is not None:
                 journal.update_target_state(run_id, {"cleaned": True})
-        print(f"  Removed {len(doomed) - len(problems)} of {len(doomed)}.", file=out)
+        print("  " + tr("Removed {removed} of {total}.", removed=len(doomed) - len(problems),
+                        total=len(doomed)), file=out)
         if problems:
             code = EXIT_FAILED
     return code
+
+
+def _yes_words() -> set[str]:
+    """What counts as "yes" to the question: English always, and the language's own."""
+    return {"y", "yes", pgettext("answer", "y"), pgettext("answer", "yes")}

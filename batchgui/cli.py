@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from batchgui import accounts_cli, cleanup_cli, planning, planning_cli
+from batchgui import accounts_cli, cleanup_cli, i18n, planning, planning_cli
 from batchgui.core import loudness, media
 from batchgui.core.journal import Journal
 from batchgui.core.models import (
@@ -35,6 +35,7 @@ from batchgui.core.resume import is_dead, latest_resumable, resumable_runs, resu
 from batchgui.core.run import Run
 from batchgui.core.store import atomic_write_text
 from batchgui.core.target import CancelToken, TargetError
+from batchgui.i18n import _, percent, tr, trn
 from batchgui.targets import registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -48,7 +49,7 @@ def _quality(text: str) -> Quality:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     if q.vbr_level is None:
-        raise argparse.ArgumentTypeError("use --bitrate for a constant bitrate")
+        raise argparse.ArgumentTypeError(_("use --bitrate for a constant bitrate"))
     return q
 
 
@@ -61,7 +62,7 @@ def _bitrate(text: str) -> Quality:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     if q.cbr_kbps is None or not 128 <= q.cbr_kbps <= 320:
-        raise argparse.ArgumentTypeError("bitrate goes from 128k to 320k")
+        raise argparse.ArgumentTypeError(_("bitrate goes from 128k to 320k"))
     return q
 
 
@@ -69,9 +70,10 @@ def _parallel(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(tr("'{value}' is not a whole number", value=text)
+                                         ) from None
     if n < 1:
-        raise argparse.ArgumentTypeError("use 1 or more")
+        raise argparse.ArgumentTypeError(_("use 1 or more"))
     return n
 
 
@@ -81,61 +83,67 @@ def _lufs(text: str) -> float:
     except ValueError:
         value = math.nan
     if value not in loudness.TARGETS_LUFS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a loudness target: use -23, -16 or -14 (LUFS), "
-            "or --loudness alone for -16")
+        raise argparse.ArgumentTypeError(tr(
+            "'{value}' is not a loudness target: use -23, -16 or -14 (LUFS), or --loudness "
+            "alone for -16", value=text))
     return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batchgui",
-        description="Turn video files into MP3s, on this computer or on Azure Batch. "
-        "Run without arguments to open the window.",
+        description=_("Turn video files into MP3s, on this computer or on Azure Batch. "
+                      "Run without arguments to open the window."),
     )
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--lang", choices=LANG_CHOICES, metavar="{system,en,sv}",
+                        help=_("the language of the messages: system (the default: your "
+                               "system's), en (English) or sv (Swedish); the --report file "
+                               "stays the same in every language"))
+    sub = parser.add_subparsers(dest="command", title=_("commands"))
 
-    conv = sub.add_parser("convert", help="convert files and folders to MP3")
-    conv.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders")
-    conv.add_argument("--output", "-o", required=True, type=Path, metavar="DIR",
-                      help="the folder for the MP3s (made if it does not exist)")
-    conv.add_argument("--target", default="local",
-                      help="'local' (this computer, default), 'azure' (from AZURE_* variables) "
-                      "or the name of an account")
+    conv = sub.add_parser("convert", help=_("convert files and folders to MP3"))
+    conv.add_argument("paths", nargs="+", metavar=_("PATH"), help=_("video files or folders"))
+    conv.add_argument("--output", "-o", required=True, type=Path, metavar=_("DIR"),
+                      help=_("the folder for the MP3s (made if it does not exist)"))
+    conv.add_argument("--target", default="local", metavar=_("TARGET"),
+                      help=_("'local' (this computer, default), 'azure' (from AZURE_* "
+                             "variables) or the name of an account"))
     conv.add_argument("--parallel", type=_parallel, metavar="N",
-                      help="conversions at once on this computer (default: CPU cores)")
+                      help=_("conversions at once on this computer (default: CPU cores)"))
     conv.add_argument("--priority", choices=["low", "normal"], default="low",
-                      help="run ffmpeg below normal priority so the computer stays smooth "
-                      "(default: low)")
+                      help=_("run ffmpeg below normal priority so the computer stays smooth "
+                             "(default: low)"))
     q = conv.add_mutually_exclusive_group()
     q.add_argument("--quality", type=_quality, metavar="V0..V9",
-                   help="variable bitrate level, V0 best .. V9 smallest (default V2)")
-    q.add_argument("--bitrate", type=_bitrate, metavar="128k..320k", help="constant bitrate")
+                   help=_("variable bitrate level, V0 best .. V9 smallest (default V2)"))
+    q.add_argument("--bitrate", type=_bitrate, metavar="128k..320k",
+                   help=_("constant bitrate"))
     conv.add_argument("--on-conflict", choices=[p.value for p in ConflictPolicy],
-                      default="rename", help="when the MP3 exists already (default: rename)")
+                      default="rename", help=_("when the MP3 exists already (default: rename)"))
     conv.add_argument("--mirror-folders", action="store_true",
-                      help="keep the folder structure of dropped folders in the output")
-    conv.add_argument("--report", type=Path, metavar="FILE.json",
-                      help="write one JSON object per input to this file")
+                      help=_("keep the folder structure of dropped folders in the output"))
+    conv.add_argument("--report", type=Path, metavar=_("FILE.json"),
+                      help=_("write one JSON object per input to this file"))
     conv.add_argument("--strip-tags", action="store_true",
-                      help="write no tags; by default the MP3 gets the video's title, artist, "
-                      "album ... and cover picture, and a video without a title its file name")
+                      help=_("write no tags; by default the MP3 gets the video's title, "
+                             "artist, album ... and cover picture, and a video without a title "
+                             "its file name"))
     conv.add_argument("--loudness", type=_lufs, nargs="?", const=loudness.DEFAULT_LUFS,
                       metavar="LUFS",
-                      help="even out loudness (EBU R128) to -23, -16 or -14 LUFS "
-                      "(default when given without a value: -16)")
+                      help=_("even out loudness (EBU R128) to -23, -16 or -14 LUFS "
+                             "(default when given without a value: -16)"))
     registry.add_target_arguments(conv)
     planning_cli.add_convert_arguments(conv)
 
-    res = sub.add_parser("resume", help="finish a run that was interrupted (closed, crashed)")
+    res = sub.add_parser("resume", help=_("finish a run that was interrupted (closed, crashed)"))
     res.add_argument("run_id", nargs="?", metavar="RUN_ID",
-                     help="which run (default: the latest unfinished one)")
+                     help=_("which run (default: the latest unfinished one)"))
     res.add_argument("--parallel", type=_parallel, metavar="N",
-                     help="conversions at once on this computer (default: CPU cores)")
+                     help=_("conversions at once on this computer (default: CPU cores)"))
     res.add_argument("--priority", choices=["low", "normal"], default="low",
-                     help="run ffmpeg below normal priority (default: low)")
-    res.add_argument("--report", type=Path, metavar="FILE.json",
-                     help="write one JSON object per input to this file")
+                     help=_("run ffmpeg below normal priority (default: low)"))
+    res.add_argument("--report", type=Path, metavar=_("FILE.json"),
+                     help=_("write one JSON object per input to this file"))
 
     planning_cli.add_command(sub)
     accounts_cli.add_commands(sub)
@@ -143,9 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: --lang: the system's language, or one of the languages BatchGUI speaks
+LANG_CHOICES = [i18n.SYSTEM, *i18n.LANGUAGES]
+
+
 def main(argv: list[str] | None = None) -> int:
+    lang, args_in = language_asked(sys.argv[1:] if argv is None else list(argv))
+    set_language(lang)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if lang is not None and lang not in LANG_CHOICES:
+        parser.error(tr("argument --lang: '{value}' is not one of {choices}", value=lang,
+                        choices=", ".join(LANG_CHOICES)))
+    args = parser.parse_args(args_in)
     _print_safely()
     if args.command == "convert":
         return convert(args)
@@ -159,6 +176,41 @@ def main(argv: list[str] | None = None) -> int:
         return cleanup_cli.run(args)
     parser.print_help()
     return EXIT_USAGE
+
+
+def language_asked(args: list[str]) -> tuple[str | None, list[str]]:
+    """--lang's value, wherever it is among the arguments (before a `--`), and the arguments
+    without it: the words of --help and of argument errors depend on it, so it is read
+    before the parser is made."""
+    rest: list[str] = []
+    lang: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            lang, i = args[i + 1], i + 2
+            continue
+        if arg.startswith("--lang="):
+            lang, i = arg.partition("=")[2], i + 1
+            continue
+        rest.append(arg)
+        i += 1
+    return lang, rest
+
+
+def set_language(choice: str | None) -> str:
+    """Speak `choice` (None or 'system': the system's language), argparse's words too.
+
+    argparse looks its words up ("usage:", "options:", its error messages) through the
+    gettext functions it imported; it gets ours, so they come from BatchGUI's catalogue.
+    """
+    language = i18n.setup(choice if choice in LANG_CHOICES else None)
+    argparse._ = i18n._  # type: ignore[attr-defined]
+    argparse.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+    return language
 
 
 def convert(args: argparse.Namespace) -> int:
@@ -192,22 +244,25 @@ def resume(args: argparse.Namespace) -> int:
     if args.run_id:
         run = journal.run(args.run_id)
         if run is None:
-            print(f"batchgui: there is no run called {args.run_id!r}", file=sys.stderr)
+            print("batchgui: " + tr("there is no run called '{run_id}'", run_id=args.run_id),
+                  file=sys.stderr)
             return EXIT_USAGE
         if run.is_open and not is_dead(journal, run):
-            print(f"batchgui: run {args.run_id} is still going in another window or command.",
-                  file=sys.stderr)
+            print("batchgui: " + tr("run {run_id} is still going in another window or command.",
+                                    run_id=args.run_id), file=sys.stderr)
             return EXIT_USAGE
         found = next((r for r in resumable_runs(journal) if r.run_id == args.run_id), None)
     else:
         found = latest_resumable(journal)
     if found is None:
-        print("Nothing to resume: every run reached its end.")
+        print(_("Nothing to resume: every run reached its end."))
         return EXIT_OK
     if found.needs_cleanup:
-        print(f"Every file of run {found.run_id} is done; removing what it left on Azure")
+        print(tr("Every file of run {run_id} is done; removing what it left on Azure",
+                 run_id=found.run_id))
     else:
-        print(f"Resuming {found.run_id}: {found.files_left} file(s) to go")
+        print(trn("Resuming {run_id}: {n} file to go", "Resuming {run_id}: {n} files to go",
+                  found.files_left, run_id=found.run_id))
 
     def make_spec(executor: ThreadPoolExecutor) -> RunSpec:
         return resume_spec(journal, found.run_id, media.probe)
@@ -252,13 +307,13 @@ def _run(
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="run") as executor:
             spec = await loop.run_in_executor(executor, make_spec, executor)
             if not spec.inputs:
-                view.line("No video files found.")
+                view.line(_("No video files found."))
             if run_id is None:
                 target = await loop.run_in_executor(
                     executor, planning_cli.size_pool, args, spec, target, journal, view.line)
             guess, price = await loop.run_in_executor(
                 executor, planning_cli.estimate, args, spec, target, journal)
-            view.line(f"Estimate: {guess.text}")
+            view.line(tr("Estimate: {estimate}", estimate=guess.text))
             if only_estimate:
                 for note in guess.notes:
                     view.line(f"  {note}")
@@ -299,7 +354,8 @@ def _run(
 def _on_interrupt(cancel: CancelToken, view: PlainView) -> None:
     if cancel.cancelled:  # a second Ctrl-C: the user really wants out
         os._exit(EXIT_CANCELLED)
-    view.log("Cancelling: stopping ffmpeg and removing temporary files (Ctrl-C again to force)")
+    view.log(_("Cancelling: stopping ffmpeg and removing temporary files (Ctrl-C again to "
+               "force)"))
     cancel.cancel()
 
 
@@ -309,17 +365,19 @@ def _print_summary(result: RunResult, out: TextIO) -> None:
     done = [o for o in result.outcomes if o.status is FileStatus.DONE]
     bad = [o for o in result.outcomes if o.status not in (FileStatus.DONE, FileStatus.SKIPPED)]
     skipped = [o for o in result.outcomes if o.status is FileStatus.SKIPPED]
-    print(f"{len(done)} converted, {len(bad)} not converted, {len(skipped)} skipped", file=out)
+    print(tr("{converted} converted, {failed} not converted, {skipped} skipped",
+             converted=len(done), failed=len(bad), skipped=len(skipped)), file=out)
     for o in bad:
         if not o.run_stopped:
-            print(shown(f"  {o.status.value}: {o.input.name}: {o.reason}"), file=out)
+            print(shown(f"  {o.status.label}: {o.input.name}: {o.reason}"), file=out)
     stopped = [o for o in bad if o.run_stopped]
     if stopped:
-        print("Not converted because the run stopped:", file=out)
+        print(_("Not converted because the run stopped:"), file=out)
         for o in stopped:
             print(shown(f"  {o.input.name}"), file=out)
     if result.cancelled and done:
-        print(shown("Done before cancelling: " + ", ".join(o.input.name for o in done)), file=out)
+        print(shown(tr("Done before cancelling: {names}",
+                       names=", ".join(o.input.name for o in done))), file=out)
 
 
 def _print_safely() -> None:
@@ -378,16 +436,16 @@ class TerminalView(PlainView):
     def snapshot(self, snapshot: RunSnapshot) -> None:
         running = snapshot.running
         parts = [
-            f"{snapshot.files_done}/{snapshot.files_total} done",
-            f"{snapshot.fraction * 100:3.0f}%",
+            tr("{done}/{total} done", done=snapshot.files_done, total=snapshot.files_total),
+            percent(snapshot.fraction),
         ]
         if snapshot.files_failed:
-            parts.insert(1, f"{snapshot.files_failed} failed")
+            parts.insert(1, tr("{failed} failed", failed=snapshot.files_failed))
         if snapshot.rate:
             parts.append(snapshot.rate)
         if snapshot.eta_s is not None:
-            parts.append("ETA " + _clock(snapshot.eta_s))
-        files = ", ".join(f"{t.name[:24]} {t.progress * 100:.0f}%" for t in running[:4])
+            parts.append(tr("ETA {clock}", clock=_clock(snapshot.eta_s)))
+        files = ", ".join(f"{t.name[:24]} {percent(t.progress)}" for t in running[:4])
         if len(running) > 4:
             files += f" +{len(running) - 4}"
         self._status = " · ".join(parts) + (f" · {files}" if files else "")

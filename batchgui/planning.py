@@ -29,6 +29,7 @@ from batchgui.core.learning import Learned, RunOutcome, learn
 from batchgui.core.models import RunResult, RunSpec
 from batchgui.core.sizing import Cheapest, FinishBy, PoolChoice, size_pool
 from batchgui.core.target import Target, TargetError
+from batchgui.i18n import Reason, _, tr, why
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def price_for(target: Target, location: str | None = None) -> VmPrice | None:
         account.batch_url)
     vm_size = target.pool.vm_size  # type: ignore[attr-defined]
     if not region:
-        return VmPrice(vm_size=vm_size, region="", problem=(
+        return VmPrice(vm_size=vm_size, region="", problem=_(
             "price unknown: the Batch account's address does not show its region; set the "
             "account's region (or --location REGION)"))
     currency = getattr(account, "currency", None) or "USD"
@@ -123,7 +124,7 @@ def sized_target(spec: RunSpec, target: Target, journal: Journal, sizing: Sizing
     from batchgui.targets import registry
 
     if not _is_azure(target):
-        raise TargetError("Only an Azure Batch pool can be sized.")
+        raise TargetError(why("not_azure", "Only an Azure Batch pool can be sized."))
     pool = target.pool  # type: ignore[attr-defined]
     price = price_for(target, location)
     choice = size_pool(Workload.from_inputs(spec.inputs, spec.quality), sizing.goal,
@@ -150,7 +151,7 @@ def target_for_estimate(target_name: str) -> Target:
     try:
         profile = accounts.get_profile(target_name)
     except accounts.AccountsError as exc:
-        raise TargetError(str(exc)) from None
+        raise TargetError(Reason("account_unusable", str(exc))) from None
     return registry.make_azure_target(accounts.account_from(profile, accounts.Secrets()),
                                       profile.pool)
 
@@ -171,7 +172,7 @@ class Preview:
     def details(self) -> str:
         lines = [self.estimate.text]
         if self.choice is not None:
-            lines.append(f"Pool: {self.choice.reason}")
+            lines.append(tr("Pool: {note}", note=self.choice.reason))
             lines += list(self.choice.notes)
         lines += list(self.estimate.notes)
         return "\n".join(lines)
@@ -183,10 +184,11 @@ def short_text(guess: Estimate) -> str:
         return ""
     time = format_duration(guess.seconds)
     if guess.target_kind == "local":
-        return f"{time} on this computer"
+        return tr("{time} on this computer", time=time)
     if guess.cost is None:
-        return f"{time}, price unknown"
-    return f"{time}, {about_money(guess.cost, guess.currency)} at list price"
+        return tr("{time}, price unknown", time=time)
+    return tr("{time}, {money} at list price", time=time,
+              money=about_money(guess.cost, guess.currency))
 
 
 def preview(spec: RunSpec, target_name: str, journal: Journal) -> Preview:

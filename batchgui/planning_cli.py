@@ -15,43 +15,47 @@ from batchgui.core.journal import Journal
 from batchgui.core.models import RunSpec
 from batchgui.core.sizing import Cheapest, FinishBy
 from batchgui.core.target import Target, TargetError
+from batchgui.i18n import _, day_and_time, pgettext, tr, trn
+from batchgui.i18n import day as format_day
 
 
 def _minutes(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+        raise argparse.ArgumentTypeError(tr("'{value}' is not a number of minutes", value=text)
+                                         ) from None
     if value <= 0:
-        raise argparse.ArgumentTypeError("give a number of minutes above 0")
+        raise argparse.ArgumentTypeError(_("give a number of minutes above 0"))
     return value
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("time and cost")
+    group = parser.add_argument_group(_("time and cost"))
     group.add_argument("--estimate", action="store_true",
-                       help="only say how long the run would take and what it would cost at "
-                       "list price; convert, create and upload nothing")
+                       help=_("only say how long the run would take and what it would cost at "
+                              "list price; convert, create and upload nothing"))
     group.add_argument("--location", metavar="REGION",
-                       help="the Azure region of the Batch account (e.g. westeurope), for "
-                       "prices when the account's address does not show it")
+                       help=_("the Azure region of the Batch account (e.g. westeurope), for "
+                              "prices when the account's address does not show it"))
     goal = group.add_mutually_exclusive_group()
-    goal.add_argument("--finish-in", type=_minutes, metavar="MINUTES",
-                      help="let BatchGUI size the Azure pool to finish in about this time")
+    goal.add_argument("--finish-in", type=_minutes, metavar=_("MINUTES"),
+                      help=_("let BatchGUI size the Azure pool to finish in about this time"))
     goal.add_argument("--cheapest", action="store_true",
-                      help="let BatchGUI size the Azure pool for the lowest list price")
+                      help=_("let BatchGUI size the Azure pool for the lowest list price"))
     group.add_argument("--max-nodes", type=int, metavar="N",
-                       help="the most nodes BatchGUI may choose (default: the account's "
-                       "setting, else 10)")
+                       help=_("the most nodes BatchGUI may choose (default: the account's "
+                              "setting, else 10)"))
     group.add_argument("--allow-spot", action="store_true",
-                       help="BatchGUI may choose Spot nodes (cheaper; Azure may take them back)")
+                       help=_("BatchGUI may choose Spot nodes (cheaper; Azure may take them "
+                              "back)"))
 
 
 def add_command(sub: Any) -> None:
-    sub.add_parser("runs", help="list past runs: files, time, node-minutes and cost",
-                   description="Every run BatchGUI remembers, newest first, with how many "
-                   "files it converted, how long it took, and on Azure the node-minutes it "
-                   "used and their cost at list price.")
+    sub.add_parser("runs", help=_("list past runs: files, time, node-minutes and cost"),
+                   description=_("Every run BatchGUI remembers, newest first, with how many "
+                                 "files it converted, how long it took, and on Azure the "
+                                 "node-minutes it used and their cost at list price."))
 
 
 #: pool options that choose the nodes by hand: given, they win over the profile's sizing
@@ -87,12 +91,12 @@ def size_pool(args: argparse.Namespace, spec: RunSpec, target: Target, journal: 
     if sizing is None:
         return target
     if not hasattr(target, "pool"):
-        say("--finish-in and --cheapest size an Azure pool; on this computer they change "
-            "nothing.")
+        say(_("--finish-in and --cheapest size an Azure pool; on this computer they change "
+              "nothing."))
         return target
     sized, choice = planning.sized_target(spec, target, journal, sizing,
                                           getattr(args, "location", None))
-    say(f"Pool: {choice.reason}")
+    say(tr("Pool: {note}", note=choice.reason))
     return sized
 
 
@@ -110,28 +114,43 @@ def runs(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     figures = planning.past_runs(Journal())
     if not figures:
-        print("No runs yet.", file=out)
+        print(_("No runs yet."), file=out)
         return 0
     for f in figures:
         when = _when(f.run_id)
-        parts = [f"{when}  {f.run_id}", f.state, f.target,
-                 f"{f.converted} of {f.files} file(s) converted"]
+        state = run_state_words(f.state)
+        target = _("this computer") if f.target in ("local", "this-computer") else f.target
+        parts = [f"{when}  {f.run_id}", state, target,
+                 trn("{converted} of {n} file converted", "{converted} of {n} files converted",
+                     f.files, converted=f.converted)]
         if f.seconds is not None:
-            parts.append(format_duration(f.seconds).removeprefix("about "))
+            parts.append(format_duration(f.seconds, about=False))
         if f.node_minutes is not None:
             parts.append(node_minutes_words(f.node_minutes))
-            parts.append(f"{about_money(f.cost, f.currency)} at list price"
-                         if f.cost is not None else "price unknown")
+            parts.append(tr("{money} at list price", money=about_money(f.cost, f.currency))
+                         if f.cost is not None else _("price unknown"))
         line = " · ".join(parts)
         if f.estimate:
-            line += f"\n    estimated: {f.estimate}"
+            line += "\n    " + tr("estimated: {estimate}", estimate=f.estimate)
         print(line, file=out)
     return 0
 
 
+def run_state_words(state: str) -> str:
+    """A run's state as the journal keeps it, as `batchgui runs` shows it."""
+    words = {"running": pgettext("run state", "running"),
+             "paused": pgettext("run state", "paused"),
+             "done": pgettext("run state", "done"),
+             "cancelled": pgettext("run state", "cancelled"),
+             "failed": pgettext("run state", "failed"),
+             "dismissed": pgettext("run state", "dismissed"),
+             "superseded": pgettext("run state", "taken over")}
+    return words.get(state, state)
+
+
 def _when(run_id: str) -> str:
     try:
-        return datetime.strptime(run_id[4:19], "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M")
+        return day_and_time(datetime.strptime(run_id[4:19], "%Y%m%d-%H%M%S"))
     except ValueError:
         return ""
 
@@ -142,9 +161,12 @@ def outcome_line(target: Target, outcome: Any, price: VmPrice | None) -> str | N
         return None
     used = node_minutes_words(outcome.node_minutes)
     if outcome.cost is None or price is None:
-        return f"Used {used} (price unknown)"
-    day = f" (prices of {price.as_of.isoformat()})" if price.as_of else ""
-    return f"Used {used}, {about_money(outcome.cost, price.currency)} at list price{day}"
+        return tr("Used {used} (price unknown)", used=used)
+    money = about_money(outcome.cost, price.currency)
+    if price.as_of is None:
+        return tr("Used {used}, {money} at list price", used=used, money=money)
+    return tr("Used {used}, {money} at list price (prices of {day})", used=used, money=money,
+              day=format_day(price.as_of))
 
 
 __all__ = ["TargetError", "add_command", "add_convert_arguments", "estimate", "outcome_line",

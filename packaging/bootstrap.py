@@ -6,7 +6,9 @@
 
 Only the standard library is used here, so it runs on a machine that has nothing
 but Python 3.11+. It creates `.venv` beside pyproject.toml, installs BatchGUI into
-it (with the test extra for `test`), and on Linux installs the few system
+it (with the test extra for `test`), compiles the translation catalogues when their
+sources changed (packaging/catalogues.py, with Babel from the `i18n` extra), and on
+Linux installs the few system
 libraries Qt's window plugin needs when they are missing and it may (root + apt),
 and a virtual screen (Xvfb) when there is no display. Extra arguments after `test`
 go to pytest, after `app` to batchgui.
@@ -63,12 +65,13 @@ def ensure_venv(extra: str) -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     stamp = VENV / f".installed{extra}"
     pyproject = ROOT / "pyproject.toml"
-    if stamp.exists() and stamp.stat().st_mtime >= pyproject.stat().st_mtime:
-        return
-    say("installing BatchGUI and its libraries (first time only)")
-    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}{extra}"])
-    stamp.touch()
+    if not (stamp.exists() and stamp.stat().st_mtime >= pyproject.stat().st_mtime):
+        say("installing BatchGUI and its libraries (first time only)")
+        run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+        run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}{extra}"])
+        stamp.touch()
+    # the editable install reads the checkout's catalogues: compiled whenever a .po changed
+    run([str(PYTHON), str(ROOT / "packaging" / "catalogues.py"), "compile", "--if-stale"])
 
 
 def missing_qt_libraries(plugin: str) -> list[str]:
@@ -144,7 +147,7 @@ def ensure_system_libraries(plugin: str, packages: list[str]) -> None:
 
 
 def app(args: list[str]) -> int:
-    ensure_venv("")
+    ensure_venv("[i18n]")
     ensure_system_libraries("xcb", XCB_PACKAGES)
     argv = [str(BIN / "batchgui"), *args]
     headless = sys.platform.startswith("linux") and not (

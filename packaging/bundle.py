@@ -2,7 +2,8 @@
 
     python packaging/bundle.py        # with the environment that has PyInstaller
 
-1. renders the icons (packaging/make_icons.py) into build/icons;
+1. renders the icons (packaging/make_icons.py) into build/icons, and compiles the
+   translation catalogues (packaging/catalogues.py) beside their sources;
 2. runs PyInstaller on packaging/batchgui.spec: dist/BatchGUI/ with one executable,
    `batchgui` (the window without arguments, the CLI with them);
 3. on Linux: trims Qt's ICU data to our languages (packaging/trim_icu.py), adds the
@@ -120,6 +121,10 @@ def main() -> int:
 
     say("rendering the icons")
     make_icons.make_icons(icons)
+    import catalogues
+
+    for compiled in catalogues.compile_all():
+        say(f"compiled {compiled.relative_to(ROOT)}")
     say("running PyInstaller")
     run_pyinstaller(icons)
     if sys.platform.startswith("linux"):

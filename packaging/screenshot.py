@@ -1,9 +1,9 @@
-"""Make the README screenshot: the window in the middle of a run. Rerun any time.
+"""Make the README screenshots: the window in the middle of a run. Rerun any time.
 
     .venv/bin/python packaging/screenshot.py            # offscreen, no display needed
     xvfb-run -a .venv/bin/python packaging/screenshot.py --platform xcb
 
-Writes three PNGs into resources/:
+Writes four PNGs into resources/:
 
 - screenshot.png: the window fed one *synthetic* snapshot of a large Azure-like
   run (200 nodes in mixed states, some Spot, 2,000 tasks), because a run on
@@ -12,6 +12,8 @@ Writes three PNGs into resources/:
 - screenshot-local.png: a *real* run on this computer, grabbed mid-conversion:
   generated test clips, the very same window, controller and core as the app.
 - screenshot-dark.png: the synthetic picture again under a dark palette.
+- screenshot-sv.png: the synthetic picture in Swedish (the app's words from its catalogue,
+  Qt's own from Qt's; the made-up file names and log lines in Swedish too).
 
 Settings and run records go to a temporary folder, never to yours.
 """
@@ -43,8 +45,33 @@ def make_clip(path: Path, seconds: float) -> Path:
     return path
 
 
+#: the made-up user data of the synthetic picture, per language (the app's own words come
+#: from its catalogue)
+PICTURE_WORDS = {
+    "en": {"home": "/home/ana", "videos": "Videos", "music": "Music", "session": "session",
+           "folders": ["lectures/2024", "lectures/2025", "podcast/raw", "interviews"],
+           "account": "Azure Batch: contoso-media (West Europe)",
+           "status": "A synthetic snapshot, see packaging/screenshot.py",
+           "clips": ["Holiday 2019.mp4", "Interview – part 1.mp4", "Interview – part 2.mp4",
+                     "Lecture 07.mp4", "Concert (front row).mp4", "voice memo.mp4"]},
+    "sv": {"home": "/home/anna", "videos": "Videor", "music": "Musik", "session": "avsnitt",
+           "folders": ["föreläsningar/2024", "föreläsningar/2025", "podd/rå", "intervjuer"],
+           "account": "Azure Batch: contoso-media (Västeuropa)",
+           "status": "En påhittad ögonblicksbild, se packaging/screenshot.py",
+           "clips": ["Semester 2019.mp4", "Intervju – del 1.mp4", "Intervju – del 2.mp4",
+                     "Föreläsning 07.mp4", "Konsert (första raden).mp4", "röstmemo.mp4"]},
+}
+
+
+def picture_words() -> dict:  # type: ignore[type-arg]
+    from batchgui import i18n
+
+    return PICTURE_WORDS[i18n.language()]
+
+
 def synthetic_snapshot(rng: random.Random, n_nodes: int = 200, n_tasks: int = 2000):  # type: ignore[no-untyped-def]
-    """A plausible moment of a big Azure Batch run (the docstring says so in the README)."""
+    """A plausible moment of a big Azure Batch run (the docstring says so in the README),
+    in the language batchgui.i18n speaks now."""
     from batchgui.core.models import (
         FileStatus,
         InputFile,
@@ -56,6 +83,7 @@ def synthetic_snapshot(rng: random.Random, n_nodes: int = 200, n_tasks: int = 20
         TaskState,
         TaskView,
     )
+    from batchgui.i18n import tr, trn, why
 
     weights = [
         (NodeState.RUNNING, 120), (NodeState.IDLE, 22), (NodeState.STARTING, 10),
@@ -76,9 +104,11 @@ def synthetic_snapshot(rng: random.Random, n_nodes: int = 200, n_tasks: int = 20
         nodes.append(NodeView(f"tvmps_{0x5e1a0000 + i * 7919:x}_d", state, running, 4, spot,
                               errors))
     inputs, tasks = [], []
-    folders = ["lectures/2024", "lectures/2025", "podcast/raw", "interviews"]
+    words = picture_words()
+    folders = words["folders"]
+    home = Path(words["home"])
     for i in range(n_tasks):
-        path = Path(f"/home/ana/Videos/{folders[i % 4]}/session-{i + 1:04d}.mp4")
+        path = home / words["videos"] / folders[i % 4] / f"{words['session']}-{i + 1:04d}.mp4"
         duration = rng.uniform(600, 4200)
         inputs.append(InputFile(path, int(duration * 180_000), duration))
         node = nodes[rng.randrange(n_nodes)].node_id
@@ -95,11 +125,11 @@ def synthetic_snapshot(rng: random.Random, n_nodes: int = 200, n_tasks: int = 20
         if status is FileStatus.DONE:
             view = TaskView(view.task_id, path, status, TaskState.COMPLETED, node, 1.0,
                             duration / rng.uniform(40, 70), 0, TaskResult.SUCCESS,
-                            output_path=Path("/home/ana/Music") / path.with_suffix(".mp3").name)
+                            output_path=home / words["music"] / path.with_suffix(".mp3").name)
         elif status is FileStatus.FAILED:
             view = TaskView(view.task_id, path, status, TaskState.COMPLETED, node,
                             rng.uniform(0.2, 0.7), 48.0, 1, TaskResult.FAILURE,
-                            "the input is damaged: ffmpeg stopped reading it",
+                            why("damaged_video", "the video is damaged: ffmpeg could not read it"),
                             "[mov,mp4,m4a,3gp,3g2,mj2] moov atom not found\n"
                             f"{path.name}: Invalid data found when processing input\n")
         elif status is FileStatus.CONVERTING:
@@ -113,10 +143,11 @@ def synthetic_snapshot(rng: random.Random, n_nodes: int = 200, n_tasks: int = 20
     failed = sum(1 for t in tasks if t.status is FileStatus.FAILED)
     snap = RunSnapshot(
         run_id="run-demo", stage=Stage.MONITORING,
-        message="Converting 2000 file(s) on Azure Batch: contoso-media (200 nodes)",
+        message=trn("Converting {n} file on {target}", "Converting {n} files on {target}", n_tasks,
+                    target="Azure Batch (contoso-media)"),
         tasks=tuple(tasks), nodes=tuple(nodes), files_total=n_tasks, files_done=done,
         files_failed=failed, fraction=0.52, elapsed_s=1520.0, eta_s=1310.0,
-        rate="612× realtime",
+        rate=tr("{speed:.1f}× realtime", speed=611.7),
         running=tuple(t for t in tasks if t.status is FileStatus.CONVERTING),
         files_converting=sum(1 for t in tasks if t.status is FileStatus.CONVERTING),
     )
@@ -153,12 +184,16 @@ async def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no
 
 
 async def show_synthetic(window, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+    from batchgui.core.estimate import at_once_words
+    from batchgui.i18n import tr, trn
+
     inputs, snap = synthetic_snapshot(rng)
+    words = picture_words()
     window.file_model.clear()
     window.file_model.add_inputs(inputs)
-    window.output_folder_edit.setText("/home/ana/Music")
+    window.output_folder_edit.setText(str(Path(words["home"]) / words["music"]))
     await wait_for(lambda: not window.controller.pending_jobs)  # the real target list first
-    window.target_combo.addItem("Azure Batch: contoso-media (West Europe)", "demo")
+    window.target_combo.addItem(words["account"], "demo")
     window.target_combo.setCurrentIndex(window.target_combo.count() - 1)
     window.apply_snapshot(snap)
     window.file_list.scrollTo(window.file_model.index(905, 0))
@@ -168,15 +203,22 @@ async def show_synthetic(window, rng: random.Random) -> None:  # type: ignore[no
     window.task_table.selectRow(index.row())
     window.task_table.scrollTo(index)
     window.log_toggle.setChecked(True)
+    failed = next(t for t in snap.tasks if t.status.value == "failed")
     for line in [
-        "Uploading 2000 file(s) to storage account contosomedia (5.6 GB)",
-        "Pool batchgui-pool: 140 dedicated and 60 Spot nodes of standard_d2s_v3",
-        "Job batchgui-run-demo created; adding 2000 tasks",
-        "session-0011.mp4: failed, the input is damaged: ffmpeg stopped reading it",
-        "3 node(s) preempted (Spot): their tasks go back to the queue",
+        trn("Uploading {n} file, {mb:.1f} MB, to storage account {account}",
+            "Uploading {n} files, {mb:.1f} MB, to storage account {account}", 2000,
+            mb=5600.0, account="contosomedia"),
+        tr("Creating pool {pool}: {nodes} of {vm_size}, {at_once} per node",
+           pool="batchgui-pool", vm_size="standard_d2s_v3", at_once=at_once_words(4),
+           nodes=tr("{dedicated} dedicated and {spot} Spot nodes", dedicated=140, spot=60)),
+        trn("Adding {n} task to job {job}", "Adding {n} tasks to job {job}", 2000,
+            job="run-demo"),
+        trn("Pool {pool}: {n} node ready", "Pool {pool}: {n} nodes ready", 122,
+            pool="batchgui-pool"),
+        tr("{name}: failed, {reason}", name=failed.name, reason=failed.reason),
     ]:
         window._log(line)
-    window.statusBar().showMessage("A synthetic snapshot, see packaging/screenshot.py")
+    window.statusBar().showMessage(words["status"])
     # what a running window shows (a real run sets these through the controller): last,
     # since selecting rows above refreshes the buttons from the (idle) controller
     window.convert_button.setEnabled(False)
@@ -191,7 +233,7 @@ async def show_synthetic(window, rng: random.Random) -> None:  # type: ignore[no
 async def run(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from batchgui.ui.app import app_icon
+    from batchgui.ui.app import app_icon, use_language
     from batchgui.ui.main_window import MainWindow
 
     app = QApplication.instance()
@@ -205,11 +247,11 @@ async def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="batchgui-shot-"))
     loop = asyncio.get_running_loop()
     (work / "videos").mkdir(parents=True)
+    use_language(app, "en")
     clips = await asyncio.gather(*(
         loop.run_in_executor(None, make_clip, work / "videos" / name, seconds)
-        for name, seconds in [("Holiday 2019.mp4", 240), ("Interview – part 1.mp4", 300),
-                              ("Interview – part 2.mp4", 300), ("Lecture 07.mp4", 360),
-                              ("Concert (front row).mp4", 200), ("voice memo.mp4", 120)]
+        for name, seconds in zip(picture_words()["clips"], [240, 300, 300, 360, 200, 120],
+                                 strict=True)
     ))
     (work / "videos" / "broken.mp4").write_bytes(clips[0].read_bytes()[:4000])
     window = MainWindow()
@@ -233,10 +275,13 @@ async def run(args: argparse.Namespace) -> int:
     await wait_for(lambda: not window.controller.pending_jobs)
     window.shutdown()
 
-    # 2. the synthetic Azure-like run, light and dark
-    for name, palette in [("screenshot.png", None), ("screenshot-dark.png", dark_palette())]:
-        if palette is not None:
-            app.setPalette(palette)
+    # 2. the synthetic Azure-like run, light and dark, and in Swedish
+    light = app.palette()
+    for name, palette, language in [("screenshot.png", light, "en"),
+                                    ("screenshot-dark.png", dark_palette(), "en"),
+                                    ("screenshot-sv.png", light, "sv")]:
+        app.setPalette(palette)
+        use_language(app, language)
         window = MainWindow()
         window.resize(width, height)
         window.show()

@@ -18,8 +18,16 @@ os.environ["XDG_CONFIG_HOME"] = str(_SESSION_HOME / "config")
 os.environ["XDG_DATA_HOME"] = str(_SESSION_HOME / "data")
 os.environ["XDG_CACHE_HOME"] = str(_SESSION_HOME / "cache")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+# English unless a test asks for another language (the tests read the app's words); a
+# test of Swedish sets LANG=sv_SE.UTF-8 and clears these (tests/i18n_helpers.py)
+os.environ["LANGUAGE"] = "en"
+for _variable in ("LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
 
+from tests.i18n_helpers import compile_catalogues  # noqa: E402
 from tests.media import MediaCache  # noqa: E402
+
+compile_catalogues()  # a .po edited since the last build is what the tests see
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -11,6 +11,7 @@ import binascii
 import re
 from urllib.parse import urlparse
 
+from batchgui.i18n import _, tr, trn
 from batchgui.targets.azure.storage_access import (
     StorageSettingsError,
     key_from_connection_string,
@@ -31,24 +32,24 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 def check_profile_name(name: str) -> str | None:
     name = name.strip()
     if not name:
-        return "Give the profile a name."
+        return _("Give the profile a name.")
     if name.lower() in RESERVED_NAMES:
-        return f"'{name}' is taken by a built-in target; choose another name."
+        return tr("'{name}' is taken by a built-in target; choose another name.", name=name)
     if not _NAME_RE.match(name):
-        return (
-            "Use up to 64 letters, digits, dots, dashes or underscores (no spaces), "
-            "starting with a letter or digit."
-        )
+        return _("Use up to 64 letters, digits, dots, dashes or underscores (no spaces), "
+                 "starting with a letter or digit.")
     return None
 
 
 def check_account_name(name: str, service: str = "batch") -> str | None:
-    what = "Batch" if service == "batch" else "storage"
+    batch = service == "batch"
     name = name.strip()
     if not name:
-        return f"Enter the {what} account name."
+        return _("Enter the Batch account name.") if batch else _("Enter the storage account "
+                                                                  "name.")
     if not _ACCOUNT_RE.match(name):
-        return f"A {what} account name has 3 to 24 lower-case letters and digits."
+        return (_("A Batch account name has 3 to 24 lower-case letters and digits.") if batch
+                else _("A storage account name has 3 to 24 lower-case letters and digits."))
     return None
 
 
@@ -59,29 +60,41 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _check_endpoint(url: str, what: str, example: str) -> str | None:
+def _check_endpoint(url: str, batch: bool, example: str) -> str | None:
     url = normalize_url(url)
     if not url:
-        return f"Enter the {what} URL, like {example}."
+        return (tr("Enter the Batch account URL, like {example}.", example=example) if batch
+                else tr("Enter the blob endpoint URL, like {example}.", example=example))
     parsed = urlparse(url)
     host = parsed.hostname or ""
     if parsed.scheme not in ("https", "http") or not host or " " in url:
-        return f"This does not look like a URL. It should look like {example}."
+        return tr("This does not look like a URL. It should look like {example}.",
+                  example=example)
     is_local = host in _LOCAL_HOSTS
     if parsed.scheme == "http" and not is_local:
-        return f"Use https:// for the {what} URL."
+        return (_("Use https:// for the Batch account URL.") if batch
+                else _("Use https:// for the blob endpoint URL."))
     if not is_local and "." not in host:
-        return f"The address is incomplete. It should look like {example}."
+        return tr("The address is incomplete. It should look like {example}.", example=example)
     if parsed.query or parsed.fragment:
-        return f"Leave out the part after '?' or '#'. It should look like {example}."
+        return tr("Leave out the part after '?' or '#'. It should look like {example}.",
+                  example=example)
     return None
 
 
+def batch_url_example() -> str:
+    return _("https://myaccount.westeurope.batch.azure.com")
+
+
+def blob_endpoint_example() -> str:
+    return _("https://mystorage.blob.core.windows.net")
+
+
 def check_batch_url(url: str) -> str | None:
-    example = "https://myaccount.westeurope.batch.azure.com"
-    problem = _check_endpoint(url, "Batch account", example)
+    example = batch_url_example()
+    problem = _check_endpoint(url, True, example)
     if problem is None and urlparse(normalize_url(url)).path not in ("", "/"):
-        return f"Use the account URL alone, like {example}."
+        return tr("Use the account URL alone, like {example}.", example=example)
     return problem
 
 
@@ -89,7 +102,7 @@ def check_blob_endpoint(url: str) -> str | None:
     """Empty is fine (the default endpoint of the storage account is used)."""
     if not url.strip():
         return None
-    return _check_endpoint(url, "blob endpoint", "https://mystorage.blob.core.windows.net")
+    return _check_endpoint(url, False, blob_endpoint_example())
 
 
 def account_from_batch_url(url: str) -> str:
@@ -101,37 +114,46 @@ def account_from_batch_url(url: str) -> str:
 
 
 def check_key(key: str, service: str = "batch") -> str | None:
-    what = "Batch account key" if service == "batch" else "storage account key"
+    batch = service == "batch"
     key = key.strip()
     if not key:
-        return f"Paste the {what}."
+        return _("Paste the Batch account key.") if batch else _("Paste the storage account "
+                                                                 "key.")
     if not _BASE64_RE.match(key):
-        return (
-            f"The {what} has characters a key never has (a key has letters, digits, '+' "
-            "and '/', and ends in '=='). Copy it again from the Azure portal."
-        )
+        return (_("The Batch account key has characters a key never has (a key has letters, "
+                  "digits, '+' and '/', and ends in '=='). Copy it again from the Azure "
+                  "portal.") if batch else
+                _("The storage account key has characters a key never has (a key has "
+                  "letters, digits, '+' and '/', and ends in '=='). Copy it again from the "
+                  "Azure portal."))
     try:
         raw = base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != KEY_BYTES:
-        return (
-            f"The {what} is {len(key)} characters long; a key is 88 characters ending "
-            "in '=='. Copy the whole key again from the Azure portal."
-        )
+        return (trn("The Batch account key is {n} character long; a key is 88 characters "
+                    "ending in '=='. Copy the whole key again from the Azure portal.",
+                    "The Batch account key is {n} characters long; a key is 88 characters "
+                    "ending in '=='. Copy the whole key again from the Azure portal.", len(key))
+                if batch else
+                trn("The storage account key is {n} character long; a key is 88 characters "
+                    "ending in '=='. Copy the whole key again from the Azure portal.",
+                    "The storage account key is {n} characters long; a key is 88 characters "
+                    "ending in '=='. Copy the whole key again from the Azure portal.",
+                    len(key)))
     return None
 
 
 def check_connection_string(text: str) -> str | None:
     """Refuses what a run could not use, in the words a run would use (one parser for both)."""
     if not text.strip():
-        return "Paste the storage connection string."
+        return _("Paste the storage connection string.")
     try:
         found = key_from_connection_string(text)
     except StorageSettingsError as exc:
         return str(exc)
     if check_key(found.account_key, "storage") is not None:
-        return "The AccountKey in the connection string is not a whole key. Copy it again."
+        return _("The AccountKey in the connection string is not a whole key. Copy it again.")
     return None
 
 
@@ -140,7 +162,7 @@ def check_region(region: str) -> str | None:
     from batchgui.targets.azure.prices import is_region_name
 
     if region.strip() and not is_region_name(region.strip().lower()):
-        return "Write the region as Azure names it, in small letters, e.g. westeurope."
+        return _("Write the region as Azure names it, in small letters, e.g. westeurope.")
     return None
 
 
@@ -149,5 +171,6 @@ def check_currency(currency: str) -> str | None:
     from batchgui.targets.azure.prices import CURRENCIES, supported_currency
 
     if currency.strip() and not supported_currency(currency):
-        return "Azure's price list has prices in " + ", ".join(CURRENCIES) + " only."
+        return tr("Azure's price list has prices in {currencies} only.",
+                  currencies=", ".join(CURRENCIES))
     return None

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from batchgui.i18n import tr
+
 if TYPE_CHECKING:
     from batchgui.accounts.profile import Profile
 
@@ -48,10 +50,8 @@ def entra_credential(
             return cached
 
         def show(verification_uri: str, user_code: str, expires_on: Any) -> None:
-            message = (
-                f"To sign in to Azure for '{profile.name}', open {verification_uri} "
-                f"and enter the code {user_code}."
-            )
+            message = tr("To sign in to Azure for '{name}', open {address} and enter the code "
+                         "{code}.", name=profile.name, address=verification_uri, code=user_code)
             (prompt or sign_in_prompt)(message)
 
         kwargs: dict[str, Any] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from batchgui.i18n import _
+
 
 class AccountsError(Exception):
     """A problem with a profile or its keys, in plain words (what happened, what to do)."""
@@ -33,12 +35,12 @@ class KeyringUnavailable(AccountsError):
 
 def keyring_message(reason: str) -> str:
     if reason == "locked":
-        return (
+        return _(
             "The system keyring is locked, so BatchGUI cannot keep the account keys there. "
             "Unlock it (log in to your desktop session or open your keyring app) and try "
             "again, or keep the keys for this session only."
         )
-    return (
+    return _(
         "This computer has no system keyring that BatchGUI can use to keep the account "
         "keys safe, and BatchGUI never writes keys to a plain file. Install or start one "
         "(for example GNOME Keyring or KWallet), or keep the keys for this session only: "

@@ -20,6 +20,7 @@ from batchgui.accounts.checks import (
     check_profile_name,
     check_region,
 )
+from batchgui.i18n import _, tr
 from batchgui.targets.azure.config import PoolSettings
 
 AUTH_SHARED_KEY = "shared-key"
@@ -130,22 +131,24 @@ class Profile:
             "blob_endpoint": check_blob_endpoint(self.blob_endpoint),
         }
         if self.auth not in AUTH_METHODS:
-            found["auth"] = "Choose account keys or Microsoft Entra ID."
+            found["auth"] = _("Choose account keys or Microsoft Entra ID.")
         if self.storage_auth == STORAGE_BY_KEY or self.auth == AUTH_ENTRA:
             found["storage_account"] = check_account_name(self.storage_account, "storage")
         pool = self.pool
         if not pool.pool_id.strip() or not re.match(r"^[A-Za-z0-9_-]{1,64}$", pool.pool_id):
-            found["pool_id"] = "A pool id has up to 64 letters, digits, dashes or underscores."
+            found["pool_id"] = _("A pool id has up to 64 letters, digits, dashes or "
+                                 "underscores.")
         if pool.dedicated_nodes + pool.spot_nodes < 1:
-            found["nodes"] = "The pool needs at least one node (dedicated or Spot)."
+            found["nodes"] = _("The pool needs at least one node (dedicated or Spot).")
         if not 1 <= pool.slots_per_node <= 256:
-            found["slots_per_node"] = "Slots per node go from 1 to 256."
+            found["slots_per_node"] = tr("Slots per node go from 1 to {most}.", most=256)
         if self.pool_size not in POOL_SIZES:
-            found["pool_size"] = "Choose how the pool is sized."
+            found["pool_size"] = _("Choose how the pool is sized.")
         if self.pool_size == POOL_SIZE_FINISH_IN and not 1 <= self.finish_in_minutes <= 10_000:
-            found["finish_in_minutes"] = "Give a time from 1 to 10,000 minutes."
+            found["finish_in_minutes"] = tr("Give a time from 1 to {most} minutes.",
+                                            most=10_000)
         if not 1 <= self.max_nodes <= MAX_NODES_LIMIT:
-            found["max_nodes"] = f"The most nodes go from 1 to {MAX_NODES_LIMIT}."
+            found["max_nodes"] = tr("The most nodes go from 1 to {most}.", most=MAX_NODES_LIMIT)
         found["region"] = check_region(self.region)
         found["currency"] = check_currency(self.currency)
         return {k: v for k, v in found.items() if v}

@@ -29,6 +29,7 @@ from batchgui.accounts.errors import (
 from batchgui.accounts.profile import STORAGE_BY_CONNECTION_STRING, Profile, Secrets
 from batchgui.accounts.secret_store import SecretStore
 from batchgui.core.store import atomic_write_text
+from batchgui.i18n import _, tr
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.storage_access import parse_connection_string
 
@@ -62,10 +63,10 @@ def _editing_profiles() -> Iterator[None]:
             with filelock.FileLock(f"{path}.lock", timeout=LOCK_WAIT_S):
                 yield
         except filelock.Timeout:
-            raise AccountsError(
+            raise AccountsError(_(
                 "Another BatchGUI window or command is changing the account profiles and has "
                 "not finished. Try again in a moment."
-            ) from None
+            )) from None
 
 
 def _store(store: SecretStore | None) -> SecretStore:
@@ -111,10 +112,9 @@ def get_profile(name: str) -> Profile:
     for profile in load_profiles():
         if profile.name == name:
             return profile
-    raise ProfileNotFound(
-        f"There is no account profile called '{name}'. "
-        "See `batchgui accounts list`, or add one in Settings."
-    )
+    raise ProfileNotFound(tr(
+        "There is no account profile called '{name}'. See `batchgui accounts list`, or add one "
+        "in Settings.", name=name))
 
 
 def has_profile(name: str) -> bool:
@@ -144,11 +144,12 @@ def save_profile(
         profiles = load_profiles()
         names = [p.name for p in profiles]
         if profile.name != old_name and profile.name in names:
-            raise ProfileExists(
-                f"There is already a profile called '{profile.name}'. Choose another name."
-            )
+            raise ProfileExists(tr(
+                "There is already a profile called '{name}'. Choose another name.",
+                name=profile.name))
         if old_name is not None and old_name not in names:
-            raise ProfileNotFound(f"The profile '{old_name}' was removed meanwhile.")
+            raise ProfileNotFound(tr("The profile '{name}' was removed meanwhile.",
+                                     name=old_name))
         merged = Secrets()
         if profile.uses_keys:
             merged = _only_needed(profile, new_secrets or Secrets())
@@ -174,10 +175,10 @@ def save_profile(
         except OSError as exc:
             if profile.uses_keys and (old_name is None or renamed):
                 _forget_quietly(store, profile.name)  # copies: the old ones are still there
-            raise AccountsError(
-                f"The account profiles could not be saved in {profiles_path().parent} "
-                f"({exc.strerror or type(exc).__name__}); nothing was changed."
-            ) from None
+            raise AccountsError(tr(
+                "The account profiles could not be saved in {folder} ({error}); nothing was "
+                "changed.", folder=str(profiles_path().parent),
+                error=exc.strerror or type(exc).__name__)) from None
         # the new profile is on disk: now the old keys may go
         if profile.uses_keys:
             store.forget_unset(profile.name, merged, session_only=session_only)
@@ -207,15 +208,15 @@ def remove_profile(name: str, *, store: SecretStore | None = None) -> None:
     with _editing_profiles():
         profiles = load_profiles()
         if name not in [p.name for p in profiles]:
-            raise ProfileNotFound(f"There is no account profile called '{name}'.")
+            raise ProfileNotFound(tr("There is no account profile called '{name}'.", name=name))
         store.delete(name)
         try:
             _write_profiles([p for p in profiles if p.name != name])
         except OSError as exc:
-            raise AccountsError(
-                f"The keys of '{name}' were removed, but the list of profiles could not be "
-                f"saved in {profiles_path().parent} ({exc.strerror or type(exc).__name__}). "
-                "Remove the profile again."
+            raise AccountsError(tr(
+                "The keys of '{name}' were removed, but the list of profiles could not be "
+                "saved in {folder} ({error}). Remove the profile again.", name=name,
+                folder=str(profiles_path().parent), error=exc.strerror or type(exc).__name__)
             ) from None
     log.info("removed account profile %s and its keys", name)
 
@@ -227,11 +228,10 @@ def profile_secrets(profile: Profile, store: SecretStore | None = None) -> Secre
         return Secrets()
     found = store.get(profile.name)
     if profile.check_secrets(found):
-        raise SecretsMissing(
-            f"The keys of the account profile '{profile.name}' are not saved on this "
-            "computer (they may have been kept for one session only). Open Settings and "
-            "enter them again, or add the profile again with `batchgui accounts add`."
-        )
+        raise SecretsMissing(tr(
+            "The keys of the account profile '{name}' are not saved on this computer (they may "
+            "have been kept for one session only). Open Settings and enter them again, or add "
+            "the profile again with `batchgui accounts add`.", name=profile.name))
     return found
 
 

@@ -24,9 +24,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Protocol
 
+from batchgui.i18n import N_, _
+
 log = logging.getLogger(__name__)
 
-REASON = "Converting videos to MP3"
+#: what the system's list of programs keeping it awake shows (translated where it is asked)
+REASON = N_("Converting videos to MP3")
 APP_NAME = "BatchGUI"
 #: seconds a D-Bus call may take before we give up on that way
 DBUS_TIMEOUT_S = 3.0
@@ -52,7 +55,7 @@ def acquire(reason: str = REASON) -> Hold | None:
         ways = []
     for way in ways:
         try:
-            hold = way(reason)
+            hold = way(_(reason))
         except Exception as exc:  # no bus, no service, refused: try the next way
             log.debug("%s: not available (%s)", getattr(way, "__name__", way), exc)
             continue

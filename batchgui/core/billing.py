@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from batchgui.core.estimate import VmPrice, about_money, list_price_cost
+from batchgui.i18n import _, day, tr, trn
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,9 @@ def node_minutes_words(minutes: float) -> str:
     """'30 node-minutes', '1 node-minute', 'less than 1 node-minute' (never '0' for a run
     whose nodes were up a few seconds)."""
     whole = round(minutes)
-    if whole < 1:
-        return "less than 1 node-minute" if minutes > 0 else "0 node-minutes"
-    return "1 node-minute" if whole == 1 else f"{whole} node-minutes"
+    if whole < 1 and minutes > 0:
+        return _("less than 1 node-minute")
+    return trn("{n} node-minute", "{n} node-minutes", whole)
 
 
 def usage_text(usage: NodeUsage, price: VmPrice | None) -> str:
@@ -101,6 +102,6 @@ def usage_text(usage: NodeUsage, price: VmPrice | None) -> str:
     used = node_minutes_words(usage.minutes)
     cost = run_cost(usage, price)
     if cost is None or price is None or price.as_of is None:
-        return f"{used}, price unknown"
-    money, day = about_money(cost, price.currency), price.as_of.isoformat()
-    return f"{used}, {money} at list price (prices of {day})"
+        return tr("{used}, price unknown", used=used)
+    return tr("{used}, {money} at list price (prices of {day})", used=used,
+              money=about_money(cost, price.currency), day=day(price.as_of))

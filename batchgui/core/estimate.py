@@ -41,6 +41,8 @@ from batchgui.core.learning import (
 )
 from batchgui.core.models import InputFile, Quality
 from batchgui.core.vm_sizes import arm_sku_name, vm_cores
+from batchgui.i18n import WHOLE_UNIT_CURRENCIES, _, money, tr, trn
+from batchgui.i18n import day as format_day
 
 #: Average bitrates of LAME's VBR levels V0..V9 in kbit/s (LAME's own usage notes).
 VBR_KBPS = (245, 225, 190, 175, 165, 130, 115, 100, 85, 65)
@@ -122,7 +124,7 @@ class VmPrice:
     low_priority_per_hour: float | None = None
     fetched_at: datetime | None = None  # when the price list was read
     saved_copy: bool = False  # the price list could not be read: these are the saved prices
-    problem: str | None = None  # plain words: why prices are missing or old
+    problem: str | None = None  # plain words (the user's language): why prices are missing or old
 
     @property
     def as_of(self) -> date | None:
@@ -183,39 +185,34 @@ class Estimate:
 
 # -- wording ----------------------------------------------------------------------------------
 
-_SYMBOLS = {"USD": "${:.2f}", "EUR": "€{:.2f}", "GBP": "£{:.2f}"}
-_WHOLE_UNITS = {"JPY", "KRW"}
-
-
-def format_duration(seconds: float) -> str:
+def format_duration(seconds: float, *, about: bool = True) -> str:
+    """'about 14 min', 'about 1 h 5 min', 'under a minute'; without `about`: '14 min'."""
     if seconds < 45:
-        return "under a minute"
+        return _("under a minute")
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"about {minutes} min"
+        return (tr("about {minutes} min", minutes=minutes) if about
+                else tr("{minutes} min", minutes=minutes))
     hours, rest = divmod(5 * round(seconds / 300), 60)
     if rest == 0:
-        return f"about {hours} h"
-    return f"about {hours} h {rest} min"
+        return tr("about {hours} h", hours=hours) if about else tr("{hours} h", hours=hours)
+    return (tr("about {hours} h {minutes} min", hours=hours, minutes=rest) if about
+            else tr("{hours} h {minutes} min", hours=hours, minutes=rest))
 
 
 def format_money(amount: float, currency: str) -> str:
-    """$0.60, €1.20, 12.30 SEK, 95 JPY."""
+    """$0.60, €1.20, 12.30 SEK, 95 JPY (in Swedish 0,60 US$, 12,30 kr ...)."""
     currency = currency.upper()
-    if currency in _WHOLE_UNITS:
-        return f"{amount:.0f} {currency}"
-    if 0 < amount < 0.01:
-        return f"less than {format_money(0.01, currency)}"
-    if currency in _SYMBOLS:
-        return _SYMBOLS[currency].format(amount)
-    return f"{amount:.2f} {currency}"
+    if currency not in WHOLE_UNIT_CURRENCIES and 0 < amount < 0.01:
+        return tr("less than {money}", money=money(0.01, currency))
+    return money(amount, currency)
 
 
 def about_money(amount: float, currency: str) -> str:
     """'about $0.60', or 'less than $0.01' (never 'about less than')."""
-    if 0 < amount < 0.01 and currency.upper() not in _WHOLE_UNITS:
+    if 0 < amount < 0.01 and currency.upper() not in WHOLE_UNIT_CURRENCIES:
         return format_money(amount, currency)
-    return f"about {format_money(amount, currency)}"
+    return tr("about {money}", money=format_money(amount, currency))
 
 
 def display_vm_size(vm_size: str) -> str:
@@ -224,21 +221,25 @@ def display_vm_size(vm_size: str) -> str:
 
 def pool_words(dedicated: int, spot: int, slots: int) -> str:
     """'3 nodes × 2 files at once', '3 Spot nodes × 2 files at once', '1 dedicated + 2 Spot ...'."""
-    at_once = ("1 file at once" if slots == 1
-               else f"{slots} files at once")
+    return f"{node_words(dedicated, spot)} × {at_once_words(slots)}"
+
+
+def node_words(dedicated: int, spot: int) -> str:
+    """'3 nodes', '1 Spot node', '1 dedicated + 2 Spot nodes'."""
     if spot == 0:
-        nodes = "1 node" if dedicated == 1 else f"{dedicated} nodes"
-    elif dedicated == 0:
-        nodes = "1 Spot node" if spot == 1 else f"{spot} Spot nodes"
-    else:
-        nodes = f"{dedicated} dedicated + {spot} Spot nodes"
-    return f"{nodes} × {at_once}"
+        return trn("{n} node", "{n} nodes", dedicated)
+    if dedicated == 0:
+        return trn("{n} Spot node", "{n} Spot nodes", spot)
+    return tr("{dedicated} dedicated + {spot} Spot nodes", dedicated=dedicated, spot=spot)
+
+
+def at_once_words(slots: int) -> str:
+    return trn("{n} file at once", "{n} files at once", slots)
 
 
 def _basis(m: Measure, default_words: str) -> str:
     if m.learned:
-        return ("learned from 1 run" if m.runs == 1
-                else f"learned from {m.runs} runs")
+        return trn("learned from {n} run", "learned from {n} runs", m.runs)
     return default_words
 
 
@@ -289,20 +290,19 @@ def estimate_local(workload: Workload, plan: LocalPlan, learned: Learned,
     wrap_up = learned.computer_wrap_up(overheads).value if workload.files else 0.0
     total = converting + wrap_up
     notes = [
-        "This computer converts about {x:.0f}× realtime per file ({basis}).".format(
-            x=each, basis=_basis(speed, "a cautious default until the first run")),
-        "Each file takes {s:.1f} s more to start and finish ({basis}).".format(
-            s=overhead.value, basis=_basis(overhead, "a default until a run measures it")),
+        tr("This computer converts about {x:.0f}× realtime per file ({basis}).",
+           x=each, basis=_basis(speed, _("a cautious default until the first run"))),
+        tr("Each file takes {s:.1f} s more to start and finish ({basis}).",
+           s=overhead.value, basis=_basis(overhead, _("a default until a run measures it"))),
     ]
     if slots > cores:
-        notes.append(f"{slots} files at once on {cores} cores share the cores, so each file "
-                     "converts more slowly.")
+        notes.append(tr("{slots} files at once on {cores} cores share the cores, so each file "
+                        "converts more slowly.", slots=slots, cores=cores))
     if not workload.files:
-        text = "Nothing to convert."
+        text = _("Nothing to convert.")
     else:
-        text = "{time} on this computer ({at_once})".format(
-            time=format_duration(total),
-            at_once="1 file at once" if slots == 1 else f"{slots} files at once")
+        text = tr("{time} on this computer ({at_once})", time=format_duration(total),
+                  at_once=at_once_words(slots))
     return Estimate(text=text, seconds=total, target_kind="local", files=len(workload.files),
                     media_s=workload.media_s, conversion_s=converting,
                     download_tail_s=wrap_up, slots_per_node=slots, notes=tuple(notes))
@@ -360,16 +360,16 @@ def estimate_azure(workload: Workload, plan: AzurePlan, learned: Learned,
     ded_min, spot_min = plan.dedicated_nodes * minutes, plan.spot_nodes * minutes
     cost = list_price_cost(ded_min, spot_min, price)
     currency = price.currency if price else "USD"
-    details = "{vm}, {pool}".format(vm=vm, pool=pool_words(plan.dedicated_nodes,
-                                                           plan.spot_nodes, slots))
+    details = f"{vm}, {pool_words(plan.dedicated_nodes, plan.spot_nodes, slots)}"
     if not workload.files:
-        text = "Nothing to convert."
+        text = _("Nothing to convert.")
     elif cost is not None and price is not None and price.as_of is not None:
-        time, money, day = (format_duration(line.total_s), about_money(cost, currency),
-                            price.as_of.isoformat())
-        text = f"{time}, {money} at list price ({details}, prices of {day})"
+        text = tr("{time}, {money} at list price ({details}, prices of {day})",
+                  time=format_duration(line.total_s), money=about_money(cost, currency),
+                  details=details, day=format_day(price.as_of))
     else:
-        text = f"{format_duration(line.total_s)}, price unknown ({details})"
+        text = tr("{time}, price unknown ({details})", time=format_duration(line.total_s),
+                  details=details)
     notes = _azure_notes(workload, plan, learned, price, line, cost is not None)
     return Estimate(
         text=text, seconds=line.total_s, target_kind="azure", files=len(workload.files),
@@ -403,50 +403,51 @@ def _azure_notes(workload: Workload, plan: AzurePlan, learned: Learned, price: V
                  line: Timeline, priced: bool) -> list[str]:
     notes: list[str] = []
     if plan.pool_exists:
-        notes.append("The pool is already running, so no time is spent starting it.")
+        notes.append(_("The pool is already running, so no time is spent starting it."))
     else:
-        notes.append("Starting the pool and installing ffmpeg on its nodes: {time} ({basis}); "
-                     "the files upload meanwhile.".format(
-                         time=format_duration(line.pool_ready_s),
-                         basis=_basis(learned.pool_ready(plan.account),
-                                      "a default until the first run on this account")))
-    notes.append("Uploading {mb:.0f} MB at {rate:.1f} MB/s ({basis}).".format(
-        mb=workload.size / 1e6, rate=learned.upload_bps.value / 1e6,
-        basis=_basis(learned.upload_bps, "a cautious default until the first run")))
+        notes.append(tr("Starting the pool and installing ffmpeg on its nodes: {time} "
+                        "({basis}); the files upload meanwhile.",
+                        time=format_duration(line.pool_ready_s),
+                        basis=_basis(learned.pool_ready(plan.account),
+                                     _("a default until the first run on this account"))))
+    notes.append(tr("Uploading {mb:.0f} MB at {rate:.1f} MB/s ({basis}).",
+                    mb=workload.size / 1e6, rate=learned.upload_bps.value / 1e6,
+                    basis=_basis(learned.upload_bps,
+                                 _("a cautious default until the first run"))))
     cores = vm_cores(plan.vm_size) or FALLBACK_CORES
     slots = max(1, plan.slots_per_node)
     speed = learned.vm_speed(plan.vm_size)
-    notes.append("Each node converts about {x:.0f}× realtime per file ({basis}).".format(
-        x=per_file_speed(speed.value, slots, cores),
-        basis=_basis(speed, "a cautious default until the first run on this VM size")))
+    notes.append(tr("Each node converts about {x:.0f}× realtime per file ({basis}).",
+                    x=per_file_speed(speed.value, slots, cores),
+                    basis=_basis(speed,
+                                 _("a cautious default until the first run on this VM size"))))
     if slots > cores:
-        notes.append(f"{slots} files at once on {cores} vCPUs share the cores, so each file "
-                     "converts more slowly.")
+        notes.append(tr("{slots} files at once on {cores} vCPUs share the cores, so each file "
+                        "converts more slowly.", slots=slots, cores=cores))
     overhead = learned.vm_task_overhead(plan.vm_size)
-    notes.append("Each file takes {s:.1f} s more on a node to start, read and write back "
-                 "({basis}).".format(s=overhead.value, basis=_basis(
-                     overhead, "a default until a run on this VM size measures it")))
+    notes.append(tr("Each file takes {s:.1f} s more on a node to start, read and write back "
+                    "({basis}).", s=overhead.value, basis=_basis(
+                        overhead, _("a default until a run on this VM size measures it"))))
     if plan.pool_exists or plan.keep_pool:
-        notes.append("Counted as Azure bills: every node from its start (or from now, for a "
-                     "running pool) to the end of the run, idle time included.")
+        notes.append(_("Counted as Azure bills: every node from its start (or from now, for a "
+                       "running pool) to the end of the run, idle time included."))
     else:
-        notes.append("Counted as Azure bills: every node from its start until it leaves the "
-                     "pool after the last file ({basis}), idle time included; Azure may "
-                     "bill a little more while it shuts a node down.".format(basis=_basis(
-                         learned.release(plan.account),
-                         "a default until the app sees a pool of this account go")))
-    notes.append("Storage and data transfer cost a little extra and are not included.")
+        notes.append(tr("Counted as Azure bills: every node from its start until it leaves the "
+                        "pool after the last file ({basis}), idle time included; Azure may "
+                        "bill a little more while it shuts a node down.", basis=_basis(
+                            learned.release(plan.account),
+                            _("a default until the app sees a pool of this account go"))))
+    notes.append(_("Storage and data transfer cost a little extra and are not included."))
     if plan.spot_nodes:
-        notes.append("Spot nodes cost less, but Azure can take them back at any time; their "
-                     "files then start again on another node, which adds time.")
+        notes.append(_("Spot nodes cost less, but Azure can take them back at any time; their "
+                       "files then start again on another node, which adds time."))
     if price is not None and price.problem:
         notes.append(price.problem)
     elif price is None:
-        notes.append("Price unknown: no price list was given for this VM size.")
+        notes.append(_("Price unknown: no price list was given for this VM size."))
     if plan.keep_pool and price is not None and priced:
         hourly = list_price_cost(plan.dedicated_nodes * 60, plan.spot_nodes * 60, price)
         if hourly is not None:
-            notes.append("The pool stays after the run and costs {money} per hour "
-                         "until you delete it.".format(money=about_money(hourly,
-                                                                          price.currency)))
+            notes.append(tr("The pool stays after the run and costs {money} per hour "
+                            "until you delete it.", money=about_money(hourly, price.currency)))
     return notes

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from batchgui.core.models import Quality
+from batchgui.i18n import N_, Reason, _, why
 
 
 class FfmpegMissing(Exception):
@@ -29,7 +30,7 @@ def ffmpeg_exe() -> str:
         if found:
             return found
         raise FfmpegMissing(
-            "ffmpeg was not found. Reinstall BatchGUI, or install ffmpeg and try again."
+            _("ffmpeg was not found. Reinstall BatchGUI, or install ffmpeg and try again.")
         ) from exc
 
 
@@ -122,26 +123,37 @@ def parse_clock(text: str) -> float | None:
     return max(0.0, hours * 3600 + minutes * 60 + seconds)
 
 
-# ffmpeg messages a user can meet, in plain words (checked in this order)
+# ffmpeg messages a user can meet, in plain words (checked in this order): needle, code,
+# reason
 _PLAIN_REASONS = [
-    ("No space left on device",
-     "the disk with the output folder is full; free some space and press Retry failed"),
-    ("Disk quota exceeded", "your disk quota is used up; free some space and press Retry failed"),
-    ("Permission denied", "no permission to read the video or to write in the output folder"),
-    ("Read-only file system", "the output folder is read-only; choose another folder"),
-    ("Invalid data found when processing input", "the video is damaged: ffmpeg could not read it"),
-    ("does not contain any stream", "the video has no audio track"),
-    ("matches no streams", "the video has no audio track"),
+    ("No space left on device", "disk_full",
+     N_("the disk with the output folder is full; free some space and press Retry failed")),
+    ("Disk quota exceeded", "quota_exceeded",
+     N_("your disk quota is used up; free some space and press Retry failed")),
+    ("Permission denied", "permission_denied",
+     N_("no permission to read the video or to write in the output folder")),
+    ("Read-only file system", "read_only",
+     N_("the output folder is read-only; choose another folder")),
+    ("Invalid data found when processing input", "damaged_video",
+     N_("the video is damaged: ffmpeg could not read it")),
+    ("does not contain any stream", "no_audio", N_("the video has no audio track")),
+    ("matches no streams", "no_audio", N_("the video has no audio track")),
+    # the loudness script's own last word (core/loudness.py, run on Azure nodes too)
+    ("The loudness of the video could not be measured.", "loudness_not_measured",
+     N_("the loudness of the video could not be measured")),
 ]
 
 
-def stderr_reason(stderr_tail: str) -> str | None:
-    """A plain reason for a failed conversion, from the tail of ffmpeg's stderr."""
-    for needle, reason in _PLAIN_REASONS:
+def stderr_reason(stderr_tail: str) -> Reason | None:
+    """A plain reason for a failed conversion, from the tail of ffmpeg's stderr.
+
+    Messages we know are said in the user's language; any other is ffmpeg's own last
+    line, as it wrote it."""
+    for needle, code, reason in _PLAIN_REASONS:
         if needle in stderr_tail:
-            return reason
+            return why(code, reason)
     for line in reversed(stderr_tail.strip().splitlines()):
         line = line.strip()
         if line and not line.startswith("Conversion failed"):
-            return line
+            return Reason("ffmpeg_error", line, {"message": line})
     return None

@@ -19,6 +19,7 @@ from batchgui.core.models import ConflictPolicy, FileStatus, TaskResult
 from batchgui.core.outputs import check_output, file_id, place_output, plain_os_error, remove
 from batchgui.core.run_files import RunFile
 from batchgui.core.target import RunCancelled, TargetError
+from batchgui.i18n import Reason, tr, why
 
 if TYPE_CHECKING:
     from batchgui.core.journal import Journal
@@ -56,8 +57,10 @@ class Finisher:
             async with self._limit:
                 if task.result is not TaskResult.SUCCESS:
                     reason = task.failure or (
-                        f"ffmpeg failed (exit code {task.exit_code})"
-                        if task.exit_code is not None else "the conversion failed"
+                        why("ffmpeg_failed", "ffmpeg failed (exit code {exit_code})",
+                            exit_code=str(task.exit_code))
+                        if task.exit_code is not None
+                        else why("conversion_failed", "the conversion failed")
                     )
                     await self._fail(f, reason)
                     return
@@ -85,9 +88,9 @@ class Finisher:
                     await self.run.target.release(item, self.run.ctx)
         except (RunCancelled, asyncio.CancelledError):
             if not f.status.is_final:
-                f.set(FileStatus.CANCELLED, "cancelled")
+                f.set(FileStatus.CANCELLED, why("cancelled", "cancelled"))
         except TargetError as exc:
-            await self._fail(f, str(exc))
+            await self._fail(f, exc.reason)
         except OSError as exc:
             await self._fail(f, plain_os_error(exc))
         finally:
@@ -97,9 +100,9 @@ class Finisher:
             self.run._emit()
             self.run._notify()
 
-    async def _fail(self, f: RunFile, reason: str) -> None:
+    async def _fail(self, f: RunFile, reason: Reason) -> None:
         f.set(FileStatus.FAILED, reason)
-        self.run.log(f"{f.input.name}: failed, {reason}")
+        self.run.log(tr("{name}: failed, {reason}", name=f.input.name, reason=reason))
         await self.run._file_changed(f, status=f.status.value, reason=reason)
         f.journaled_final = True
 
@@ -113,19 +116,21 @@ class Finisher:
                 f.task = dataclasses.replace(
                     f.task, progress=min(1.0, outcome.duration / f.input.duration_s))
             f.set(FileStatus.FAILED, outcome.problem)
-            self.run.log(f"{f.input.name}: failed, {outcome.problem}")
+            self.run.log(tr("{name}: failed, {reason}", name=f.input.name,
+                            reason=outcome.problem))
         elif outcome.final is None:
-            f.set(FileStatus.SKIPPED, SKIPPED_LATE)
+            f.set(FileStatus.SKIPPED, skipped_late())
         else:
             f.output = outcome.final
             f.output_duration = outcome.duration
             f.set(FileStatus.DONE, outcome.note)  # the note, e.g. how loudness was evened out
-            self.run.log(f"{f.input.name}: done, {outcome.final.name}")
+            self.run.log(tr("{name}: done, {mp3}", name=f.input.name, mp3=outcome.final.name))
             if outcome.note:
                 self.run.log(f"{f.input.name}: {outcome.note}")
 
 
-SKIPPED_LATE = "an MP3 with this name appeared in the output folder"
+def skipped_late() -> Reason:
+    return why("mp3_appeared", "an MP3 with this name appeared in the output folder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,8 +139,8 @@ class Settled:
 
     final: Path | None = None
     duration: float | None = None
-    note: str | None = None
-    problem: str | None = None
+    note: Reason | None = None
+    problem: Reason | None = None
 
 
 def settle_on_disk(journal: Journal | None, run_id: str, task_id: str, part: Path,
@@ -163,7 +168,7 @@ def settle_on_disk(journal: Journal | None, run_id: str, task_id: str, part: Pat
     final = place_output(part, wanted, policy)
     kill_point("linked")
     if final is None:
-        journal_file(status=FileStatus.SKIPPED.value, reason=SKIPPED_LATE, placing=None)
+        journal_file(status=FileStatus.SKIPPED.value, reason=skipped_late(), placing=None)
     else:
         journal_file(status=FileStatus.DONE.value, output=final, placing=None, reason=note)
     kill_point("done")

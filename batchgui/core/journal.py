@@ -29,6 +29,8 @@ from typing import Any
 
 import platformdirs
 
+from batchgui.i18n import Reason
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -104,7 +106,7 @@ class FileRow:
     size: int
     duration_s: float | None
     status: str
-    reason: str | None = None
+    reason: Reason | None = None
     output: Path | None = None  # planned, then the final name
     part: Path | None = None  # the hidden part file being written (intent)
     placing: Path | None = None  # intent: the part is being put in place under this name
@@ -123,7 +125,7 @@ class RunRow:
     target: str
     spec: dict[str, Any]
     target_state: dict[str, Any]
-    error: str | None
+    error: Reason | None
     paused: bool
     superseded_by: str | None
     stats: dict[str, Any]
@@ -198,7 +200,7 @@ class Journal:
                 "INSERT INTO files (run_id, task_id, position, input, root, size, duration_s,"
                 " status, reason, output, part, remote) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, f.task_id, f.position, _enc(f.input), _enc(f.root), f.size,
-                  f.duration_s, f.status, f.reason, _enc(f.output), _enc(f.part),
+                  f.duration_s, f.status, _enc_reason(f.reason), _enc(f.output), _enc(f.part),
                   json.dumps(f.remote)) for f in files],
             )
 
@@ -217,13 +219,13 @@ class Journal:
                 f"SELECT * FROM runs WHERE state IN ({marks}) ORDER BY created, run_id", wanted)
         return [_run_row(r) for r in rows]
 
-    def set_run_state(self, run_id: str, state: str, *, error: str | None = None,
+    def set_run_state(self, run_id: str, state: str, *, error: Reason | None = None,
                       superseded_by: str | None = None) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET state = ?, error = COALESCE(?, error),"
                 " superseded_by = COALESCE(?, superseded_by), updated = ? WHERE run_id = ?",
-                (state, error, superseded_by, time.time(), run_id),
+                (state, _enc_reason(error), superseded_by, time.time(), run_id),
             )
 
     def set_paused(self, run_id: str, paused: bool) -> None:
@@ -275,6 +277,8 @@ class Journal:
                         value = _enc(value)
                     elif name == "remote":
                         value = json.dumps(value)
+                    elif name == "reason":
+                        value = _enc_reason(value)
                     args.append(value)
                 db.execute(f"UPDATE files SET {', '.join(sets)} WHERE run_id = ? AND task_id = ?",
                            (*args, run_id, task_id))
@@ -337,7 +341,8 @@ class Journal:
         files = [
             FileRow(task_id=f["task_id"], position=i, input=Path(f["input"]),
                     root=Path(f["root"]) if f.get("root") else None, size=0,
-                    duration_s=f.get("duration_s"), status=f["status"], reason=f.get("reason"),
+                    duration_s=f.get("duration_s"), status=f["status"],
+                    reason=_dec_reason(f.get("reason")),
                     output=Path(f["output"]) if f.get("output") else None,
                     part=Path(f["part"]) if f.get("part") else None)
             for i, f in enumerate(record.get("files", []))
@@ -347,7 +352,8 @@ class Journal:
         with self._tx() as db:
             db.execute("UPDATE runs SET state = ?, created = ?, updated = ?, error = ?,"
                        " superseded_by = ? WHERE run_id = ?",
-                       (state, mtime, mtime, record.get("error"), record.get("resumed_by"),
+                       (state, mtime, mtime, _enc_reason(_dec_reason(record.get("error"))),
+                        record.get("resumed_by"),
                         run_id))
 
 
@@ -360,7 +366,7 @@ def _run_row(row: Any) -> RunRow:
     return RunRow(
         run_id=row["run_id"], created=row["created"], updated=row["updated"], state=row["state"],
         target=row["target"], spec=json.loads(row["spec"]),
-        target_state=json.loads(row["target_state"] or "{}"), error=row["error"],
+        target_state=json.loads(row["target_state"] or "{}"), error=_dec_reason(row["error"]),
         paused=bool(row["paused"]), superseded_by=row["superseded_by"],
         stats=json.loads(row["stats"] or "{}"),
     )
@@ -370,7 +376,27 @@ def _file_row(row: Any) -> FileRow:
     return FileRow(
         task_id=row["task_id"], position=row["position"], input=_dec(row["input"]) or Path(),
         root=_dec(row["root"]), size=row["size"] or 0, duration_s=row["duration_s"],
-        status=row["status"], reason=row["reason"], output=_dec(row["output"]),
+        status=row["status"], reason=_dec_reason(row["reason"]), output=_dec(row["output"]),
         part=_dec(row["part"]), placing=_dec(row["placing"]), part_id=row["part_id"],
         remote=json.loads(row["remote"] or "{}"),
     )
+
+
+def _enc_reason(reason: Reason | None) -> str | None:
+    """A reason as the journal keeps it: JSON with its code, its sentence and its values."""
+    return None if reason is None else json.dumps(reason.to_json(), ensure_ascii=False)
+
+
+def _dec_reason(raw: str | None) -> Reason | None:
+    """A kept reason back; a plain sentence (records from before reasons had codes) gets
+    the code 'unknown'."""
+    if not raw:
+        return None
+    if raw.startswith("{"):
+        try:
+            found = Reason.from_json(json.loads(raw))
+        except ValueError:
+            found = None
+        if found is not None:
+            return found
+    return Reason("unknown", raw)

@@ -11,8 +11,8 @@ runs that command with the loudnorm filter (and the measured values) added.
 
 Near-silence is not raised into noise: the gain is capped at MAX_GAIN_DB. When the cap
 or silence changes what happens, the MP3 carries a short machine-readable marker (an
-ID3 TXXX frame written by ffmpeg) that the run turns into a plain note and removes when
-it writes the final tags (core.tags).
+ID3 TXXX frame written by ffmpeg) that the run turns into a plain note (in the user's
+language: core.tags.loudness_note) and removes when it writes the final tags.
 """
 
 from __future__ import annotations
@@ -165,21 +165,6 @@ def with_plan(convert_argv: Sequence[str], planned: Plan) -> list[str]:
         extra += ["-metadata", f"{MARKER_KEY}={planned.marker}"]
     argv = list(convert_argv)
     return argv[:-1] + extra + argv[-1:]
-
-
-def note_for(marker: str | None) -> str | None:
-    """The plain note a file's result shows for a marker the second pass left."""
-    if not marker:
-        return None
-    if marker == "silent":
-        return "silent recording: loudness left as it is"
-    if marker.startswith("capped="):
-        try:
-            cap = float(marker.partition("=")[2])
-        except ValueError:
-            cap = MAX_GAIN_DB
-        return f"quiet recording: raised by at most {cap:g} dB"
-    return None
 
 
 # -- the script a Batch node runs ----------------------------------------------------------

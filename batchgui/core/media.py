@@ -15,6 +15,7 @@ from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, Atoms
 
 from batchgui.core.models import InputFile
+from batchgui.i18n import Reason, why
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 
@@ -71,37 +72,46 @@ def probe(path: Path, root: Path | None = None) -> InputFile:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        return InputFile(path, 0, None, "this file or folder does not exist", root)
+        return InputFile(path, 0, None, why("not_found", "this file or folder does not exist"),
+                         root)
     except OSError as exc:
-        return InputFile(path, 0, None, f"the file can't be read: {exc.strerror}", root)
+        return InputFile(path, 0, None, why("unreadable", "the file can't be read: {error}",
+                                            error=exc.strerror or str(exc)), root)
     if not path.is_file():
-        return InputFile(path, 0, None, "not a file", root)
+        return InputFile(path, 0, None, why("not_a_file", "not a file"), root)
     if size == 0:
-        return InputFile(path, 0, None, "the file is empty (0 bytes)", root)
+        return InputFile(path, 0, None, why("empty_file", "the file is empty (0 bytes)"), root)
     try:
         with path.open("rb") as fh:
             head = fh.read(8)
             if len(head) < 8 or head[4:8] not in _MP4_FIRST_BOXES:
-                return InputFile(path, size, None, "not an MP4 or MOV video", root)
+                return InputFile(path, size, None,
+                                 why("not_a_video", "not an MP4 or MOV video"), root)
             fh.seek(0)
             has_audio = _has_audio_track(fh)
         if has_audio is None:
-            return InputFile(
-                path, size, None, "the video is damaged: its index is missing or cut off", root
-            )
+            return InputFile(path, size, None, _damaged(), root)
         if not has_audio:
-            return InputFile(path, size, None, "the video has no audio track", root)
+            return InputFile(path, size, None, _no_audio(), root)
         info = MP4(path).info
         duration = float(info.length) if info is not None else 0.0
     except PermissionError:
-        return InputFile(path, size, None, "no permission to read the file", root)
+        return InputFile(path, size, None,
+                         why("no_read_permission", "no permission to read the file"), root)
     except Exception:  # mutagen raises several error types for broken containers
-        return InputFile(
-            path, size, None, "the video is damaged: its index is missing or cut off", root
-        )
+        return InputFile(path, size, None, _damaged(), root)
     if duration <= 0:
-        return InputFile(path, size, None, "the audio track is empty (0 seconds)", root)
+        return InputFile(path, size, None,
+                         why("empty_audio", "the audio track is empty (0 seconds)"), root)
     return InputFile(path, size, duration, None, root)
+
+
+def _damaged() -> Reason:
+    return why("damaged_video", "the video is damaged: its index is missing or cut off")
+
+
+def _no_audio() -> Reason:
+    return why("no_audio", "the video has no audio track")
 
 
 def _has_audio_track(fh) -> bool | None:  # type: ignore[no-untyped-def]

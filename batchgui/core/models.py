@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from batchgui.i18n import N_, Reason, _, tr
+
 
 class NodeState(StrEnum):
     """Azure Batch compute node states (lower-case, as the service sends them)."""
@@ -72,6 +74,25 @@ class FileStatus(StrEnum):
     def is_final(self) -> bool:
         return self in _FINAL_FILE_STATUSES
 
+    @property
+    def label(self) -> str:
+        """The status in the user's language, as the file list and the CLI show it."""
+        return _(_FILE_STATUS_WORDS[self])
+
+
+_FILE_STATUS_WORDS = {
+    FileStatus.READY: N_("ready"),
+    FileStatus.REJECTED: N_("rejected"),
+    FileStatus.SKIPPED: N_("skipped"),
+    FileStatus.UPLOADING: N_("uploading"),
+    FileStatus.QUEUED: N_("queued"),
+    FileStatus.CONVERTING: N_("converting"),
+    FileStatus.DOWNLOADING: N_("downloading"),
+    FileStatus.DONE: N_("done"),
+    FileStatus.FAILED: N_("failed"),
+    FileStatus.CANCELLED: N_("cancelled"),
+}
+
 
 _FINAL_FILE_STATUSES = {
     FileStatus.REJECTED,
@@ -115,11 +136,11 @@ class Quality:
 
     def __post_init__(self) -> None:
         if (self.vbr_level is None) == (self.cbr_kbps is None):
-            raise ValueError("choose either a VBR level or a constant bitrate")
+            raise ValueError(_("choose either a VBR level or a constant bitrate"))
         if self.vbr_level is not None and not 0 <= self.vbr_level <= 9:
-            raise ValueError("VBR quality goes from V0 (best) to V9 (smallest)")
+            raise ValueError(_("VBR quality goes from V0 (best) to V9 (smallest)"))
         if self.cbr_kbps is not None and not 32 <= self.cbr_kbps <= 320:
-            raise ValueError("bitrate goes from 32k to 320k")
+            raise ValueError(_("bitrate goes from 32k to 320k"))
 
     @classmethod
     def parse(cls, text: str) -> Quality:
@@ -129,7 +150,8 @@ class Quality:
             return cls(vbr_level=int(t[1:]))
         if t.endswith("k") and t[:-1].isdigit():
             return cls(vbr_level=None, cbr_kbps=int(t[:-1]))
-        raise ValueError(f"unknown quality {text!r}: use V0..V9 or a bitrate like 192k")
+        raise ValueError(tr("unknown quality '{quality}': use V0..V9 or a bitrate like 192k",
+                            quality=text))
 
     @property
     def label(self) -> str:
@@ -145,7 +167,7 @@ class InputFile:
     path: Path
     size: int
     duration_s: float | None
-    problem: str | None = None
+    problem: Reason | None = None
     root: Path | None = None  # the folder the user dropped, for "keep folder structure"
 
     @property
@@ -197,7 +219,7 @@ class TaskStatus:
     ended_at: float | None = None
     exit_code: int | None = None
     result: TaskResult | None = None
-    failure: str | None = None  # plain-language reason from the target
+    failure: Reason | None = None  # plain-language reason from the target
     stderr_tail: str = ""
     retries: int = 0
 
@@ -215,7 +237,7 @@ class TaskView:
     run_time_s: float | None = None
     exit_code: int | None = None
     result: TaskResult | None = None
-    reason: str | None = None
+    reason: Reason | None = None
     stderr_tail: str = ""
     output_path: Path | None = None
 
@@ -267,7 +289,7 @@ class FileOutcome:
     input: Path
     output: Path | None
     status: FileStatus
-    reason: str | None
+    reason: Reason | None
     duration_s: float | None
     #: not converted because a problem stopped the whole run (RunResult.error says which)
     run_stopped: bool = False
@@ -282,9 +304,20 @@ class FileOutcome:
             **_path_field("input", self.input),
             **_path_field("output", self.output),
             "status": status,
-            "reason": self.reason,
+            "reason": self.reason.text if self.reason else None,
+            # language-free, for scripts: what happened, and the values in the sentence
+            "reason_code": self.reason.code if self.reason else None,
+            "reason_params": _plain_params(self.reason),
             "duration_s": round(self.duration_s, 3) if self.duration_s is not None else None,
         }
+
+
+def _plain_params(reason: Reason | None) -> dict[str, object]:
+    """A reason's values as JSON takes them: numbers stay numbers, anything else text."""
+    if reason is None:
+        return {}
+    return {key: value if isinstance(value, (int, float, bool)) or value is None else str(value)
+            for key, value in reason.params.items()}
 
 
 def _path_field(key: str, path: Path | None) -> dict[str, object]:
@@ -308,7 +341,7 @@ class RunResult:
     run_id: str
     outcomes: tuple[FileOutcome, ...]
     cancelled: bool = False
-    error: str | None = None  # a run-level failure in plain words (e.g. wrong account key)
+    error: Reason | None = None  # a run-level failure in plain words (e.g. wrong account key)
 
     @property
     def all_converted(self) -> bool:

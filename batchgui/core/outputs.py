@@ -25,6 +25,7 @@ from pathlib import Path
 from batchgui.core import naming
 from batchgui.core.media import mp3_audio
 from batchgui.core.models import ConflictPolicy
+from batchgui.i18n import Reason, why
 
 #: how many `name (n).mp3` variants settle() looks through for a placed MP3
 MAX_COUNTER_LOOKUP = 200
@@ -40,27 +41,31 @@ def duration_tolerance(expected_s: float) -> float:
     return max(1.0, 0.02 * expected_s)
 
 
-def check_output(part: Path, expected_s: float | None) -> tuple[float | None, str | None]:
+def check_output(part: Path, expected_s: float | None) -> tuple[float | None, Reason | None]:
     """(duration, None) when the MP3 is whole; (duration, reason) when it is not."""
     try:
         size = part.stat().st_size
     except FileNotFoundError:
-        return None, "ffmpeg wrote no MP3"
+        return None, why("no_mp3", "ffmpeg wrote no MP3")
     if size == 0:
-        return None, "ffmpeg wrote an empty MP3"
+        return None, why("empty_mp3", "ffmpeg wrote an empty MP3")
     found = mp3_audio(part)
     if found is None:
-        return None, "the MP3 that came back can't be read"
+        return None, why("unreadable_mp3", "the MP3 that came back can't be read")
     got, present = found
     if present < MP3_PRESENT:  # the header promises more than the file holds
-        have = got * present
-        if expected_s is not None:
-            return have, f"the MP3 is cut short: it holds {have:.1f} s of {expected_s:.1f} s"
-        return have, f"the MP3 is cut short: it holds {have:.1f} s of {got:.1f} s"
+        have = round(got * present, 3)
+        return have, why("mp3_cut_short",
+                         "the MP3 is cut short: it holds {got_s:.1f} s of {expected_s:.1f} s",
+                         got_s=have, expected_s=round(expected_s or got, 3))
     if expected_s is not None and abs(expected_s - got) > duration_tolerance(expected_s):
         if got < expected_s:
-            return got, f"input looks truncated: got {got:.1f} s of {expected_s:.1f} s"
-        return got, f"the MP3 is longer than the video: got {got:.1f} s of {expected_s:.1f} s"
+            return got, why("input_truncated",
+                            "input looks truncated: got {got_s:.1f} s of {expected_s:.1f} s",
+                            got_s=round(got, 3), expected_s=round(expected_s, 3))
+        return got, why("mp3_too_long",
+                        "the MP3 is longer than the video: got {got_s:.1f} s of {expected_s:.1f} s",
+                        got_s=round(got, 3), expected_s=round(expected_s, 3))
     return got, None
 
 
@@ -120,7 +125,7 @@ def remove(path: Path | None) -> None:
         pass
 
 
-def output_folder_problem(folder: Path, *, create: bool = True) -> str | None:
+def output_folder_problem(folder: Path, *, create: bool = True) -> Reason | None:
     """Why MP3s can't be written into `folder`, in one sentence; None when they can.
 
     Checked before any conversion starts, by writing (and removing) a small hidden file:
@@ -128,43 +133,55 @@ def output_folder_problem(folder: Path, *, create: bool = True) -> str | None:
     folder is made first; without, a missing one only needs no file in its way.
     """
     if folder.exists() and not folder.is_dir():
-        return f"The output folder {folder} is a file, not a folder. Choose a folder for the MP3s."
+        return why("output_is_a_file", "The output folder {folder} is a file, not a folder. "
+                   "Choose a folder for the MP3s.", folder=str(folder))
     if not folder.exists():
         for parent in folder.parents:
             if parent.exists():
                 if not parent.is_dir():
-                    return (f"The output folder {folder} can't be made: {parent} is a file, "
-                            "not a folder. Choose another folder.")
+                    return why("output_not_made", "The output folder {folder} can't be made: "
+                               "{parent} is a file, not a folder. Choose another folder.",
+                               folder=str(folder), parent=str(parent))
                 break
         if not create:
             return None
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            return (f"The output folder {folder} can't be created "
-                    f"({exc.strerror or exc}). Choose another folder.")
+            return why("output_not_created", "The output folder {folder} can't be created "
+                       "({error}). Choose another folder.", folder=str(folder),
+                       error=exc.strerror or str(exc))
     try:
         fd, probe = tempfile.mkstemp(prefix=".batchgui-", suffix=".check", dir=folder)
     except OSError as exc:
         if exc.errno == errno.EROFS:
-            why = "it is on a read-only disk"
-        elif exc.errno in (errno.EACCES, errno.EPERM):
-            why = "you have no permission to write in it"
-        elif exc.errno == errno.ENOSPC:
-            why = "its disk is full"
-        else:
-            why = exc.strerror or str(exc)
-        return f"MP3s can't be written in the output folder {folder}: {why}. Choose another folder."
+            return why("output_read_only", "MP3s can't be written in the output folder "
+                       "{folder}: it is on a read-only disk. Choose another folder.",
+                       folder=str(folder))
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return why("output_no_permission", "MP3s can't be written in the output folder "
+                       "{folder}: you have no permission to write in it. Choose another "
+                       "folder.", folder=str(folder))
+        if exc.errno == errno.ENOSPC:
+            return why("output_disk_full", "MP3s can't be written in the output folder "
+                       "{folder}: its disk is full. Choose another folder.", folder=str(folder))
+        return why("output_not_writable", "MP3s can't be written in the output folder "
+                   "{folder}: {error}. Choose another folder.", folder=str(folder),
+                   error=exc.strerror or str(exc))
     os.close(fd)
     remove(Path(probe))
     return None
 
 
-def plain_os_error(exc: OSError) -> str:
+def plain_os_error(exc: OSError) -> Reason:
     if exc.errno == errno.ENOSPC:
-        return "the disk with the output folder is full; free some space and press Retry failed"
+        return why("disk_full", "the disk with the output folder is full; free some space and "
+                   "press Retry failed")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "no permission to write in the output folder; choose another folder"
+        return why("no_write_permission", "no permission to write in the output folder; "
+                   "choose another folder")
     if exc.errno == errno.ENAMETOOLONG:
-        return "the MP3's name is too long for this disk; rename the video and try again"
-    return f"the MP3 could not be written: {exc.strerror or exc}"
+        return why("name_too_long", "the MP3's name is too long for this disk; rename the "
+                   "video and try again")
+    return why("write_failed", "the MP3 could not be written: {error}",
+               error=exc.strerror or str(exc))

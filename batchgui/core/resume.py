@@ -27,6 +27,7 @@ from batchgui.core.journal import (
 from batchgui.core.liveness import is_alive
 from batchgui.core.models import ConflictPolicy, FileStatus, InputFile, Quality, RunSpec
 from batchgui.core.outputs import find_placed, remove
+from batchgui.i18n import tr, why
 
 UNFINISHED = {
     FileStatus.READY.value, FileStatus.UPLOADING.value, FileStatus.QUEUED.value,
@@ -111,8 +112,8 @@ def resume_spec(journal: Journal, run_id: str,
     """The run's spec with all its files: unfinished ones probed again now, others as kept."""
     run = journal.run(run_id)
     if run is None or not is_dead(journal, run):
-        raise ResumeError(f"run {run_id} is no longer waiting to be resumed (it was resumed, "
-                          "finished or dismissed elsewhere, or is still going)")
+        raise ResumeError(tr("run {run_id} is no longer waiting to be resumed (it was resumed, "
+                             "finished or dismissed elsewhere, or is still going)", run_id=run_id))
     inputs: list[InputFile] = []
     for row in journal.files(run_id):
         if row.status in UNFINISHED:
@@ -198,8 +199,9 @@ def take_over(journal: Journal, spec: RunSpec, new_run_id: str) -> dict[Path, Pa
             if row.status == FileStatus.DONE.value and row.output and row.output.exists():
                 converted.setdefault(row.input, row.output)
             elif row.status in UNFINISHED:
-                changes.append((row.task_id, {"status": SUPERSEDED,
-                                              "reason": f"taken over by run {new_run_id}"}))
+                changes.append((row.task_id, {
+                    "status": SUPERSEDED,
+                    "reason": why("taken_over", "taken over by run {run_id}", run_id=new_run_id)}))
         journal.update_files(run_id, changes)
         if not any(r.status in UNFINISHED for r in journal.files(run_id)):
             journal.set_run_state(run_id, SUPERSEDED, superseded_by=new_run_id)

@@ -54,12 +54,13 @@ from batchgui.core.target import (
     TargetError,
     WorkItem,
 )
+from batchgui.i18n import N_, Reason, _, tr, trn, why
 
 log = logging.getLogger(__name__)
 
 
 
-PAUSED_WORDS = "Paused: files being converted finish, no new file starts"
+PAUSED_WORDS = N_("Paused: files being converted finish, no new file starts")
 
 #: One problem, one message. A problem that stops the whole run (a TargetError: a wrong
 #: key, a start task that fails, an output folder that can't be written) is said once, as
@@ -68,7 +69,7 @@ PAUSED_WORDS = "Paused: files being converted finish, no new file starts"
 #: the way. Each file it left unfinished gets this short reason (and
 #: FileOutcome.run_stopped), so a summary lists those files once, under one heading,
 #: instead of repeating the sentence per file.
-RUN_STOPPED_REASON = "not converted: the run stopped before this file was done"
+RUN_STOPPED_CODE = "run_stopped"
 
 
 class RunBusy(Exception):
@@ -112,7 +113,7 @@ class Run(RunPlanning):
         self._started = time.monotonic()
         self._convert_started: float | None = None
         self._last_emit = 0.0
-        self._error: str | None = None
+        self._error: Reason | None = None
         self._stopped: set[str] = set()  # task ids the run's stop left unfinished
         self._paused = False
         self._submitted = False  # the target has been given the work (pause goes to it)
@@ -260,26 +261,29 @@ class Run(RunPlanning):
                 self._submitted = True
                 if self._paused:  # paused before (or, resumed, when it was killed)
                     await self.target.pause(self.ctx)
-                    self.log(PAUSED_WORDS)
+                    self.log(_(PAUSED_WORDS))
                 await self.target.submit(items, self.ctx)
                 self._convert_started = time.monotonic()
-                self._set_stage(Stage.MONITORING, f"Converting {len(items)} file(s) on "
-                                f"{self.target.display_name}")
+                self._set_stage(Stage.MONITORING, trn(
+                    "Converting {n} file on {target}", "Converting {n} files on {target}",
+                    len(items), target=self.target.display_name))
                 await self._monitor()
             self._stage = Stage.CANCELLED if self.cancel.cancelled else Stage.DONE
         except RunBusy:
-            self._error = "This run is already going in another BatchGUI window or command."
+            self._error = why("run_busy", "This run is already going in another BatchGUI "
+                              "window or command.")
             self._stage = Stage.FAILED
-            self.log(self._error)
+            self.log(self._error.text)
             return self.result()
         except RunCancelled:
             self._stage = Stage.CANCELLED
         except TargetError as exc:  # said once, as the run's last word (_finish_run)
-            self._error = str(exc)
+            self._error = exc.reason
             self._stage = Stage.FAILED
         except Exception as exc:  # a bug must not leave processes or blobs behind
             log.exception("run failed")
-            self._error = f"Something went wrong: {exc}"
+            self._error = why("unexpected_error", "Something went wrong: {error}",
+                              error=str(exc))
             self._stage = Stage.FAILED
         finally:
             if self._lock.held:
@@ -348,7 +352,7 @@ class Run(RunPlanning):
                 await self.target.pause(self.ctx)
             else:
                 await self.target.unpause(self.ctx)
-        self.log(PAUSED_WORDS if paused else "Continuing")
+        self.log(_(PAUSED_WORDS) if paused else _("Continuing"))
         self._emit(force=True)
         self._notify()
 
@@ -361,34 +365,39 @@ class Run(RunPlanning):
         if self._finisher is not None:  # owned: cancelled or awaited before the last word
             await self._finisher.end(stopped_early)
         if items or (self.resuming and remote_left(self.ctx.saved)):
-            self._stage, self._message = Stage.CLEANUP, "Cleaning up"
+            self._stage, self._message = Stage.CLEANUP, _("Cleaning up")
             self._emit(force=True)
             try:
                 await asyncio.shield(self.target.cleanup(self.ctx, stopped_early))
             except Exception as exc:  # cleanup problems are reported, not raised
                 log.exception("cleanup failed")
-                self.log(f"Cleaning up did not finish: {exc}")
+                self.log(tr("Cleaning up did not finish: {error}", error=str(exc)))
         last: list[tuple[str, dict[str, Any]]] = []
         for f in self._files:
             if f.item is not None and f.status is not FileStatus.DONE:
                 await self.ctx.blocking(remove, f.item.part_path)
             if not f.status.is_final:
                 if cancelled:
-                    f.set(FileStatus.CANCELLED, "cancelled before it was done")
+                    f.set(FileStatus.CANCELLED, why("cancelled", "cancelled before it was done"))
                 else:
-                    f.set(FileStatus.FAILED, RUN_STOPPED_REASON)
+                    f.set(FileStatus.FAILED, why(RUN_STOPPED_CODE, "not converted: the run "
+                                                 "stopped before this file was done"))
                     self._stopped.add(f.task_id)
             if not f.journaled_final:
                 last.append((f.task_id, {"status": f.status.value, "reason": f.reason,
                                          "output": f.output}))
         self._stage = final_stage
         done = sum(1 for f in self._files if f.status is FileStatus.DONE)
+        total = len(self._files)
         if final_stage is Stage.DONE:
-            self._message = f"Done: {done} of {len(self._files)} file(s) converted"
+            self._message = trn("Done: {done} of {n} file converted",
+                                "Done: {done} of {n} files converted", total, done=done)
         elif final_stage is Stage.CANCELLED:
-            self._message = f"Cancelled: {done} of {len(self._files)} file(s) were done"
+            self._message = trn("Cancelled: {done} of {n} file was done",
+                                "Cancelled: {done} of {n} files were done", total, done=done)
         else:
-            self._message = f"The run stopped: {self._error or 'something went wrong'}"
+            self._message = tr("The run stopped: {reason}",
+                               reason=self._error or _("something went wrong"))
         self.log(self._message)
         kill_point("ending")
         if self.journal is not None:

@@ -24,6 +24,7 @@ from batchgui.core.models import (
     TaskView,
 )
 from batchgui.core.target import WorkItem
+from batchgui.i18n import Reason, tr
 
 #: statuses whose whole media counts as converted for the overall progress
 _MEDIA_DONE = frozenset((FileStatus.DONE, FileStatus.FAILED, FileStatus.SKIPPED,
@@ -87,7 +88,7 @@ class RunFile:
     task_id: str
     status: FileStatus
     board: Board = field(repr=False)
-    reason: str | None = None
+    reason: Reason | None = None
     item: WorkItem | None = None
     output: Path | None = None
     task: TaskStatus | None = None
@@ -101,7 +102,7 @@ class RunFile:
     def __post_init__(self) -> None:
         self.board.add(self)
 
-    def set(self, status: FileStatus, reason: str | None = None) -> None:
+    def set(self, status: FileStatus, reason: Reason | None = None) -> None:
         old = self.status
         self.status = status
         self.reason = reason
@@ -184,13 +185,13 @@ def snapshot_of(
         done_b = board.bytes_done
         if done_b and elapsed > 0:
             speed = done_b / elapsed
-            rate = f"{speed / 1e6:.1f} MB/s"
+            rate = tr("{mb_per_s:.1f} MB/s", mb_per_s=speed / 1e6)
             eta = (board.bytes_total - done_b) / speed if speed else None
     elif convert_started is not None and done_media > 0:
         spent = time.monotonic() - convert_started
         if spent > 0.5:
             speed = done_media / spent
-            rate = f"{speed:.1f}× realtime"
+            rate = tr("{speed:.1f}× realtime", speed=speed)
             eta = (total_media - done_media) / speed
     counts = board.counts
     return RunSnapshot(

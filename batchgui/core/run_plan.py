@@ -19,6 +19,7 @@ from batchgui.core.outputs import output_folder_problem
 from batchgui.core.resume import settle_run, take_over
 from batchgui.core.run_files import RunFile
 from batchgui.core.target import RunContext, TargetError, WorkItem
+from batchgui.i18n import _, tr, trn, why
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,7 +49,8 @@ class RunPlanning:
 
     async def _plan(self) -> list[WorkItem]:
         spec = self.spec
-        self._set_stage(Stage.PROBING, f"Checking {len(self._files)} file(s)")
+        self._set_stage(Stage.PROBING, trn("Checking {n} file", "Checking {n} files",
+                                           len(self._files)))
         earlier: dict[Path, Path] = {}
         if self.resuming:
             await self._load_from_journal()
@@ -59,13 +61,14 @@ class RunPlanning:
                 continue
             if not f.input.ok:
                 f.set(FileStatus.REJECTED, f.input.problem)
-                self.log(f"{f.input.name}: rejected, {f.input.problem}")
+                self.log(tr("{name}: rejected, {reason}", name=f.input.name,
+                            reason=f.input.problem))
             elif f.input.path in earlier:
                 f.output = earlier[f.input.path]
                 f.output_duration = f.input.duration_s
                 f.set(FileStatus.DONE)
-                self.log(f"{f.input.name}: already converted by an interrupted run, "
-                         f"{f.output.name}")
+                self.log(tr("{name}: already converted by an interrupted run, {mp3}",
+                            name=f.input.name, mp3=f.output.name))
         accepted = [f for f in self._files if f.status is FileStatus.READY]
         if accepted:  # before any conversion: a folder that can't take the MP3s stops here
             problem = await self.ctx.blocking(output_folder_problem, spec.output_dir)
@@ -82,8 +85,9 @@ class RunPlanning:
         )
         for f, output in zip(fresh, outputs, strict=True):
             if output is None:
-                f.set(FileStatus.SKIPPED, "an MP3 with this name is already in the output folder")
-                self.log(f"{f.input.name}: skipped, {f.reason}")
+                f.set(FileStatus.SKIPPED, why("mp3_exists", "an MP3 with this name is already "
+                                              "in the output folder"))
+                self.log(tr("{name}: skipped, {reason}", name=f.input.name, reason=f.reason))
             f.output = output
         items = []
         for f in accepted:
@@ -111,7 +115,7 @@ class RunPlanning:
             self.ctx.saved = dict(run.target_state)
             self._paused = run.paused and self.keep_pause
             if run.paused and not self.keep_pause:
-                self.log("The run was paused when it stopped; it goes on now")
+                self.log(_("The run was paused when it stopped; it goes on now"))
                 await self._j(self.journal.set_paused, self.run_id, False)
         for f in self._files:
             row = rows.get(f.task_id)
@@ -122,7 +126,8 @@ class RunPlanning:
             f.output = row.output
             status = _status(row.status)
             if status is None or status.is_final:
-                f.set(status or FileStatus.SKIPPED, row.reason or "taken over by another run")
+                f.set(status or FileStatus.SKIPPED,
+                      row.reason or why("taken_over", "taken over by another run"))
                 f.journaled_final = True
                 if status is FileStatus.DONE:
                     f.output_duration = row.duration_s

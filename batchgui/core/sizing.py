@@ -28,9 +28,11 @@ from batchgui.core.estimate import (
     estimate_azure,
     format_duration,
     list_price_cost,
+    node_words,
 )
 from batchgui.core.learning import DEFAULT_OVERHEADS, FALLBACK_CORES, Learned, Overheads
 from batchgui.core.vm_sizes import DEFAULT_VM_SIZE, normal_vm_size, vm_cores
+from batchgui.i18n import _, tr, trn
 
 CHEAP_ENOUGH = 1.05  # within 5 % of the lowest price counts as equally cheap
 
@@ -92,13 +94,8 @@ class _Candidate:
 
 def _words(c: _Candidate) -> str:
     """'3 Spot nodes (Standard_D2s_v3, 2 files at once each)'."""
-    if c.spot == 0:
-        nodes = "1 node" if c.dedicated == 1 else f"{c.dedicated} nodes"
-    elif c.dedicated == 0:
-        nodes = "1 Spot node" if c.spot == 1 else f"{c.spot} Spot nodes"
-    else:
-        nodes = f"{c.dedicated} dedicated + {c.spot} Spot nodes"
-    return f"{nodes} ({display_vm_size(c.vm_size)}, {c.slots} files at once each)"
+    return trn("{nodes} ({vm}, {n} file at once each)", "{nodes} ({vm}, {n} files at once each)",
+               c.slots, nodes=node_words(c.dedicated, c.spot), vm=display_vm_size(c.vm_size))
 
 
 def _candidates(workload: Workload, account: str, learned: Learned,
@@ -150,8 +147,10 @@ def size_pool(
             best = min(fit, key=lambda c: (c.money_key(), c.seconds, c.nodes))
             goal_met = True
             pool, time = _words(best), format_duration(best.seconds)
-            reason = (f"{pool}: the cheapest way to finish in {time}." if priced
-                      else f"{pool}: the fewest node-hours that finish in {time}.")
+            reason = (tr("{pool}: the cheapest way to finish in {time}.", pool=pool, time=time)
+                      if priced else
+                      tr("{pool}: the fewest node-hours that finish in {time}.", pool=pool,
+                         time=time))
         else:
             # the best it can do: the soonest finish, Spot's risk counted, then the cheapest
             fastest = min(c.padded_seconds(margin) for c in cands)
@@ -167,10 +166,10 @@ def size_pool(
         currency = next(iter(by_size.values())).currency if by_size else "USD"
         pool, time = _words(best), format_duration(best.seconds)
         if priced and best.cost is not None:
-            money = about_money(best.cost, currency)
-            reason = f"{pool}: the lowest list price, {money}, done in {time}."
+            reason = tr("{pool}: the lowest list price, {money}, done in {time}.", pool=pool,
+                        money=about_money(best.cost, currency), time=time)
         else:
-            reason = f"{pool}: the fewest node-hours, done in {time}."
+            reason = tr("{pool}: the fewest node-hours, done in {time}.", pool=pool, time=time)
     plan = AzurePlan(account, best.vm_size, best.dedicated, best.spot, best.slots,
                      keep_pool=keep_pool)
     chosen = estimate_azure(workload, plan, learned, by_size.get(normal_vm_size(best.vm_size)),
@@ -180,37 +179,41 @@ def size_pool(
 
 
 def _why_not(goal: FinishBy, best: _Candidate, max_nodes: int) -> str:
-    wanted = format_duration(goal.seconds).removeprefix("about ")
+    wanted = format_duration(goal.seconds, about=False)
     fastest = f"{_words(best)}, {format_duration(best.seconds)}"
     if best.upload_s >= max(goal.seconds, best.pool_ready_s):
-        return (f"Finishing in {wanted} is not possible: uploading the files alone takes "
-                f"{format_duration(best.upload_s)}. The fastest is {fastest}.")
+        return tr("Finishing in {wanted} is not possible: uploading the files alone takes "
+                  "{time}. The fastest is {fastest}.", wanted=wanted,
+                  time=format_duration(best.upload_s), fastest=fastest)
     if best.pool_ready_s >= goal.seconds:
-        return (f"Finishing in {wanted} is not possible: starting the pool alone takes "
-                f"{format_duration(best.pool_ready_s)}. The fastest is {fastest}.")
+        return tr("Finishing in {wanted} is not possible: starting the pool alone takes "
+                  "{time}. The fastest is {fastest}.", wanted=wanted,
+                  time=format_duration(best.pool_ready_s), fastest=fastest)
     if best.floor_s > goal.seconds:
-        return (f"Finishing in {wanted} is not possible: starting the pool, uploading and the "
-                f"longest file alone take {format_duration(best.floor_s)}. "
-                f"The fastest is {fastest}.")
-    return (f"Finishing in {wanted} needs more than {max_nodes} nodes, your maximum. "
-            f"The fastest within it is {fastest}.")
+        return tr("Finishing in {wanted} is not possible: starting the pool, uploading and the "
+                  "longest file alone take {time}. The fastest is {fastest}.", wanted=wanted,
+                  time=format_duration(best.floor_s), fastest=fastest)
+    return trn("Finishing in {wanted} needs more than {n} node, your maximum. The fastest "
+               "within it is {fastest}.", "Finishing in {wanted} needs more than {n} nodes, "
+               "your maximum. The fastest within it is {fastest}.", max_nodes, wanted=wanted,
+               fastest=fastest)
 
 
 def _assumptions(allow_spot: bool, priced: bool, prices: dict[str, VmPrice],
                  goal: Goal, margin: float) -> list[str]:
     notes: list[str] = []
     if not allow_spot:
-        notes.append("Only dedicated nodes: Spot nodes cost less, but Azure can take them "
-                     "back at any time. Allow them in the account's settings to use them.")
+        notes.append(_("Only dedicated nodes: Spot nodes cost less, but Azure can take them "
+                       "back at any time. Allow them in the account's settings to use them."))
     elif any(p.spot_per_hour is None for p in prices.values()) or not prices:
-        notes.append("Spot prices are unknown, so only dedicated nodes were considered.")
+        notes.append(_("Spot prices are unknown, so only dedicated nodes were considered."))
     else:
-        notes.append("Spot nodes are used because you allowed them. Azure can take them back "
-                     "at any time, which adds time, so a deadline met with Spot nodes keeps "
-                     f"up to {(margin - 1) * 100:.0f} % spare time for that.")
+        notes.append(tr("Spot nodes are used because you allowed them. Azure can take them back "
+                        "at any time, which adds time, so a deadline met with Spot nodes keeps "
+                        "up to {spare:.0%} spare time for that.", spare=margin - 1))
     if not priced:
-        notes.append("Prices are unknown, so node-hours stand in for money.")
+        notes.append(_("Prices are unknown, so node-hours stand in for money."))
     if isinstance(goal, Cheapest):
-        notes.append("Pools within 5 % of the lowest price count as equally cheap; the "
-                     "fastest of those is chosen.")
+        notes.append(tr("Pools within {share:.0%} of the lowest price count as equally cheap; "
+                        "the fastest of those is chosen.", share=CHEAP_ENOUGH - 1))
     return notes

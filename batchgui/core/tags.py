@@ -33,7 +33,8 @@ from mutagen.id3 import (
 )
 from mutagen.mp4 import MP4, Atoms, MP4Cover
 
-from batchgui.core.loudness import MARKER_KEY, note_for
+from batchgui.core.loudness import MARKER_KEY, MAX_GAIN_DB
+from batchgui.i18n import Reason, tr, why
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ def id3_for(tags: VideoTags, fallback_title: str) -> ID3:
     return id3
 
 
-def finish_mp3(part: Path, video: Path, keep_tags: bool) -> str | None:
+def finish_mp3(part: Path, video: Path, keep_tags: bool) -> Reason | None:
     """Give the checked MP3 its final tag: the video's tags as ID3v2.3, or no tag at all.
 
     Returns the note the conversion left in the file (e.g. that a quiet recording was
@@ -207,5 +208,22 @@ def finish_mp3(part: Path, video: Path, keep_tags: bool) -> str | None:
         cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else None
         if cause is not None:
             raise cause from exc
-        raise OSError(errno.EIO, f"the tags could not be written ({exc})") from exc
-    return note_for(marker)
+        raise OSError(errno.EIO, tr("the tags could not be written ({error})", error=str(exc))
+                      ) from exc
+    return loudness_note(marker)
+
+
+def loudness_note(marker: str | None) -> Reason | None:
+    """The plain note a file's result shows for a marker the loudness pass left."""
+    if not marker:
+        return None
+    if marker == "silent":
+        return why("loudness_silent", "silent recording: loudness left as it is")
+    if marker.startswith("capped="):
+        try:
+            cap = float(marker.partition("=")[2])
+        except ValueError:
+            cap = MAX_GAIN_DB
+        return why("loudness_capped", "quiet recording: raised by at most {gain_db:g} dB",
+                   gain_db=cap)
+    return None

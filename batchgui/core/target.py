@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from batchgui.core.models import InputFile, Quality, Stage, TargetStatus
+from batchgui.i18n import Reason
 
 T = TypeVar("T")
 
@@ -29,6 +30,10 @@ class RunCancelled(Exception):
 
 class TargetError(Exception):
     """A problem that stops the whole run, in plain words: what happened, what to do."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.text)
+        self.reason = reason
 
 
 class CancelToken:

@@ -1,4 +1,4 @@
-"""Files shipped inside the package (icons; later the translation catalogues).
+"""Files shipped inside the package: the icons and the translation catalogues.
 
 They are found through importlib.resources, so a checkout, `pip install .` and the
 PyInstaller bundle all find them the same way. No Qt here: the core may use
@@ -7,6 +7,7 @@ PyInstaller bundle all find them the same way. No Qt here: the core may use
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 #: the reverse-DNS id the desktop files, the icon theme and the window all use
@@ -26,7 +27,6 @@ def resource_path(*parts: str) -> Path:
     if path.exists() or _HERE.is_dir():
         return path
     import atexit
-    import contextlib
     from importlib import resources
 
     global _extracted
@@ -36,7 +36,7 @@ def resource_path(*parts: str) -> Path:
     return _extracted.enter_context(resources.as_file(resources.files(__name__).joinpath(*parts)))
 
 
-_extracted = None
+_extracted: contextlib.ExitStack | None = None
 
 
 def icon_path() -> Path:
@@ -45,5 +45,6 @@ def icon_path() -> Path:
 
 
 def locale_dir() -> Path:
-    """Where gettext catalogues live: locale/<lang>/LC_MESSAGES/batchgui.mo."""
+    """Where the gettext catalogues live: locale/<lang>/LC_MESSAGES/batchgui.mo (built from
+    the .po beside it by packaging/catalogues.py; see batchgui/i18n.py)."""
     return resource_path("locale")

@@ -42,6 +42,7 @@ from batchgui.core.models import (
 )
 from batchgui.core.outputs import remove
 from batchgui.core.target import RunContext, Target, WorkItem
+from batchgui.i18n import Reason, tr, trn, why
 from batchgui.targets.children import popen_child
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,13 @@ def default_slots() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def slot_name(slot: int) -> str:
+    """What the Slots grid and the task table call a slot: 'slot 1' (in Swedish 'plats 1')."""
+    return tr("slot {number}", number=str(slot + 1))
+
+
 def local_label(slots: int) -> str:
-    return f"This computer ({slots} slot{'' if slots == 1 else 's'})"
+    return trn("This computer ({n} slot)", "This computer ({n} slots)", slots)
 
 
 @dataclass
@@ -123,7 +129,7 @@ class LocalTarget(Target):
         busy = {slot: job.item.task_id for slot, job in self._jobs.items()}
         nodes = tuple(
             NodeView(
-                node_id=f"slot-{i + 1}",
+                node_id=slot_name(i),
                 state=NodeState.RUNNING if i in busy else NodeState.IDLE,
                 running_tasks=1 if i in busy else 0,
             )
@@ -183,7 +189,8 @@ class LocalTarget(Target):
         except OSError as exc:
             self._starting.pop(slot, None)
             self._done(item, slot, started or time.time(), -1, "",
-                       f"ffmpeg could not be started: {exc.strerror or exc}")
+                       why("ffmpeg_not_started", "ffmpeg could not be started: {error}",
+                           error=exc.strerror or str(exc)))
 
     async def _spawn_in(self, item: WorkItem, slot: int, argv: list[str] | None,
                         started: float | None) -> None:
@@ -215,7 +222,7 @@ class LocalTarget(Target):
         self._jobs[slot] = job
         self._idle.clear()
         self._set(TaskStatus(
-            item.task_id, TaskState.RUNNING, node_id=f"slot-{slot + 1}", progress=span[0],
+            item.task_id, TaskState.RUNNING, node_id=slot_name(slot), progress=span[0],
             started_at=started,
         ))
         assert proc.stdout is not None
@@ -264,7 +271,7 @@ class LocalTarget(Target):
         if moved and duration:
             low, high = job.span
             self._set(TaskStatus(
-                job.item.task_id, TaskState.RUNNING, node_id=f"slot-{job.slot + 1}",
+                job.item.task_id, TaskState.RUNNING, node_id=slot_name(job.slot),
                 progress=low + (high - low) * min(1.0, job.parser.seconds / duration),
                 started_at=job.started,
             ))
@@ -287,7 +294,9 @@ class LocalTarget(Target):
         job.stderr.close()
         failure = None
         if exit_code != 0:
-            failure = stderr_reason(tail) or f"ffmpeg failed (exit code {exit_code})"
+            failure = stderr_reason(tail) or why("ffmpeg_failed",
+                                                 "ffmpeg failed (exit code {exit_code})",
+                                                 exit_code=str(exit_code))
             if self._stopping:
                 remove(job.item.part_path)
         del self._jobs[job.slot]
@@ -336,7 +345,8 @@ class LocalTarget(Target):
         measured = loudness.parse_measurement(text)
         if measured is None or lufs is None:
             self._done(item, job.slot, job.started, 1, text[-STDERR_TAIL_BYTES:],
-                       "the loudness of the video could not be measured", progress=0.5)
+                       why("loudness_not_measured",
+                           "the loudness of the video could not be measured"), progress=0.5)
             return
         assert self._ffmpeg is not None
         argv = loudness.with_plan(
@@ -347,11 +357,11 @@ class LocalTarget(Target):
         self._start(item, job.slot, argv, started=job.started)
 
     def _done(self, item: WorkItem, slot: int, started: float, exit_code: int, tail: str,
-              failure: str | None, progress: float | None = None) -> None:
+              failure: Reason | None, progress: float | None = None) -> None:
         self._set(TaskStatus(
             item.task_id,
             TaskState.COMPLETED,
-            node_id=f"slot-{slot + 1}",
+            node_id=slot_name(slot),
             progress=1.0 if exit_code == 0 else progress,
             started_at=started,
             ended_at=time.time(),

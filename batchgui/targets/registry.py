@@ -11,6 +11,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from batchgui.core.target import Target, TargetError
+from batchgui.i18n import Reason, _, tr, why
 from batchgui.targets.local import LocalTarget, default_slots, local_label
 
 if TYPE_CHECKING:  # the Azure modules load only when an Azure target is asked for
@@ -28,26 +29,26 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     Each option's dest is the PoolSettings field it sets; None means "not given", so
     the pool's defaults (or an account profile's) stay.
     """
-    pool = parser.add_argument_group("Azure Batch pool (with --target azure or an account)")
+    pool = parser.add_argument_group(_("Azure Batch pool (with --target azure or an account)"))
     pool.add_argument("--pool-id", dest="pool_id", metavar="ID",
-                      help="the pool to use or create (default: batchgui-pool)")
-    pool.add_argument("--vm-size", dest="vm_size", metavar="SIZE",
-                      help="VM size of the pool's nodes (default: standard_d2s_v3)")
+                      help=_("the pool to use or create (default: batchgui-pool)"))
+    pool.add_argument("--vm-size", dest="vm_size", metavar=_("SIZE"),
+                      help=_("VM size of the pool's nodes (default: standard_d2s_v3)"))
     pool.add_argument("--dedicated", dest="dedicated_nodes", type=_count, metavar="N",
-                      help="dedicated nodes (default: 1)")
+                      help=_("dedicated nodes (default: 1)"))
     pool.add_argument("--spot", dest="spot_nodes", type=_count, metavar="N",
-                      help="Spot nodes: cheaper, but Azure may take them back (default: 0)")
+                      help=_("Spot nodes: cheaper, but Azure may take them back (default: 0)"))
     pool.add_argument("--slots-per-node", dest="slots_per_node", type=_count, metavar="N",
-                      help="files converted at once on each node (default: 2)")
-    pool.add_argument("--start-task", dest="start_task", metavar="CMD",
-                      help="command each node runs once to get ffmpeg (default: install it "
-                      "with apt-get)")
+                      help=_("files converted at once on each node (default: 2)"))
+    pool.add_argument("--start-task", dest="start_task", metavar=_("CMD"),
+                      help=_("command each node runs once to get ffmpeg (default: install it "
+                             "with apt-get)"))
     keep = pool.add_mutually_exclusive_group()
     keep.add_argument("--keep-pool", dest="keep_pool", action="store_const", const=True,
-                      help="keep the pool for the next run (faster, but it costs money while "
-                      "idle)")
+                      help=_("keep the pool for the next run (faster, but it costs money "
+                             "while idle)"))
     keep.add_argument("--delete-pool", dest="keep_pool", action="store_const", const=False,
-                      help="delete the pool when the run ends (default)")
+                      help=_("delete the pool when the run ends (default)"))
     parser.set_defaults(keep_pool=None)
 
 
@@ -55,9 +56,10 @@ def _count(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(tr("'{value}' is not a whole number", value=text)
+                                         ) from None
     if n < 0:
-        raise argparse.ArgumentTypeError("use 0 or more")
+        raise argparse.ArgumentTypeError(_("use 0 or more"))
     return n
 
 
@@ -86,9 +88,11 @@ def make_azure_target(account: AzureAccount, pool: PoolSettings | None = None) -
     if pool is None:
         pool = PoolSettings()
     if pool.dedicated_nodes + pool.spot_nodes < 1:
-        raise TargetError("The pool needs at least one node: use --dedicated 1 or --spot 1.")
+        raise TargetError(why("pool_without_nodes", "The pool needs at least one node: use "
+                              "--dedicated 1 or --spot 1."))
     if pool.slots_per_node < 1:
-        raise TargetError("Each node must convert at least one file at a time (--slots-per-node).")
+        raise TargetError(why("no_slots", "Each node must convert at least one file at a time "
+                              "(--slots-per-node)."))
     return AzureBatchTarget(account, pool)
 
 
@@ -117,16 +121,18 @@ def azure_account(name: str) -> AzureAccount:
         try:
             return AzureAccount.from_environment()
         except KeyError as exc:
-            raise TargetError(f"--target azure needs these environment variables: "
-                              f"{exc.args[0]}.") from None
+            raise TargetError(why("environment_missing", "--target azure needs these "
+                                  "environment variables: {names}.", names=exc.args[0])
+                              ) from None
     from batchgui import accounts
 
     if not accounts.has_profile(name):
-        raise TargetError(f"There is no Azure account called {name!r}.")
+        raise TargetError(why("no_such_account", "There is no Azure account called '{name}'.",
+                              name=name))
     try:
         return accounts.load_account(name)[0]
     except accounts.AccountsError as exc:
-        raise TargetError(str(exc)) from None
+        raise TargetError(Reason("account_unusable", str(exc))) from None
 
 
 def _azure_from_environment(options: argparse.Namespace | None) -> Target:
@@ -135,11 +141,11 @@ def _azure_from_environment(options: argparse.Namespace | None) -> Target:
     try:
         account = AzureAccount.from_environment()
     except KeyError as exc:
-        raise TargetError(
-            f"--target azure needs these environment variables: {exc.args[0]}. Set them to "
-            "your Batch account's URL, name and key and your storage connection string "
-            "(the Azure CLI uses the same names), or set up an account in the app."
-        ) from None
+        raise TargetError(why(
+            "environment_missing", "--target azure needs these environment variables: "
+            "{names}. Set them to your Batch account's URL, name and key and your storage "
+            "connection string (the Azure CLI uses the same names), or set up an account in "
+            "the app.", names=exc.args[0])) from None
     return make_azure_target(account, pool_settings_from(options))
 
 
@@ -168,7 +174,7 @@ def _profile_target(name: str, options: argparse.Namespace | None) -> Target | N
     try:
         account, pool = accounts.load_account(name)
     except accounts.AccountsError as exc:
-        raise TargetError(str(exc)) from None
+        raise TargetError(Reason("account_unusable", str(exc))) from None
     return make_azure_target(account, pool_settings_from(options, pool))
 
 
@@ -182,6 +188,5 @@ def make_target(name: str, options: argparse.Namespace | None = None) -> Target:
     profile_target = _profile_target(name, options)
     if profile_target is not None:
         return profile_target
-    raise TargetError(
-        f"There is no target called {name!r}. Use 'local' for this computer."
-    )
+    raise TargetError(why("no_such_target", "There is no target called '{name}'. Use 'local' "
+                          "for this computer.", name=name))

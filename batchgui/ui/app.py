@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QLibraryInfo, QLocale, QObject, Qt, QTimer, QTranslator
 from PySide6.QtGui import QIcon, QWindow
 from PySide6.QtWidgets import QApplication, QWidget
 
+from batchgui import i18n
 from batchgui.resources import APP_ID, icon_path
+from batchgui.ui import settings as ui_settings
 
 if TYPE_CHECKING:
     from batchgui.ui.main_window import MainWindow
@@ -71,11 +73,39 @@ def make_app() -> QApplication:
     return app
 
 
-def open_window(paths: list[Path]) -> MainWindow:
+#: the language each QLocale stands for (numbers in spin boxes, Qt's own words)
+_QT_LOCALES = {"en": QLocale(QLocale.Language.English, QLocale.Country.UnitedStates),
+               "sv": QLocale(QLocale.Language.Swedish, QLocale.Country.Sweden)}
+
+
+def use_language(app: QApplication, choice: str | None) -> str:
+    """Speak `choice` ('en', 'sv'; None or 'system': the system's language) in the window:
+    BatchGUI's own words (batchgui/i18n.py), Qt's standard buttons and dialogs (Qt's
+    qtbase_<lang>.qm from the PySide6 wheel) and Qt's numbers. Returns the language used."""
+    system = QLocale.system().uiLanguages()
+    language = i18n.setup(choice, system_languages=system)
+    QLocale.setDefault(_QT_LOCALES[language])
+    old = app.findChild(QTranslator, "qtTranslator")
+    if old is not None:
+        app.removeTranslator(old)
+        old.deleteLater()
+    if language != "en":
+        translator = QTranslator(app)
+        translator.setObjectName("qtTranslator")
+        folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+        if translator.load(f"qtbase_{language}", folder):
+            app.installTranslator(translator)
+        else:  # Qt's buttons stay English; BatchGUI's own words are still translated
+            translator.deleteLater()
+    return language
+
+
+def open_window(paths: list[Path], settings: ui_settings.UiSettings | None = None
+                ) -> MainWindow:
     """The main window, shown, with `paths` (files and folders) going into its list."""
     from batchgui.ui.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(settings=settings)
     if paths:
         window.add_paths(paths)
     if os.environ.get(CLOSE_WHEN_SHOWN_ENV) == "1":
@@ -90,9 +120,11 @@ def main(paths: list[Path] | None = None) -> int:
     import qasync
 
     app = make_app()
+    settings = ui_settings.load()  # one small file, before the loop runs
+    use_language(app, settings.language)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = open_window(paths or [])
+    window = open_window(paths or [], settings)
     with loop:
         code = loop.run_forever()
     window.shutdown()

@@ -9,6 +9,8 @@ from enum import Enum
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from batchgui.i18n import _
+
 
 class CloseChoice(Enum):
     STOP = "stop"  # cancel the run (it cleans up), then close
@@ -23,22 +25,22 @@ def ask_before_closing(parent: QWidget, on_azure: bool,
     box.setObjectName("closeWhileRunningBox")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("A conversion is running")
-    box.setText("A conversion is running. What should happen to it?")
+    box.setWindowTitle(_("A conversion is running"))
+    box.setText(_("A conversion is running. What should happen to it?"))
     if on_azure:
-        box.setInformativeText(
+        box.setInformativeText(_(
             "Finish later: BatchGUI closes now and the Azure pool goes on converting; the "
             "next time you open BatchGUI it collects the MP3s. Stop: the files being "
-            "converted are dropped and Azure is cleaned up; MP3s already made stay.")
+            "converted are dropped and Azure is cleaned up; MP3s already made stay."))
     else:
-        box.setInformativeText(
+        box.setInformativeText(_(
             "Finish later: BatchGUI closes now and offers to finish the rest next time. "
-            "Stop: the files being converted are dropped; MP3s already made stay.")
-    later = box.addButton("Finish &later", QMessageBox.ButtonRole.AcceptRole)
+            "Stop: the files being converted are dropped; MP3s already made stay."))
+    later = box.addButton(_("Finish &later"), QMessageBox.ButtonRole.AcceptRole)
     later.setObjectName("finishLaterButton")
-    stop = box.addButton("&Stop and close", QMessageBox.ButtonRole.DestructiveRole)
+    stop = box.addButton(_("&Stop and close"), QMessageBox.ButtonRole.DestructiveRole)
     stop.setObjectName("stopAndCloseButton")
-    stay = box.addButton("&Keep converting", QMessageBox.ButtonRole.RejectRole)
+    stay = box.addButton(_("&Keep converting"), QMessageBox.ButtonRole.RejectRole)
     stay.setObjectName("keepConvertingButton")
     box.setDefaultButton(stay)
     box.setEscapeButton(stay)

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from batchgui import accounts
+from batchgui.i18n import N_, _, tr
 from batchgui.ui.profile_form import tone
 
 #: the plain result of a check that passed
@@ -83,8 +84,9 @@ class ConnectionResults(QWidget):
 
     def show_results(self, batch: str, storage: str, neutral: bool = False) -> None:
         """Each service's answer: "ok" in green, a sentence in red; `neutral` for "checking…"."""
-        for label, service, result in ((self.batch_result_label, "Batch", batch),
-                                       (self.storage_result_label, "Storage", storage)):
+        for label, said, result in ((self.batch_result_label, N_("Batch: {result}"), batch),
+                                    (self.storage_result_label, N_("Storage: {result}"),
+                                     storage)):
             if not result:
                 label.setText("")
                 label.setVisible(False)
@@ -94,10 +96,10 @@ class ConnectionResults(QWidget):
                 label.setText(result)
                 label.setStyleSheet("")
             elif result == OK:
-                label.setText(f"{service}: OK")
+                label.setText(tr(said, result=_("OK")))
                 label.setStyleSheet(f"color: {tone(self, 'good')}; font-weight: bold;")
             else:
-                label.setText(f"{service}: {result}")
+                label.setText(tr(said, result=result))
                 label.setStyleSheet(f"color: {tone(self, 'bad')};")
         self._fit()
 

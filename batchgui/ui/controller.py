@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 from qasync import QThreadExecutor
 
 from batchgui.core.models import InputFile, RunResult, RunSnapshot, RunSpec
+from batchgui.i18n import _, tr, why
 from batchgui.ui import settings as ui_settings
 from batchgui.ui.workers import Workers, WorkersClosed
 
@@ -179,7 +180,8 @@ class RunController(QObject):
         if error is not None and not isinstance(error, WorkersClosed):
             log.error("background job failed", exc_info=error)
             if self._io_open:
-                self.log_added.emit(f"Something went wrong in the background: {error}")
+                self.log_added.emit(tr("Something went wrong in the background: {error}",
+                                       error=str(error)))
 
     async def _blocking(self, fn: Any, *args: object) -> object:
         return await self.workers.run(fn, *args)
@@ -199,7 +201,7 @@ class RunController(QObject):
             found = await self._blocking(_find_inputs, paths)
             assert isinstance(found, list)
             if not found:
-                self.log_added.emit("No video files (MP4, M4V, MOV) in what was dropped.")
+                self.log_added.emit(_("No video files (MP4, M4V, MOV) in what was dropped."))
             last_emit = time.monotonic()
             for start in range(0, len(found), PROBE_CHUNK):
                 chunk = await self._blocking(_probe_many, found[start : start + PROBE_CHUNK])
@@ -212,10 +214,9 @@ class RunController(QObject):
             return
         except Exception as exc:  # say so: dropped files must never vanish silently
             log.exception("checking dropped files failed")
-            self.log_added.emit(
-                f"Could not check all of the dropped files ({type(exc).__name__}: {exc}); "
-                "the ones not listed were not added. Try adding them again."
-            )
+            self.log_added.emit(tr(
+                "Could not check all of the dropped files ({error}); the ones not listed were "
+                "not added. Try adding them again.", error=type(exc).__name__ + ": " + str(exc)))
         finally:
             if pending and self._io_open:
                 self.inputs_probed.emit(pending)
@@ -236,7 +237,7 @@ class RunController(QObject):
             if not self._io_open:  # the window is closing: the workers are gone
                 return
             log.warning("could not list targets: %s", exc)
-            self.log_added.emit(f"Could not list the Azure accounts: {exc}")
+            self.log_added.emit(tr("Could not list the Azure accounts: {error}", error=str(exc)))
             return
         assert isinstance(targets, list)
         self.targets_listed.emit(list(targets))
@@ -246,7 +247,7 @@ class RunController(QObject):
         if not self._io_open:
             return
         self.workers.run_task(lambda: ui_settings.save(values),
-                              what="saving the window's settings")
+                              what=_("saving the window's settings"))
 
     # -- the estimate next to Convert ----------------------------------------------------------
 
@@ -267,7 +268,7 @@ class RunController(QObject):
             return
         except Exception as exc:  # an estimate is a help, never a failure
             log.info("no estimate: %s", exc, exc_info=True)
-            answer = f"No estimate: {exc}"
+            answer = tr("No estimate: {error}", error=str(exc))
         if self._io_open:
             self.estimate_ready.emit(number, answer)
 
@@ -294,7 +295,8 @@ class RunController(QObject):
             found = await self._blocking(_latest_unfinished, await self.journal())
         except Exception as exc:  # an unreadable journal must not stop the window
             log.warning("could not read the run journal: %s", exc)
-            self.log_added.emit(f"Could not read the record of earlier runs: {exc}")
+            self.log_added.emit(tr("Could not read the record of earlier runs: {error}",
+                                   error=str(exc)))
             return
         if found is not None:
             self.unfinished_run_found.emit(found)
@@ -309,7 +311,8 @@ class RunController(QObject):
             spec = await self._blocking(_resume_prepare, await self.journal(), run)
         except Exception as exc:
             log.warning("could not prepare the resume: %s", exc, exc_info=True)
-            self.resume_failed.emit(f"The interrupted run could not be resumed: {exc}")
+            self.resume_failed.emit(tr("The interrupted run could not be resumed: {error}",
+                                       error=str(exc)))
             return
         self.resume_prepared.emit(spec, run)
 
@@ -339,7 +342,8 @@ class RunController(QObject):
     def cancel(self) -> None:
         """Ask the run to stop: ffmpeg is stopped, part files removed, cleanup still runs."""
         if self._cancel is not None and not self._cancel.cancelled:
-            self.log_added.emit("Cancelling: stopping conversions and removing unfinished files")
+            self.log_added.emit(_("Cancelling: stopping conversions and removing unfinished "
+                                  "files"))
             self._cancel.cancel()
 
     def set_paused(self, paused: bool) -> None:
@@ -385,7 +389,7 @@ class RunController(QObject):
                 target = await self._blocking(_make_target, spec.target_name)
             except TargetError as exc:
                 self.log_added.emit(str(exc))
-                result = RunResult(run_id="", outcomes=(), error=str(exc))
+                result = RunResult(run_id="", outcomes=(), error=exc.reason)
                 return
             journal = await self.journal()
             if resumes is None:  # a profile that says "finish in N minutes" or "cheapest"
@@ -413,8 +417,9 @@ class RunController(QObject):
                 self._run = None
         except Exception as exc:  # a bug must still end the run visibly
             log.exception("run failed")
-            result = RunResult(run_id="", outcomes=(), error=f"Something went wrong: {exc}")
-            self.log_added.emit(result.error or "")
+            result = RunResult(run_id="", outcomes=(), error=why(
+                "unexpected_error", "Something went wrong: {error}", error=str(exc)))
+            self.log_added.emit(str(result.error))
         finally:
             self._run_task = None
             self.last_result = result
@@ -429,7 +434,7 @@ class RunController(QObject):
             return target
         sized, choice = await self._blocking(planning.sized_target, spec, target, journal,
                                              sizing)
-        self.log_added.emit(f"Pool: {choice.reason}")  # type: ignore[attr-defined]
+        self.log_added.emit(tr("Pool: {note}", note=choice.reason))  # type: ignore[attr-defined]
         return sized
 
     async def _estimate_stats(self, spec: RunSpec, target: Any, journal: Journal

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from batchgui.core.models import RunSpec
+from batchgui.i18n import tr
 from batchgui.ui.controller import RunController
 from batchgui.ui.run_panel import RunBar
 
@@ -74,10 +75,10 @@ class EstimateKeeper(QObject):
             self._show("", answer)
             return
         text = getattr(answer, "text", "")
-        lines = [f"Estimate: {text}"] if text else []
+        lines = [tr("Estimate: {estimate}", estimate=text)] if text else []
         choice = getattr(answer, "choice", None)
         if choice is not None and text:
-            lines.append(f"Pool: {choice.reason}")
+            lines.append(tr("Pool: {note}", note=choice.reason))
         self._show("\n".join(lines), getattr(answer, "details", ""))
 
     def _show(self, text: str, details: str) -> None:

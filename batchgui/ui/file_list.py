@@ -33,6 +33,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
 from batchgui.core.models import FileStatus, InputFile, RunSnapshot, TaskState, TaskView
+from batchgui.i18n import N_, Reason, _, percent, tr
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -52,20 +53,22 @@ class FileRole(IntEnum):
 
 
 _HEADERS = {
-    FileColumn.NAME: "Name",
-    FileColumn.SIZE: "Size",
-    FileColumn.DURATION: "Duration",
-    FileColumn.STATUS: "Status",
+    FileColumn.NAME: N_("Name"),
+    FileColumn.SIZE: N_("Size"),
+    FileColumn.DURATION: N_("Duration"),
+    FileColumn.STATUS: N_("Status"),
 }
 
 
 def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover
+    """'512 bytes', '12.3 MB' (in Swedish '12,3 MB'); 1 KB = 1,000 bytes."""
+    if size < 1000:
+        return tr("{size} bytes", size=size)
+    if size < 1000**2:
+        return tr("{size:.1f} KB", size=size / 1000)
+    if size < 1000**3:
+        return tr("{size:.1f} MB", size=size / 1000**2)
+    return tr("{size:.1f} GB", size=size / 1000**3)
 
 
 def clock(seconds: float | None) -> str:
@@ -87,9 +90,9 @@ def finishing_words(view: TaskView, local: bool) -> str | None:
     """
     ended = view.status is FileStatus.CONVERTING and view.state is TaskState.COMPLETED
     if local and (ended or view.status is FileStatus.DOWNLOADING):
-        return "checking the MP3"
+        return _("checking the MP3")
     if ended:
-        return "downloading"
+        return FileStatus.DOWNLOADING.label
     return None
 
 
@@ -98,19 +101,19 @@ def view_text(view: TaskView, local: bool) -> str:
     return finishing_words(view, local) or status_text(view.status, view.progress, view.reason)
 
 
-def status_text(status: FileStatus, progress: float = 0.0, reason: str | None = None) -> str:
+def status_text(status: FileStatus, progress: float = 0.0, reason: Reason | None = None) -> str:
     """The words a row shows: 'converting 42 %', 'failed: the video has no audio track' ..."""
-    pct = f"{int(progress * 100)} %"
+    pct = percent(int(progress * 100) / 100)
     if status is FileStatus.UPLOADING:
-        return f"uploading {pct}"
+        return tr("uploading {percent}", percent=pct)
     if status is FileStatus.CONVERTING:
-        return f"converting {pct}"
+        return tr("converting {percent}", percent=pct)
     if status is FileStatus.QUEUED:
-        return "waiting for a free slot"
+        return _("waiting for a free slot")
     if status in (FileStatus.REJECTED, FileStatus.FAILED, FileStatus.SKIPPED,
                   FileStatus.DONE) and reason:
-        return f"{status.value}: {reason}"
-    return status.value
+        return f"{status.label}: {reason}"
+    return status.label
 
 
 class _Row:
@@ -154,7 +157,7 @@ class FileListModel(QAbstractTableModel):
     ) -> object:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             if 0 <= section < len(FileColumn):
-                return _HEADERS[FileColumn(section)]
+                return _(_HEADERS[FileColumn(section)])
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -376,10 +379,12 @@ class FileListView(QTableView):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.horizontalHeader().setHighlightSections(False)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setAccessibleName("Files to convert")
+        self.setAccessibleName(_("Files to convert"))
         self.setAccessibleDescription(
-            "Drop video files or folders here, or use Add files and Add folder."
+            _("Drop video files or folders here, or use Add files and Add folder.")
         )
+        #: painted over the empty list (a property, so tests see the words too)
+        self.setProperty("emptyText", _("Drop video files or folders here\n(MP4, M4V, MOV)"))
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
         super().setModel(model)
@@ -390,7 +395,7 @@ class FileListView(QTableView):
         header.setSectionResizeMode(FileColumn.DURATION, QHeaderView.ResizeMode.Fixed)
         header.setStretchLastSection(True)
         self.setColumnWidth(FileColumn.NAME, fm.horizontalAdvance("M" * 18))
-        self.setColumnWidth(FileColumn.SIZE, fm.horizontalAdvance("999.9 MB") + 24)
+        self.setColumnWidth(FileColumn.SIZE, fm.horizontalAdvance(human_size(999_900_000)) + 24)
         self.setColumnWidth(FileColumn.DURATION, fm.horizontalAdvance("99:99:99") + 24)
         self.verticalHeader().setDefaultSectionSize(fm.height() + 8)
 
@@ -443,6 +448,6 @@ class FileListView(QTableView):
             painter.drawText(
                 self.viewport().rect().adjusted(12, 12, -12, -12),
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                "Drop video files or folders here\n(MP4, M4V, MOV)",
+                str(self.property("emptyText")),
             )
             painter.end()

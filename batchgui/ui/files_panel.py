@@ -20,9 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from batchgui.i18n import _, trn
 from batchgui.ui.file_list import FileListModel, FileListView
 
-VIDEO_FILTER = "Videos (*.mp4 *.m4v *.mov *.MP4 *.M4V *.MOV);;All files (*)"
+
+def video_filter() -> str:
+    """The file dialog's filters: videos, or every file."""
+    return _("Videos (*.mp4 *.m4v *.mov *.MP4 *.M4V *.MOV);;All files (*)")
 
 
 class FilesPanel(QGroupBox):
@@ -35,26 +39,26 @@ class FilesPanel(QGroupBox):
     paths_added = Signal(list)
 
     def __init__(self, model: FileListModel) -> None:
-        super().__init__("Files")
+        super().__init__(_("Files"))
         self._model = model
         self._busy = False
         self.file_list = FileListView()
         self.file_list.setObjectName("fileList")
         self.file_list.setModel(model)
-        self.add_files_button = QPushButton("&Add files…")
+        self.add_files_button = QPushButton(_("&Add files…"))
         self.add_files_button.setObjectName("addFilesButton")
-        self.add_files_button.setToolTip("Choose video files to convert (Ctrl+O)")
-        self.add_folder_button = QPushButton("Add &folder…")
+        self.add_files_button.setToolTip(_("Choose video files to convert (Ctrl+O)"))
+        self.add_folder_button = QPushButton(_("Add &folder…"))
         self.add_folder_button.setObjectName("addFolderButton")
         self.add_folder_button.setToolTip(
-            "Choose a folder: every MP4, M4V and MOV in it and its subfolders is added"
+            _("Choose a folder: every MP4, M4V and MOV in it and its subfolders is added")
         )
-        self.remove_button = QPushButton("&Remove")
+        self.remove_button = QPushButton(_("&Remove"))
         self.remove_button.setObjectName("removeButton")
-        self.remove_button.setToolTip("Remove the selected files from the list (Delete)")
-        self.clear_button = QPushButton("C&lear")
+        self.remove_button.setToolTip(_("Remove the selected files from the list (Delete)"))
+        self.clear_button = QPushButton(_("C&lear"))
         self.clear_button.setObjectName("clearButton")
-        self.clear_button.setToolTip("Empty the list")
+        self.clear_button.setToolTip(_("Empty the list"))
         self.files_summary = QLabel()
         self.files_summary.setObjectName("filesSummary")
         buttons = QHBoxLayout()
@@ -89,20 +93,23 @@ class FilesPanel(QGroupBox):
         )
         self.clear_button.setEnabled(not busy and rows > 0)
         rejected = sum(1 for i in model.inputs() if not i.ok)
-        summary = f"{rows} file(s)" + (f", {rejected} can't be converted" if rejected else "")
+        summary = (trn("{n} file, {rejected} can't be converted",
+                       "{n} files, {rejected} can't be converted", rows, rejected=rejected)
+                   if rejected else trn("{n} file", "{n} files", rows))
         if probing:
-            summary += " · checking…"
+            summary += " · " + _("checking…")
         self.files_summary.setText(summary if rows or probing else "")
 
     @Slot()
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self.window(), "Add videos", "", VIDEO_FILTER)
+        files, _filter = QFileDialog.getOpenFileNames(self.window(), _("Add videos"), "",
+                                                      video_filter())
         if files:
             self.paths_added.emit([Path(f) for f in files])
 
     @Slot()
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window(), "Add a folder of videos")
+        folder = QFileDialog.getExistingDirectory(self.window(), _("Add a folder of videos"))
         if folder:
             self.paths_added.emit([Path(folder)])
 

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from batchgui.i18n import _
+
 
 class FolderNotice(QDialog):
     """"No program to open folders was found", with the path to copy.
@@ -33,20 +35,20 @@ class FolderNotice(QDialog):
     def __init__(self, parent: QWidget | None, folder: Path) -> None:
         super().__init__(parent)
         self.setObjectName("folderNotice")
-        self.setWindowTitle("Open folder")
-        self.message_label = QLabel(
+        self.setWindowTitle(_("Open folder"))
+        self.message_label = QLabel(_(
             "This computer has no program that opens folders, so BatchGUI can't show this "
-            "one for you. Here is where it is; copy the path into your file manager.")
+            "one for you. Here is where it is; copy the path into your file manager."))
         self.message_label.setWordWrap(True)
         self.path_edit = QLineEdit(str(folder))
         self.path_edit.setObjectName("folderPathEdit")
-        self.path_edit.setAccessibleName("Folder path")
+        self.path_edit.setAccessibleName(_("Folder path"))
         self.path_edit.setReadOnly(True)
         self.path_edit.setCursorPosition(0)
         self.path_edit.setMinimumWidth(360)
-        self.copy_button = QPushButton("&Copy")
+        self.copy_button = QPushButton(_("&Copy"))
         self.copy_button.setObjectName("copyPathButton")
-        self.copy_button.setToolTip("Copy the path to the clipboard")
+        self.copy_button.setToolTip(_("Copy the path to the clipboard"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
@@ -61,7 +63,7 @@ class FolderNotice(QDialog):
     @Slot()
     def _on_copy_button_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.path_edit.text())
-        self.copy_button.setText("Copied")
+        self.copy_button.setText(_("Copied"))
 
 
 def open_folder(parent: QWidget, folder: Path,

@@ -14,6 +14,8 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
+from batchgui.i18n import _, megabytes, tr, trn
+
 if TYPE_CHECKING:
     from batchgui.ui.workers import Workers
 
@@ -60,14 +62,15 @@ def summary(found: list[tuple[str, Any, list[Any]]]) -> str:
         size = sum(i.size_bytes for i in items if i.kind == "files")
         things = []
         if jobs:
-            things.append(f"{jobs} job(s)")
+            things.append(trn("{n} job", "{n} jobs", jobs))
         if pools:
-            things.append(f"{len(pools)} pool(s)" + (f" ({nodes} node(s) running)"
-                                                     if nodes else ""))
+            things.append(trn("{n} pool", "{n} pools", len(pools)) + (
+                " " + trn("({n} node running)", "({n} nodes running)", nodes) if nodes else ""))
         if size or any(i.kind == "files" for i in items):
-            things.append(f"{size / 1e6:.1f} MB of files")
-        parts.append(f"{', '.join(things)} on Azure account {name}")
-    return "Earlier runs left " + "; ".join(parts) + ". Remove them?"
+            things.append(tr("{size} of files", size=megabytes(size)))
+        parts.append(tr("{things} on Azure account {account}", things=", ".join(things),
+                        account=name))
+    return tr("Earlier runs left {what}. Remove them?", what="; ".join(parts))
 
 
 class LeftoversBanner(QFrame):
@@ -88,10 +91,10 @@ class LeftoversBanner(QFrame):
         self.label = QLabel()
         self.label.setObjectName("leftoversLabel")
         self.label.setWordWrap(True)
-        self.remove_button = QPushButton("Remove &them")
+        self.remove_button = QPushButton(_("Remove &them"))
         self.remove_button.setObjectName("removeLeftoversButton")
-        self.remove_button.setToolTip("Delete these jobs, pools and files from Azure")
-        self.later_button = QPushButton("Not &now")
+        self.remove_button.setToolTip(_("Delete these jobs, pools and files from Azure"))
+        self.later_button = QPushButton(_("Not &now"))
         self.later_button.setObjectName("keepLeftoversButton")
         layout = QHBoxLayout(self)
         layout.addWidget(self.label, 1)
@@ -108,7 +111,7 @@ class LeftoversBanner(QFrame):
         """Look for leftovers off the GUI thread; the banner shows if there are any."""
         self._workers, self._journal = workers, journal
         workers.run_task(lambda: _find(journal), self._on_found,
-                         what="looking for what earlier runs left on Azure",
+                         what=_("looking for what earlier runs left on Azure"),
                          abandon_at_exit=True)
 
     def _on_found(self, found: list[tuple[str, Any, list[Any]]] | None,
@@ -127,20 +130,21 @@ class LeftoversBanner(QFrame):
             return
         found, journal = self._found, self._journal
         self.remove_button.setEnabled(False)
-        self.label.setText("Removing…")
+        self.label.setText(_("Removing…"))
         self._workers.run_task(lambda: _remove(journal, found), self._on_removed,
-                               what="removing what earlier runs left on Azure")
+                               what=_("removing what earlier runs left on Azure"))
 
     def _on_removed(self, problems: list[str] | None, error: BaseException | None) -> None:
         self.setVisible(False)
         self.remove_button.setEnabled(True)
         if error is not None:
-            self.removed.emit(f"Could not remove what earlier runs left on Azure: {error}")
+            self.removed.emit(tr("Could not remove what earlier runs left on Azure: {error}",
+                                 error=str(error)))
         elif problems:
-            self.removed.emit("Some of what earlier runs left on Azure could not be removed: "
-                              + "; ".join(problems))
+            self.removed.emit(tr("Some of what earlier runs left on Azure could not be "
+                                 "removed: {problems}", problems="; ".join(problems)))
         else:
-            self.removed.emit("Removed what earlier runs left on Azure.")
+            self.removed.emit(_("Removed what earlier runs left on Azure."))
 
     @Slot()
     def _on_later_button_clicked(self) -> None:

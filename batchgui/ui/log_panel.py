@@ -9,6 +9,8 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPlainTextEdit, QToolButton
 
+from batchgui.i18n import _
+
 #: lines kept; older ones scroll away so a run of thousands of files stays light
 MAX_LINES = 5000
 
@@ -22,7 +24,7 @@ class LogView(QPlainTextEdit):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("logView")
-        self.setAccessibleName("Log")
+        self.setAccessibleName(_("Log"))
         self.setReadOnly(True)
         self.setMaximumBlockCount(MAX_LINES)
         self.setVisible(False)
@@ -41,14 +43,14 @@ class LogToggle(QToolButton):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("logToggle")
-        self.setText("&Log")
+        self.setText(_("&Log"))
         self.setCheckable(True)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.setArrowType(Qt.ArrowType.RightArrow)
-        self.setAccessibleName("Show the log")
+        self.setAccessibleName(_("Show the log"))
         self.setAutoRaise(True)
 
     def show_state(self, on: bool) -> None:
         """Arrow and accessible name for an open (on) or closed log."""
         self.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-        self.setAccessibleName("Hide the log" if on else "Show the log")
+        self.setAccessibleName(_("Hide the log") if on else _("Show the log"))

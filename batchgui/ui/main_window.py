@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from batchgui import i18n
 from batchgui.core.models import (
     ConflictPolicy,
     FileStatus,
@@ -36,6 +37,7 @@ from batchgui.core.models import (
     RunSnapshot,
     RunSpec,
 )
+from batchgui.i18n import _, tr, trn
 from batchgui.ui import settings as ui_settings
 from batchgui.ui.closing import CloseChoice, ask_before_closing
 from batchgui.ui.controller import RunController
@@ -46,6 +48,7 @@ from batchgui.ui.menus import WindowActions
 from batchgui.ui.notify import Notifier
 from batchgui.ui.output_panel import (
     SETTINGS_DIALOG_MODULE,
+    conflict_words,
     settings_dialog_available,
 )
 from batchgui.ui.run_view import RunView
@@ -85,7 +88,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.setWindowTitle("BatchGUI – video to MP3")
+        self.setWindowTitle(_("BatchGUI – video to MP3"))
         self.setAcceptDrops(True)
         self.controller = controller or RunController(self)
         self._close_when_idle = False
@@ -123,7 +126,8 @@ class MainWindow(QMainWindow):
         name_panel_widgets(self)
 
     def _build_menus(self) -> None:
-        actions = WindowActions(self, self.menuBar(), settings_dialog_available())
+        actions = WindowActions(self, self.menuBar(), settings_dialog_available(),
+                                self.state.settings.language)
         self.menu_actions = actions
         self.add_files_action, self.add_folder_action = actions.add_files, actions.add_folder
         self.quit_action, self.convert_action = actions.quit, actions.convert
@@ -160,6 +164,7 @@ class MainWindow(QMainWindow):
         self.output_panel.changed.connect(self._on_output_panel_changed)
         self.output_panel.accounts_requested.connect(self._on_accounts_requested)
         self.accounts_action.triggered.connect(self._on_accounts_requested)
+        self.menu_actions.language_chosen.connect(self._on_language_chosen)
         self.convert_button.clicked.connect(self._on_convert_button_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
@@ -211,6 +216,19 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(self._on_accounts_dialog_finished)
         dialog.open()
 
+    @Slot(str)
+    def _on_language_chosen(self, language: str) -> None:
+        """Kept for the next start (the window's words are made once, when it opens)."""
+        self.state.settings = self.state.settings.replace(language=language)
+        self.state.save_now()
+        if language in i18n.LANGUAGES:
+            said = tr("BatchGUI speaks {language} from the next start.",
+                      language=i18n.LANGUAGES[language])
+        else:
+            said = _("BatchGUI speaks your system's language from the next start.")
+        self.statusBar().showMessage(said, 10000)
+        self._log(said)
+
     @Slot(int)
     def _on_accounts_dialog_finished(self, result: int) -> None:
         self.controller.list_targets()  # answers targets_listed: the estimate follows
@@ -236,16 +254,19 @@ class MainWindow(QMainWindow):
         added = self.file_model.add_inputs(inputs)
         rejected = [i for i in inputs if not i.ok]
         if added:
-            self._log(f"Added {added} file(s)" + (f", {len(rejected)} can't be converted"
-                                                  if rejected else ""))
+            self._log(trn("Added {n} file, {rejected} can't be converted",
+                          "Added {n} files, {rejected} can't be converted", added,
+                          rejected=len(rejected)) if rejected
+                      else trn("Added {n} file", "Added {n} files", added))
         for item in rejected:
-            self._log(f"{item.name}: can't be converted, {item.problem}")
+            self._log(tr("{name}: can't be converted, {reason}", name=item.name,
+                         reason=item.problem))
         self._update_buttons()
 
     @Slot(int)
     def _on_controller_probing_changed(self, pending: int) -> None:
         if pending:
-            self.statusBar().showMessage("Checking the files…")
+            self.statusBar().showMessage(_("Checking the files…"))
         else:
             self.statusBar().clearMessage()
         self._update_buttons()
@@ -295,7 +316,7 @@ class MainWindow(QMainWindow):
             return
         problem = self.output_panel.folder_problem()
         if problem:
-            self.statusBar().showMessage(problem, 5000)
+            self.statusBar().showMessage(str(problem), 5000)
             self.output_folder_edit.setFocus()
             return
         self.state.save_now()
@@ -315,7 +336,7 @@ class MainWindow(QMainWindow):
             return
         self.file_model.add_inputs(list(spec.inputs))
         self.output_folder_edit.setText(str(spec.output_dir))
-        self._log(f"Resuming the interrupted run {record.run_id}")
+        self._log(tr("Resuming the interrupted run {run_id}", run_id=record.run_id))
         self.controller.start(spec, resumes=record)
 
     @Slot(str)
@@ -336,7 +357,7 @@ class MainWindow(QMainWindow):
     def _on_cancel_button_clicked(self) -> None:
         if self.controller.busy:
             self.controller.cancel()
-            self.run_bar.set_stage("Cancelling: stopping conversions…")
+            self.run_bar.set_stage(_("Cancelling: stopping conversions…"))
             self._update_buttons()
 
     @Slot()
@@ -352,8 +373,11 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_controller_run_started(self, spec: RunSpec) -> None:
         self.run_view.started(spec)
-        self._log(f"Starting: {len(spec.inputs)} file(s), MP3s in {spec.output_dir}, "
-                  f"quality {spec.quality.label}, if one exists: {spec.on_conflict.value}")
+        self._log(trn("Starting: {n} file, MP3s in {folder}, quality {quality}, if one exists: "
+                      "{on_conflict}", "Starting: {n} files, MP3s in {folder}, quality "
+                      "{quality}, if one exists: {on_conflict}", len(spec.inputs),
+                      folder=str(spec.output_dir), quality=spec.quality.label,
+                      on_conflict=conflict_words(spec.on_conflict)))
         self._update_buttons()
 
     def apply_snapshot(self, snapshot: RunSnapshot) -> None:
@@ -433,7 +457,7 @@ class MainWindow(QMainWindow):
             self.close()
         elif choice is CloseChoice.STOP and self.controller.busy:
             self._close_when_idle = True
-            self.run_bar.set_stage("Cancelling before closing…")
+            self.run_bar.set_stage(_("Cancelling before closing…"))
             self.controller.cancel()
             self._update_buttons()
         elif choice is CloseChoice.STOP:

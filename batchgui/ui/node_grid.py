@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
 from batchgui.core.models import NodeState, NodeView
+from batchgui.i18n import _, pgettext, tr, trn
 
 #: colours chosen to read on light and dark backgrounds alike
 STATE_COLOURS: dict[str, str] = {
@@ -50,23 +51,25 @@ STATE_COLOURS: dict[str, str] = {
 FALLBACK_COLOUR = "#ec407a"
 OTHER = "other"
 
-#: the words the legend and tooltips use
-STATE_WORDS: dict[str, str] = {
-    NodeState.IDLE: "idle",
-    NodeState.RUNNING: "running",
-    NodeState.CREATING: "creating",
-    NodeState.STARTING: "starting",
-    NodeState.WAITING_FOR_START_TASK: "installing ffmpeg",
-    NodeState.START_TASK_FAILED: "setup failed",
-    NodeState.UNUSABLE: "unusable",
-    NodeState.OFFLINE: "offline",
-    NodeState.PREEMPTED: "preempted",
-    NodeState.LEAVING_POOL: "leaving",
-    NodeState.REBOOTING: "rebooting",
-    NodeState.REIMAGING: "reimaging",
-    NodeState.UNKNOWN: "unknown",
-    OTHER: "other",
-}
+def state_words(key: str) -> str:
+    """A legend bucket (state_key) in the words the legend and tooltips use."""
+    words = {
+        NodeState.IDLE: pgettext("node state", "idle"),
+        NodeState.RUNNING: pgettext("node state", "running"),
+        NodeState.CREATING: pgettext("node state", "creating"),
+        NodeState.STARTING: pgettext("node state", "starting"),
+        NodeState.WAITING_FOR_START_TASK: pgettext("node state", "installing ffmpeg"),
+        NodeState.START_TASK_FAILED: pgettext("node state", "setup failed"),
+        NodeState.UNUSABLE: pgettext("node state", "unusable"),
+        NodeState.OFFLINE: pgettext("node state", "offline"),
+        NodeState.PREEMPTED: pgettext("node state", "preempted"),
+        NodeState.LEAVING_POOL: pgettext("node state", "leaving"),
+        NodeState.REBOOTING: pgettext("node state", "rebooting"),
+        NodeState.REIMAGING: pgettext("node state", "reimaging"),
+        NodeState.UNKNOWN: pgettext("node state", "unknown"),
+    }
+    return words.get(key) or pgettext("node state", "other")
+
 
 _RUNNING_LIGHT = QColor("#90caf9")  # one task on a node with many slots
 _RUNNING_DARK = QColor("#0d47a1")  # every slot busy
@@ -98,19 +101,22 @@ def _colour(key: str, running_tasks: int, slots: int) -> QColor:
 
 
 def node_tooltip(node: NodeView) -> str:
-    kind = "Spot node" if node.is_spot else "Dedicated node"
-    word = STATE_WORDS.get(state_key(node.state), str(node.state))
-    if state_key(node.state) == OTHER:
-        word = f"{node.state} (a state this version does not know)"
+    key = state_key(node.state)
+    if key == OTHER:
+        word = tr("{state} (a state this version does not know)", state=str(node.state))
+    else:
+        word = state_words(key)
     lines = [
         f"{node.node_id}",
-        f"{kind}, {word}",
-        f"Running {node.running_tasks} of {node.slots} task slot(s)",
+        tr("Spot node, {state}", state=word) if node.is_spot
+        else tr("Dedicated node, {state}", state=word),
+        trn("Running {running} of {n} task slot", "Running {running} of {n} task slots",
+            node.slots, running=node.running_tasks),
     ]
     if node.errors:
-        lines.append("Errors: " + "; ".join(node.errors[:3]))
+        lines.append(tr("Errors: {errors}", errors="; ".join(node.errors[:3])))
         if len(node.errors) > 3:
-            lines.append(f"… and {len(node.errors) - 3} more")
+            lines.append(trn("… and {n} more", "… and {n} more", len(node.errors) - 3))
     return "\n".join(lines)
 
 
@@ -139,8 +145,10 @@ class NodeGrid(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.setAccessibleName("Compute nodes")
-        self.setAccessibleDescription("No nodes yet")
+        self.setAccessibleName(_("Compute nodes"))
+        self.setAccessibleDescription(_("No nodes yet"))
+        #: painted over the empty grid (a property, so tests see the words too)
+        self.setProperty("emptyText", _("Nodes appear here when a run starts"))
         self.setMouseTracking(False)
 
     # -- data ---------------------------------------------------------------------------------
@@ -165,7 +173,7 @@ class NodeGrid(QWidget):
             self._current = len(nodes) - 1
         if counts != self._counts:
             self._counts = counts
-            self.setAccessibleDescription(summary(counts) or "No nodes yet")
+            self.setAccessibleDescription(summary(counts) or _("No nodes yet"))
             self.counts_changed.emit(dict(counts))
         self._layout_key = None
         self.update()
@@ -226,7 +234,7 @@ class NodeGrid(QWidget):
             painter.drawText(
                 self.rect().adjusted(8, 8, -8, -8),
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                "Nodes appear here when a run starts",
+                str(self.property("emptyText")),
             )
             painter.end()
             return
@@ -337,7 +345,7 @@ class NodeGrid(QWidget):
 
 def summary(counts: dict[str, int]) -> str:
     """'3 running, 1 idle' in the legend's order."""
-    parts = [f"{counts[k]} {STATE_WORDS[k]}" for k in _LEGEND_ORDER if counts.get(k)]
+    parts = [f"{counts[k]} {state_words(k)}" for k in _LEGEND_ORDER if counts.get(k)]
     return ", ".join(parts)
 
 
@@ -359,7 +367,7 @@ class NodeLegend(QLabel):
         super().__init__(parent)
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.RichText)
-        self.setAccessibleName("Node legend")
+        self.setAccessibleName(_("Node legend"))
         self._has_spot = False
         self._local = False
         self._counts: dict[str, int] = {}
@@ -381,15 +389,16 @@ class NodeLegend(QLabel):
             colour = STATE_COLOURS.get(key, FALLBACK_COLOUR)
             parts.append(
                 f'<span style="color:{colour}; font-size:large">■</span>&nbsp;'
-                f"{STATE_WORDS[key]}&nbsp;{n}"
+                f"{state_words(key).replace(' ', '&nbsp;')}&nbsp;{n}"  # never split
             )
         if has_spot:
             parts.append("◥&nbsp;Spot")
         total = sum(counts.values())
-        nothing = "No slots in use yet" if self._local else "No nodes yet"
+        nothing = _("No slots in use yet") if self._local else _("No nodes yet")
         if not parts:
             self.setText(nothing)
         else:
-            heading = "<b>{n}</b> slot(s):" if self._local else "<b>{n}</b> node(s):"
-            self.setText(heading.format(n=total) + " " + " &nbsp; ".join(parts))
+            heading = (trn("<b>{n}</b> slot:", "<b>{n}</b> slots:", total) if self._local
+                       else trn("<b>{n}</b> node:", "<b>{n}</b> nodes:", total))
+            self.setText(heading + " " + " &nbsp; ".join(parts))
         self.setAccessibleDescription(summary(counts) or nothing)

@@ -25,32 +25,40 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui.core.models import ConflictPolicy, Quality
+from batchgui.i18n import N_, _, trn
 from batchgui.ui import settings as ui_settings
 
-#: quality choices: (label in the combo, Quality spelling)
+#: quality choices: (label in the combo, marked for translation; Quality spelling)
 QUALITIES: list[tuple[str, str]] = [
-    ("V0 – best variable bitrate (~245 kbit/s)", "V0"),
-    ("V1 – variable (~225 kbit/s)", "V1"),
-    ("V2 – variable (~190 kbit/s), recommended", "V2"),
-    ("V3 – variable (~175 kbit/s)", "V3"),
-    ("V4 – variable (~165 kbit/s)", "V4"),
-    ("V5 – variable (~130 kbit/s)", "V5"),
-    ("V6 – variable (~115 kbit/s)", "V6"),
-    ("V7 – variable (~100 kbit/s)", "V7"),
-    ("V8 – variable (~85 kbit/s)", "V8"),
-    ("V9 – smallest variable (~65 kbit/s)", "V9"),
-    ("128 kbit/s constant", "128k"),
-    ("160 kbit/s constant", "160k"),
-    ("192 kbit/s constant", "192k"),
-    ("256 kbit/s constant", "256k"),
-    ("320 kbit/s constant", "320k"),
+    (N_("V0 – best variable bitrate (~245 kbit/s)"), "V0"),
+    (N_("V1 – variable (~225 kbit/s)"), "V1"),
+    (N_("V2 – variable (~190 kbit/s), recommended"), "V2"),
+    (N_("V3 – variable (~175 kbit/s)"), "V3"),
+    (N_("V4 – variable (~165 kbit/s)"), "V4"),
+    (N_("V5 – variable (~130 kbit/s)"), "V5"),
+    (N_("V6 – variable (~115 kbit/s)"), "V6"),
+    (N_("V7 – variable (~100 kbit/s)"), "V7"),
+    (N_("V8 – variable (~85 kbit/s)"), "V8"),
+    (N_("V9 – smallest variable (~65 kbit/s)"), "V9"),
+    (N_("128 kbit/s constant"), "128k"),
+    (N_("160 kbit/s constant"), "160k"),
+    (N_("192 kbit/s constant"), "192k"),
+    (N_("256 kbit/s constant"), "256k"),
+    (N_("320 kbit/s constant"), "320k"),
 ]
 
 CONFLICTS: list[tuple[str, ConflictPolicy]] = [
-    ("Keep both (add a number)", ConflictPolicy.RENAME),
-    ("Replace the old MP3", ConflictPolicy.OVERWRITE),
-    ("Skip the file", ConflictPolicy.SKIP),
+    (N_("Keep both (add a number)"), ConflictPolicy.RENAME),
+    (N_("Replace the old MP3"), ConflictPolicy.OVERWRITE),
+    (N_("Skip the file"), ConflictPolicy.SKIP),
 ]
+#: the same choices in a sentence ("if one exists: keep both")
+_CONFLICT_WORDS = {ConflictPolicy.RENAME: N_("keep both"),
+                   ConflictPolicy.OVERWRITE: N_("replace it"), ConflictPolicy.SKIP: N_("skip")}
+
+
+def conflict_words(policy: ConflictPolicy) -> str:
+    return _(_CONFLICT_WORDS[policy])
 
 SETTINGS_DIALOG_MODULE = "batchgui.ui.settings_dialog"
 
@@ -81,60 +89,61 @@ class OutputPanel(QGroupBox):
     accounts_requested = Signal()
 
     def __init__(self) -> None:
-        super().__init__("Output")
+        super().__init__(_("Output"))
         self.output_folder_edit = QLineEdit()
         self.output_folder_edit.setObjectName("outputFolderEdit")
-        self.output_folder_edit.setAccessibleName("Output folder")
-        self.output_folder_edit.setPlaceholderText("Folder for the MP3s")
+        self.output_folder_edit.setAccessibleName(_("Output folder"))
+        self.output_folder_edit.setPlaceholderText(_("Folder for the MP3s"))
         self.output_folder_edit.setClearButtonEnabled(True)
-        self.browse_button = QPushButton("&Browse…")
+        self.browse_button = QPushButton(_("&Browse…"))
         self.browse_button.setObjectName("browseButton")
-        self.browse_button.setAccessibleName("Browse for the output folder")
+        self.browse_button.setAccessibleName(_("Browse for the output folder"))
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.output_folder_edit, 1)
         folder_row.addWidget(self.browse_button)
         self.quality_combo = QComboBox()
         self.quality_combo.setObjectName("qualityCombo")
-        self.quality_combo.setAccessibleName("MP3 quality")
+        self.quality_combo.setAccessibleName(_("MP3 quality"))
         for label, value in QUALITIES:
-            self.quality_combo.addItem(label, value)
+            self.quality_combo.addItem(_(label), value)
         self.conflict_combo = QComboBox()
         self.conflict_combo.setObjectName("conflictCombo")
-        self.conflict_combo.setAccessibleName("When an MP3 with the same name exists")
+        self.conflict_combo.setAccessibleName(_("When an MP3 with the same name exists"))
         for label, policy in CONFLICTS:
-            self.conflict_combo.addItem(label, policy.value)
-        self.mirror_check = QCheckBox("&Keep folder structure of dropped folders")
+            self.conflict_combo.addItem(_(label), policy.value)
+        self.mirror_check = QCheckBox(_("&Keep folder structure of dropped folders"))
         self.mirror_check.setObjectName("mirrorFoldersCheck")
-        self.keep_tags_check = QCheckBox("Copy ta&gs and cover picture")
+        self.keep_tags_check = QCheckBox(_("Copy ta&gs and cover picture"))
         self.keep_tags_check.setObjectName("keepTagsCheck")
-        self.keep_tags_check.setToolTip("Title, artist, album and cover picture from the video; "
-                                        "a video without a title gets its file name")
-        self.loudness_check = QCheckBox("E&ven out loudness")
+        self.keep_tags_check.setToolTip(_("Title, artist, album and cover picture from the "
+                                          "video; a video without a title gets its file name"))
+        self.loudness_check = QCheckBox(_("E&ven out loudness"))
         self.loudness_check.setObjectName("loudnessCheck")
-        self.loudness_check.setToolTip("Every MP3 as loud as the next (-16 LUFS, EBU R128); "
-                                       "each file is read twice, so it takes longer")
+        self.loudness_check.setToolTip(_("Every MP3 as loud as the next (-16 LUFS, EBU R128); "
+                                         "each file is read twice, so it takes longer"))
         self.target_combo = QComboBox()
         self.target_combo.setObjectName("targetCombo")
-        self.target_combo.setAccessibleName("Where to convert")
+        self.target_combo.setAccessibleName(_("Where to convert"))
         # the label the registry gives, without importing the targets before the window shows
         slots = max(1, os.cpu_count() or 1)
-        self.target_combo.addItem(f"This computer ({slots} slots)", "local")
-        self.accounts_button = QPushButton("Azure &accounts…")
+        self.target_combo.addItem(trn("This computer ({n} slot)", "This computer ({n} slots)",
+                                      slots), "local")
+        self.accounts_button = QPushButton(_("Azure &accounts…"))
         self.accounts_button.setObjectName("accountsButton")
-        self.accounts_button.setToolTip("Set up Azure Batch accounts to convert in the cloud")
+        self.accounts_button.setToolTip(_("Set up Azure Batch accounts to convert in the cloud"))
         self.accounts_button.setVisible(settings_dialog_available())
         target_row = QHBoxLayout()
         target_row.addWidget(self.target_combo, 1)
         target_row.addWidget(self.accounts_button)
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow(buddy("&Output folder:", self.output_folder_edit), folder_row)
-        form.addRow(buddy("&Quality:", self.quality_combo), self.quality_combo)
-        form.addRow(buddy("If the MP3 &exists:", self.conflict_combo), self.conflict_combo)
+        form.addRow(buddy(_("&Output folder:"), self.output_folder_edit), folder_row)
+        form.addRow(buddy(_("&Quality:"), self.quality_combo), self.quality_combo)
+        form.addRow(buddy(_("If the MP3 &exists:"), self.conflict_combo), self.conflict_combo)
         form.addRow("", self.mirror_check)
         form.addRow("", self.keep_tags_check)
         form.addRow("", self.loudness_check)
-        form.addRow(buddy("Convert &on:", self.target_combo), target_row)
+        form.addRow(buddy(_("Convert &on:"), self.target_combo), target_row)
 
         self.browse_button.clicked.connect(self._on_browse_button_clicked)
         self.output_folder_edit.textChanged.connect(self._on_output_folder_text_changed)
@@ -162,9 +171,9 @@ class OutputPanel(QGroupBox):
         """Why a run cannot start with this output folder, or None when it can."""
         folder = self.folder()
         if not folder:
-            return "Choose an output folder first."
+            return _("Choose an output folder first.")
         if not Path(folder).expanduser().is_absolute():
-            return "The output folder must be a full path, e.g. /home/you/Music."
+            return _("The output folder must be a full path, e.g. /home/you/Music.")
         return None
 
     def quality(self) -> str:
@@ -234,7 +243,7 @@ class OutputPanel(QGroupBox):
     @Slot()
     def _on_browse_button_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self.window(), "Where should the MP3s go?", self.output_folder_edit.text()
+            self.window(), _("Where should the MP3s go?"), self.output_folder_edit.text()
         )
         if folder:
             self.output_folder_edit.setText(folder)

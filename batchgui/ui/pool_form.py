@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui import accounts
+from batchgui.i18n import N_, _, tr
 from batchgui.targets.azure.config import PoolSettings
 from batchgui.targets.azure.prices import CURRENCIES, region_from_batch_url
 
@@ -42,11 +43,11 @@ VM_SIZES = (
     "standard_a2_v2",
 )
 
-#: the "Pool size" choices: (words, profile value)
+#: the "Pool size" choices: (words, marked for translation; profile value)
 POOL_SIZE_CHOICES = (
-    ("Finish in about a time I choose", accounts.POOL_SIZE_FINISH_IN),
-    ("Cheapest", accounts.POOL_SIZE_CHEAPEST),
-    ("Let me choose the nodes", accounts.POOL_SIZE_CHOOSE),
+    (N_("Finish in about a time I choose"), accounts.POOL_SIZE_FINISH_IN),
+    (N_("Cheapest"), accounts.POOL_SIZE_CHEAPEST),
+    (N_("Let me choose the nodes"), accounts.POOL_SIZE_CHOOSE),
 )
 
 
@@ -55,23 +56,24 @@ def build_pool_box(form: ProfileForm) -> QGroupBox:
     form.pool_size_combo = QComboBox()
     form.pool_size_combo.setObjectName("poolSizeCombo")
     for words, value in POOL_SIZE_CHOICES:
-        form.pool_size_combo.addItem(words, value)
-    form.pool_size_combo.setToolTip(
+        form.pool_size_combo.addItem(_(words), value)
+    form.pool_size_combo.setToolTip(_(
         "BatchGUI can choose the number of nodes for each run from its files: to finish in "
         "about the time you give, or for the lowest list price. The estimate next to "
-        "Convert says what it chose and why.")
+        "Convert says what it chose and why."))
     form.finish_in_spin = QSpinBox()
     form.finish_in_spin.setObjectName("finishInSpin")
     form.finish_in_spin.setRange(1, 10_000)
-    form.finish_in_spin.setSuffix(" min")
+    form.finish_in_spin.setSuffix(" " + _("min"))
     form.max_nodes_spin = QSpinBox()
     form.max_nodes_spin.setObjectName("maxNodesSpin")
     form.max_nodes_spin.setRange(1, accounts.MAX_NODES_LIMIT)
-    form.max_nodes_spin.setToolTip("BatchGUI never chooses more nodes than this")
-    form.allow_spot_check = QCheckBox("Spot nodes allo&wed")
+    form.max_nodes_spin.setToolTip(_("BatchGUI never chooses more nodes than this"))
+    form.allow_spot_check = QCheckBox(_("Spot nodes allo&wed"))
     form.allow_spot_check.setObjectName("allowSpotCheck")
-    form.allow_spot_check.setToolTip("Spot nodes cost much less, but Azure may take them "
-                                     "back; their files are then converted again elsewhere.")
+    form.allow_spot_check.setToolTip(_("Spot nodes cost much less, but Azure may take them "
+                                       "back; their files are then converted again "
+                                       "elsewhere."))
     most_row = QWidget()
     most_layout = QHBoxLayout(most_row)
     most_layout.setContentsMargins(0, 0, 0, 0)
@@ -91,13 +93,13 @@ def build_pool_box(form: ProfileForm) -> QGroupBox:
     form.spot_spin = QSpinBox()
     form.spot_spin.setObjectName("spotNodesSpin")
     form.spot_spin.setRange(0, 1000)
-    form.spot_spin.setToolTip("Spot nodes cost much less, but Azure may take them back; "
-                              "their files are then converted again elsewhere.")
+    form.spot_spin.setToolTip(_("Spot nodes cost much less, but Azure may take them back; "
+                                "their files are then converted again elsewhere."))
     nodes_row = QWidget()
     nodes_layout = QHBoxLayout(nodes_row)
     nodes_layout.setContentsMargins(0, 0, 0, 0)
     nodes_layout.addWidget(form.dedicated_spin)
-    spot_label = QLabel("dedicated   +   S&pot:")
+    spot_label = QLabel(_("dedicated   +   S&pot:"))
     spot_label.setBuddy(form.spot_spin)
     nodes_layout.addWidget(spot_label)
     nodes_layout.addWidget(form.spot_spin)
@@ -105,44 +107,44 @@ def build_pool_box(form: ProfileForm) -> QGroupBox:
     form.slots_spin = QSpinBox()
     form.slots_spin.setObjectName("slotsPerNodeSpin")
     form.slots_spin.setRange(1, 256)
-    form.slots_spin.setToolTip("How many files each node converts at once")
-    form.keep_pool_check = QCheckBox("Keep the pool after a run")
+    form.slots_spin.setToolTip(_("How many files each node converts at once"))
+    form.keep_pool_check = QCheckBox(_("Keep the pool after a run"))
     form.keep_pool_check.setObjectName("keepPoolCheck")
-    form.keep_pool_check.setToolTip("Faster next time, but the nodes cost money while idle")
+    form.keep_pool_check.setToolTip(_("Faster next time, but the nodes cost money while idle"))
 
     pool_form = QFormLayout()
     pool_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-    form._add_row(pool_form, "Pool si&ze:", form.pool_size_combo)
-    form._field_row(pool_form, "&Finish in about:", form.finish_in_spin, "finish_in_minutes",
-                    "finishInError")
-    form._field_row(pool_form, "&Most nodes:", most_row, "max_nodes", "maxNodesError",
+    form._add_row(pool_form, _("Pool si&ze:"), form.pool_size_combo)
+    form._field_row(pool_form, _("&Finish in about:"), form.finish_in_spin,
+                    "finish_in_minutes", "finishInError")
+    form._field_row(pool_form, _("&Most nodes:"), most_row, "max_nodes", "maxNodesError",
                     form.max_nodes_spin)
-    form._add_row(pool_form, "&VM size:", form.vm_size_combo)
+    form._add_row(pool_form, _("&VM size:"), form.vm_size_combo)
     nodes_box = form._with_error(nodes_row, form._error_label("nodes", "nodesError"))
-    form._add_row(pool_form, "&Nodes:", nodes_box, form.dedicated_spin)
-    form._add_row(pool_form, "Files at once per no&de:", form.slots_spin)
-    form._field_row(pool_form, "P&ool id:", form.pool_id_edit, "pool_id", "poolIdError")
+    form._add_row(pool_form, _("&Nodes:"), nodes_box, form.dedicated_spin)
+    form._add_row(pool_form, _("Files at once per no&de:"), form.slots_spin)
+    form._field_row(pool_form, _("P&ool id:"), form.pool_id_edit, "pool_id", "poolIdError")
     pool_form.addRow("", form.keep_pool_check)
-    pool_box = QGroupBox("Pool")
+    pool_box = QGroupBox(_("Pool"))
     pool_box.setLayout(pool_form)
     return pool_box
 
 
 def build_prices_box(form: ProfileForm) -> QGroupBox:
     """The "Prices" box: region and currency; its widgets become attributes of `form`."""
-    form.region_edit = _line(form, "regionEdit", "e.g. westeurope")
-    form.region_edit.setToolTip("The Azure region of the Batch account, for list prices. "
-                                "Leave it empty when the account URL shows it.")
+    form.region_edit = _line(form, "regionEdit", _("e.g. westeurope"))
+    form.region_edit.setToolTip(_("The Azure region of the Batch account, for list prices. "
+                                  "Leave it empty when the account URL shows it."))
     form.currency_combo = QComboBox()
     form.currency_combo.setObjectName("currencyCombo")
     for code in CURRENCIES:
         form.currency_combo.addItem(code, "" if code == "USD" else code)
     prices_form = QFormLayout()
-    form._field_row(prices_form, "Re&gion:", form.region_edit, "region", "regionError")
-    form._add_row(prices_form, "C&urrency:", form.currency_combo)
-    box = QGroupBox("Prices")
-    box.setToolTip("Estimates and costs use Azure's public list prices; your own agreement "
-                   "may differ.")
+    form._field_row(prices_form, _("Re&gion:"), form.region_edit, "region", "regionError")
+    form._add_row(prices_form, _("C&urrency:"), form.currency_combo)
+    box = QGroupBox(_("Prices"))
+    box.setToolTip(_("Estimates and costs use Azure's public list prices; your own agreement "
+                     "may differ."))
     box.setLayout(prices_form)
     return box
 
@@ -197,10 +199,10 @@ def apply_pool_mode(form: ProfileForm) -> None:
     for widget in (form.dedicated_spin, form.spot_spin, form.slots_spin):
         widget.setEnabled(chooses)
         widget.setToolTip("" if chooses else
-                          "BatchGUI chooses this for each run (Pool size above)")
+                          _("BatchGUI chooses this for each run (Pool size above)"))
     shown = region_from_batch_url(form.batch_url_edit.text())
     form.region_edit.setPlaceholderText(
-        f"{shown} (from the account URL)" if shown else "e.g. westeurope")
+        tr("{region} (from the account URL)", region=shown) if shown else _("e.g. westeurope"))
 
 
 def _line(form: ProfileForm, name: str, placeholder: str) -> QLineEdit:

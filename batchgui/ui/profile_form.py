@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui import accounts
+from batchgui.accounts.checks import batch_url_example, blob_endpoint_example
+from batchgui.i18n import _, tr
 from batchgui.targets.azure.config import PoolSettings
 from batchgui.ui.pool_form import (
     apply_pool_mode,
@@ -129,67 +131,68 @@ class ProfileForm(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.form_title.setFont(font)
 
-        self.name_edit = _line("nameEdit", "e.g. work")
+        self.name_edit = _line("nameEdit", _("e.g. work"))
         self.auth_combo = QComboBox()
         self.auth_combo.setObjectName("authCombo")
-        self.auth_combo.addItem("Account keys", accounts.AUTH_SHARED_KEY)
-        self.auth_combo.addItem("Microsoft Entra ID (sign in with your browser)",
+        self.auth_combo.addItem(_("Account keys"), accounts.AUTH_SHARED_KEY)
+        self.auth_combo.addItem(_("Microsoft Entra ID (sign in with your browser)"),
                                 accounts.AUTH_ENTRA)
-        self.auth_combo.setToolTip(
+        self.auth_combo.setToolTip(_(
             "Use Entra ID when the account does not allow access with keys. "
             "A browser opens to sign in; if none can, a code to enter at "
             "microsoft.com/devicelogin is shown here. Storage needs the storage "
             "account's name and, for your sign-in, the 'Storage Blob Data Contributor' "
             "role on it."
-        )
-        self.tenant_edit = _line("tenantIdEdit", "optional: your organisation's tenant")
+        ))
+        self.tenant_edit = _line("tenantIdEdit", _("optional: your organisation's tenant"))
         profile_form = QFormLayout()
-        self._field_row(profile_form, "Profile &name:", self.name_edit, "name", "nameError")
-        self._add_row(profile_form, "Sign &in with:", self.auth_combo)
-        self.tenant_label = self._add_row(profile_form, "&Tenant:", self.tenant_edit)
+        self._field_row(profile_form, _("Profile &name:"), self.name_edit, "name", "nameError")
+        self._add_row(profile_form, _("Sign &in with:"), self.auth_combo)
+        self.tenant_label = self._add_row(profile_form, _("&Tenant:"), self.tenant_edit)
 
-        self.batch_url_edit = _line("batchUrlEdit", "https://myaccount.westeurope.batch.azure.com")
-        self.batch_account_edit = _line("batchAccountEdit", "myaccount")
+        self.batch_url_edit = _line("batchUrlEdit", batch_url_example())
+        self.batch_account_edit = _line("batchAccountEdit", _("myaccount"))
         self.batch_key_edit = SecretField("batchKeyEdit")
         batch_form = QFormLayout()
-        self._field_row(batch_form, "Account &URL:", self.batch_url_edit, "batch_url",
+        self._field_row(batch_form, _("Account &URL:"), self.batch_url_edit, "batch_url",
                         "batchUrlError")
-        self._field_row(batch_form, "Account na&me:", self.batch_account_edit, "batch_account",
-                        "batchAccountError")
-        self.batch_key_label = self._field_row(batch_form, "&Key:", self.batch_key_edit,
+        self._field_row(batch_form, _("Account na&me:"), self.batch_account_edit,
+                        "batch_account", "batchAccountError")
+        self.batch_key_label = self._field_row(batch_form, _("&Key:"), self.batch_key_edit,
                                                "batch_key", "batchKeyError")
         batch_box = QGroupBox("Azure Batch")
         batch_box.setLayout(batch_form)
 
         self.storage_mode_combo = QComboBox()
         self.storage_mode_combo.setObjectName("storageModeCombo")
-        self.storage_mode_combo.addItem("Account name and key", accounts.STORAGE_BY_KEY)
-        self.storage_mode_combo.addItem("Connection string", accounts.STORAGE_BY_CONNECTION_STRING)
-        self.storage_account_edit = _line("storageAccountEdit", "mystorage")
+        self.storage_mode_combo.addItem(_("Account name and key"), accounts.STORAGE_BY_KEY)
+        self.storage_mode_combo.addItem(_("Connection string"),
+                                        accounts.STORAGE_BY_CONNECTION_STRING)
+        self.storage_account_edit = _line("storageAccountEdit", _("mystorage"))
         self.storage_key_edit = SecretField("storageKeyEdit")
         self.connection_string_edit = SecretField("connectionStringEdit", CONNECTION_STRING_HINT)
-        self.blob_endpoint_edit = _line("blobEndpointEdit",
-                                        "optional: https://mystorage.blob.core.windows.net")
+        self.blob_endpoint_edit = _line("blobEndpointEdit", tr("optional: {example}",
+                                                               example=blob_endpoint_example()))
         storage_form = QFormLayout()
-        self.storage_mode_label = self._add_row(storage_form, "&Connect with:",
+        self.storage_mode_label = self._add_row(storage_form, _("&Connect with:"),
                                                 self.storage_mode_combo)
         self.storage_account_label = self._field_row(
-            storage_form, "Account n&ame:", self.storage_account_edit, "storage_account",
+            storage_form, _("Account n&ame:"), self.storage_account_edit, "storage_account",
             "storageAccountError")
         self.storage_key_label = self._field_row(
-            storage_form, "K&ey:", self.storage_key_edit, "storage_key", "storageKeyError")
+            storage_form, _("K&ey:"), self.storage_key_edit, "storage_key", "storageKeyError")
         self.connection_string_label = self._field_row(
-            storage_form, "Connection &string:", self.connection_string_edit,
+            storage_form, _("Connection &string:"), self.connection_string_edit,
             "storage_connection_string", "connectionStringError")
         self.blob_endpoint_label = self._field_row(
-            storage_form, "Blob en&dpoint:", self.blob_endpoint_edit, "blob_endpoint",
+            storage_form, _("Blob en&dpoint:"), self.blob_endpoint_edit, "blob_endpoint",
             "blobEndpointError")
-        self.show_keys_check = QCheckBox("Show &keys while typing")
+        self.show_keys_check = QCheckBox(_("Show &keys while typing"))
         self.show_keys_check.setObjectName("showKeysCheck")
         storage_form.addRow("", self.show_keys_check)
         storage_box = QGroupBox("Azure Storage")
-        storage_box.setToolTip("Where the videos and MP3s travel between this computer and "
-                               "the pool")
+        storage_box.setToolTip(_("Where the videos and MP3s travel between this computer and "
+                                 "the pool"))
         storage_box.setLayout(storage_form)
 
         pool_box = build_pool_box(self)
@@ -250,7 +253,7 @@ class ProfileForm(QWidget):
                 name=suggested_name, batch_url="", batch_account="")
             self.name_edit.setText(shown.name if profile else "")
             if not profile:
-                self.name_edit.setPlaceholderText(f"e.g. {shown.name}")
+                self.name_edit.setPlaceholderText(tr("e.g. {name}", name=shown.name))
             self.auth_combo.setCurrentIndex(max(0, self.auth_combo.findData(shown.auth)))
             self.tenant_edit.setText(shown.tenant_id)
             self.batch_url_edit.setText(shown.batch_url)
@@ -262,7 +265,8 @@ class ProfileForm(QWidget):
             for edit in self._secret_fields():
                 edit.clear()
             show_pool(self, shown)
-            self.form_title.setText(f"Profile '{profile.name}'" if profile else "New profile")
+            self.form_title.setText(tr("Profile '{name}'", name=profile.name) if profile
+                                    else _("New profile"))
             self.touched = set()
             self.dirty = False
         finally:
@@ -315,7 +319,7 @@ class ProfileForm(QWidget):
         profile = self.profile()
         found = dict(profile.problems())
         if profile.name and profile.name != self.editing and profile.name in self.others:
-            found["name"] = f"There is already a profile called '{profile.name}'."
+            found["name"] = tr("There is already a profile called '{name}'.", name=profile.name)
         if profile.uses_keys:
             typed = self.secrets()
             for field, sentence in profile.check_secrets(typed).items():
@@ -359,7 +363,7 @@ class ProfileForm(QWidget):
         self.show_keys_check.setVisible(not entra)
         apply_pool_mode(self)
         in_session = self.editing is not None and accounts.secrets.in_session(self.editing)
-        where = "kept for this session" if in_session else "saved in the system keyring"
+        where = _("kept for this session") if in_session else _("saved in the system keyring")
         for field, edit in (("batch_key", self.batch_key_edit),
                             ("storage_key", self.storage_key_edit),
                             ("storage_connection_string", self.connection_string_edit)):

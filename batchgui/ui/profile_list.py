@@ -10,25 +10,27 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QListWidget
 
-#: the words for each field in "To save, still needed: …"
+from batchgui.i18n import N_, _, tr
+
+#: the words for each field in "To save, still needed: …" (marked; shown through _())
 FIELD_WORDS = {
-    "name": "a profile name",
-    "batch_url": "the Batch account URL",
-    "batch_account": "the Batch account name",
-    "batch_key": "the Batch key",
-    "storage_account": "the storage account name",
-    "storage_key": "the storage key",
-    "storage_connection_string": "the storage connection string",
-    "blob_endpoint": "a blob endpoint that works (or none)",
-    "auth": "a way to sign in",
-    "pool_id": "a pool id",
-    "nodes": "at least one node",
-    "slots_per_node": "files at once per node",
-    "pool_size": "a pool size",
-    "finish_in_minutes": "a time to finish in",
-    "max_nodes": "the most nodes",
-    "region": "a region that Azure knows (or none)",
-    "currency": "a currency",
+    "name": N_("a profile name"),
+    "batch_url": N_("the Batch account URL"),
+    "batch_account": N_("the Batch account name"),
+    "batch_key": N_("the Batch key"),
+    "storage_account": N_("the storage account name"),
+    "storage_key": N_("the storage key"),
+    "storage_connection_string": N_("the storage connection string"),
+    "blob_endpoint": N_("a blob endpoint that works (or none)"),
+    "auth": N_("a way to sign in"),
+    "pool_id": N_("a pool id"),
+    "nodes": N_("at least one node"),
+    "slots_per_node": N_("files at once per node"),
+    "pool_size": N_("a pool size"),
+    "finish_in_minutes": N_("a time to finish in"),
+    "max_nodes": N_("the most nodes"),
+    "region": N_("a region that Azure knows (or none)"),
+    "currency": N_("a currency"),
 }
 
 
@@ -36,8 +38,9 @@ def save_hint(problems: dict[str, str]) -> str:
     """What Save still needs, in one line: "To save, fill in or fix: a profile name, …"."""
     if not problems:
         return ""
-    words = [FIELD_WORDS.get(field, field.replace("_", " ")) for field in problems]
-    return "To save, fill in or fix: " + ", ".join(words) + "."
+    words = [_(FIELD_WORDS[field]) if field in FIELD_WORDS else field.replace("_", " ")
+             for field in problems]
+    return tr("To save, fill in or fix: {fields}.", fields=", ".join(words))
 
 
 class ProfileList(QListWidget):
@@ -46,9 +49,14 @@ class ProfileList(QListWidget):
     Signals: the usual ones of a QListWidget.
     """
 
-    EMPTY_WORDS = ("No Azure accounts yet.\n\nFill in the form on the right and press "
-                   "Save; the account then appears here and under \"Convert on\" in the "
-                   "window.")
+    EMPTY_WORDS = N_("No Azure accounts yet.\n\nFill in the form on the right and press "
+                     "Save; the account then appears here and under \"Convert on\" in the "
+                     "window.")
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: painted over the empty list (a property, so tests see the words too)
+        self.setProperty("emptyText", _(self.EMPTY_WORDS))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -58,5 +66,5 @@ class ProfileList(QListWidget):
         painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
         painter.drawText(self.viewport().rect().adjusted(8, 8, -8, -8),
                          int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft
-                             | Qt.TextFlag.TextWordWrap), self.EMPTY_WORDS)
+                             | Qt.TextFlag.TextWordWrap), str(self.property("emptyText")))
         painter.end()

@@ -10,6 +10,8 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
+from batchgui.i18n import _, trn
+
 if TYPE_CHECKING:
     from batchgui.core.resume import ResumableRun
 
@@ -34,12 +36,12 @@ class ResumeBanner(QFrame):
         self.resume_label = QLabel()
         self.resume_label.setObjectName("resumeLabel")
         self.resume_label.setWordWrap(True)
-        self.resume_button = QPushButton("Res&ume")
+        self.resume_button = QPushButton(_("Res&ume"))
         self.resume_button.setObjectName("resumeButton")
-        self.resume_button.setToolTip("Convert the files the interrupted run did not finish")
-        self.dismiss_resume_button = QPushButton("&Dismiss")
+        self.resume_button.setToolTip(_("Convert the files the interrupted run did not finish"))
+        self.dismiss_resume_button = QPushButton(_("&Dismiss"))
         self.dismiss_resume_button.setObjectName("dismissResumeButton")
-        self.dismiss_resume_button.setToolTip("Forget that run; nothing is deleted")
+        self.dismiss_resume_button.setToolTip(_("Forget that run; nothing is deleted"))
         layout = QHBoxLayout(self)
         layout.addWidget(self.resume_label, 1)
         layout.addWidget(self.resume_button)
@@ -52,10 +54,11 @@ class ResumeBanner(QFrame):
     def offer(self, run: ResumableRun) -> None:
         """Show the banner for this unfinished run."""
         self.record = run
-        self.resume_label.setText(
-            f"The last run was interrupted before it finished: {run.files_left} file(s) not "
-            f"converted yet, MP3s to {run.output_dir}. Resume it?"
-        )
+        self.resume_label.setText(trn(
+            "The last run was interrupted before it finished: {n} file not converted yet, "
+            "MP3s to {folder}. Resume it?", "The last run was interrupted before it finished: "
+            "{n} files not converted yet, MP3s to {folder}. Resume it?", run.files_left,
+            folder=str(run.output_dir)))
         self.setVisible(True)
 
     def close_offer(self) -> None:

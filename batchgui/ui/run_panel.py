@@ -21,55 +21,59 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui.core.models import FileStatus, RunResult, RunSnapshot, RunSpec, Stage
+from batchgui.i18n import N_, _, tr, trn
 from batchgui.ui.file_list import clock
 from batchgui.ui.log_panel import LogToggle
 from batchgui.ui.node_grid import NodeGrid, NodeLegend
 
+#: each stage in words (marked for translation; shown through stage_words)
 STAGE_WORDS: dict[Stage, str] = {
-    Stage.PROBING: "Checking files",
-    Stage.UPLOADING: "Uploading",
-    Stage.POOL: "Preparing nodes",
-    Stage.JOB: "Creating the job",
-    Stage.TASKS: "Adding tasks",
-    Stage.MONITORING: "Converting",
-    Stage.DOWNLOADING: "Downloading",
-    Stage.CLEANUP: "Cleaning up",
-    Stage.DONE: "Done",
-    Stage.CANCELLED: "Cancelled",
-    Stage.FAILED: "Stopped",
+    Stage.PROBING: N_("Checking files"),
+    Stage.UPLOADING: N_("Uploading"),
+    Stage.POOL: N_("Preparing nodes"),
+    Stage.JOB: N_("Creating the job"),
+    Stage.TASKS: N_("Adding tasks"),
+    Stage.MONITORING: N_("Converting"),
+    Stage.DOWNLOADING: N_("Downloading"),
+    Stage.CLEANUP: N_("Cleaning up"),
+    Stage.DONE: N_("Done"),
+    Stage.CANCELLED: N_("Cancelled"),
+    Stage.FAILED: N_("Stopped"),
 }
 
 #: the progress bar counts in thousandths, so a long run still moves visibly
 PROGRESS_STEPS = 1000
 
 
-READY_WORDS = "Drop videos above, then press Convert."
+READY_WORDS = N_("Drop videos above, then press Convert.")
 
 
 def progress_text(snapshot: RunSnapshot) -> str:
     """"3 / 10 files · 1 failed · 12× realtime · about 2:05 left"."""
-    parts = [f"{snapshot.files_done} / {snapshot.files_total} files"]
+    parts = [trn("{done} / {n} file", "{done} / {n} files", snapshot.files_total,
+                 done=snapshot.files_done)]
     if snapshot.files_failed:
-        parts.append(f"{snapshot.files_failed} failed")
+        parts.append(tr("{failed} failed", failed=snapshot.files_failed))
     if snapshot.rate:
         parts.append(snapshot.rate)
     if snapshot.eta_s is not None and snapshot.stage not in (Stage.DONE, Stage.CANCELLED):
-        parts.append(f"about {clock(snapshot.eta_s)} left")
+        parts.append(tr("about {clock} left", clock=clock(snapshot.eta_s)))
     return " · ".join(parts)
 
 
 def paused_text(on_azure: bool) -> str:
     if on_azure:
-        return ("Paused: files being converted finish, no new file starts. The pool's nodes "
-                "still cost money while the run is paused.")
-    return "Paused: files being converted finish, no new file starts."
+        return _("Paused: files being converted finish, no new file starts. The pool's nodes "
+                 "still cost money while the run is paused.")
+    return _("Paused: files being converted finish, no new file starts.")
 
 
 def stage_text(snapshot: RunSnapshot, cancelling: bool) -> str:
     """The stage in words, with the run's own message when it has one."""
-    words = STAGE_WORDS.get(snapshot.stage, snapshot.stage.value)
+    words = _(STAGE_WORDS[snapshot.stage]) if snapshot.stage in STAGE_WORDS \
+        else snapshot.stage.value
     if cancelling and snapshot.stage not in (Stage.CANCELLED, Stage.DONE):
-        words = "Cancelling"
+        words = _("Cancelling")
     message = snapshot.message
     if message.lower().startswith(words.lower()):
         return message
@@ -85,13 +89,16 @@ def finish_message(result: RunResult, cost: str | None = None) -> tuple[str, str
     done = sum(1 for o in result.outcomes if o.status is FileStatus.DONE)
     failed = sum(1 for o in result.outcomes if o.status is FileStatus.FAILED)
     if result.cancelled:
-        title, text = "Conversion cancelled", f"{done} file(s) were converted before."
+        title = _("Conversion cancelled")
+        text = trn("{n} file was converted before.", "{n} files were converted before.", done)
     elif result.error:
-        title, text = "Conversion stopped", result.error
+        title, text = _("Conversion stopped"), result.error.text
     elif failed:
-        title, text = "Conversion finished", f"{done} MP3(s) ready, {failed} failed."
+        title = _("Conversion finished")
+        text = trn("{n} MP3 ready, {failed} failed.", "{n} MP3s ready, {failed} failed.", done,
+                   failed=failed)
     else:
-        title, text = "Conversion finished", f"{done} MP3(s) ready."
+        title, text = _("Conversion finished"), trn("{n} MP3 ready.", "{n} MP3s ready.", done)
     if cost:
         text = f"{text} {cost}."
     return title, text
@@ -107,40 +114,40 @@ class RunBar(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.convert_button = QPushButton("&Convert")
+        self.convert_button = QPushButton(_("&Convert"))
         self.convert_button.setObjectName("convertButton")
         self.convert_button.setDefault(True)
-        self.convert_button.setToolTip("Convert the files in the list to MP3 (Ctrl+Return)")
+        self.convert_button.setToolTip(_("Convert the files in the list to MP3 (Ctrl+Return)"))
         self.convert_button.setMinimumWidth(110)
-        self.cancel_button = QPushButton("Ca&ncel")
+        self.cancel_button = QPushButton(_("Ca&ncel"))
         self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.setToolTip("Stop; unfinished MP3s are removed (Esc)")
-        self.pause_button = QPushButton("&Pause")
+        self.cancel_button.setToolTip(_("Stop; unfinished MP3s are removed (Esc)"))
+        self.pause_button = QPushButton(_("&Pause"))
         self.pause_button.setObjectName("pauseButton")
-        self.pause_button.setToolTip("Files being converted finish; no new file starts until "
-                                     "you press Continue")
+        self.pause_button.setToolTip(_("Files being converted finish; no new file starts until "
+                                       "you press Continue"))
         self.overall_progress = QProgressBar()
         self.overall_progress.setObjectName("overallProgress")
-        self.overall_progress.setAccessibleName("Overall progress")
+        self.overall_progress.setAccessibleName(_("Overall progress"))
         self.overall_progress.setRange(0, PROGRESS_STEPS)
         self.overall_progress.setValue(0)
         self.overall_progress.setTextVisible(False)  # the words are in progress_label
-        self.overall_progress.setFormat("Ready")  # still read by screen readers
+        self.overall_progress.setFormat(_("Ready"))  # still read by screen readers
         self.overall_progress.setMinimumWidth(200)
         self.progress_label = QLabel()
         self.progress_label.setObjectName("progressText")
-        self.progress_label.setAccessibleName("Progress in words")
+        self.progress_label.setAccessibleName(_("Progress in words"))
         self.progress_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse)
         self.estimate_label = QLabel()
         self.estimate_label.setObjectName("estimateLabel")
-        self.estimate_label.setAccessibleName("Estimate")
+        self.estimate_label.setAccessibleName(_("Estimate"))
         self.estimate_label.setWordWrap(True)
         self.estimate_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.stage_label = QLabel(READY_WORDS)
+        self.stage_label = QLabel(_(READY_WORDS))
         self.stage_label.setObjectName("stageLabel")
-        self.stage_label.setAccessibleName("Run stage")
+        self.stage_label.setAccessibleName(_("Run stage"))
         self.stage_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.stage_label.setMinimumWidth(120)
         self.stage_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -163,7 +170,7 @@ class RunBar(QWidget):
         return [self.convert_button, self.pause_button, self.cancel_button]
 
     def show_paused(self, paused: bool) -> None:
-        self.pause_button.setText("C&ontinue" if paused else "&Pause")
+        self.pause_button.setText(_("C&ontinue") if paused else _("&Pause"))
 
     def set_stage(self, text: str) -> None:
         self.stage_label.setText(text)
@@ -175,8 +182,9 @@ class RunBar(QWidget):
         self.progress_label.setVisible(bool(text))
 
     def show_started(self, spec: RunSpec) -> None:
-        self._show_progress(0.0, f"0 / {len(spec.inputs)} files")
-        self.stage_label.setText("Starting…")
+        self._show_progress(0.0, trn("{done} / {n} file", "{done} / {n} files",
+                                     len(spec.inputs), done=0))
+        self.stage_label.setText(_("Starting…"))
         self.stage_label.setToolTip("")
 
     def show_snapshot(self, snapshot: RunSnapshot, cancelling: bool) -> None:
@@ -190,7 +198,7 @@ class RunBar(QWidget):
         """The run's last word stays on the stage line; what it cost on Azure goes beside the
         final count under the bar, where there is room for all of it."""
         if result.error and not result.outcomes:
-            self.stage_label.setText(f"Stopped: {result.error}")
+            self.stage_label.setText(tr("Stopped: {reason}", reason=result.error))
         else:
             self.stage_label.setText(f"{title}: {text}")
         self.stage_label.setToolTip(self.stage_label.text())
@@ -204,8 +212,8 @@ class RunBar(QWidget):
     def reset(self) -> None:
         """Back to "nothing has run": the list was emptied for new files."""
         self._show_progress(0.0, "")
-        self.overall_progress.setFormat("Ready")
-        self.stage_label.setText(READY_WORDS)
+        self.overall_progress.setFormat(_("Ready"))
+        self.stage_label.setText(_(READY_WORDS))
         self.stage_label.setToolTip("")
 
     def show_estimate(self, text: str, details: str = "") -> None:
@@ -223,7 +231,7 @@ class NodesPanel(QGroupBox):
     """
 
     def __init__(self) -> None:
-        super().__init__("Nodes")
+        super().__init__(_("Nodes"))
         self._local = False
         self.node_grid = NodeGrid()
         self.node_grid.setObjectName("nodeGrid")
@@ -237,9 +245,9 @@ class NodesPanel(QGroupBox):
     def set_local(self, local: bool) -> None:
         """Name the box for the target: "Slots" on this computer, "Nodes" on Azure."""
         self._local = local
-        self.setTitle("Slots" if local else "Nodes")
+        self.setTitle(_("Slots") if local else _("Nodes"))
         self.node_legend.set_local(local)
-        self.node_grid.setAccessibleName("Slots" if local else "Compute nodes")
+        self.node_grid.setAccessibleName(_("Slots") if local else _("Compute nodes"))
 
     @Slot(dict)
     def _on_node_grid_counts_changed(self, counts: dict[str, int]) -> None:
@@ -255,11 +263,11 @@ class AfterRunBar(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.log_toggle = LogToggle()
-        self.open_output_button = QPushButton("O&pen output folder")
+        self.open_output_button = QPushButton(_("O&pen output folder"))
         self.open_output_button.setObjectName("openOutputButton")
-        self.retry_failed_button = QPushButton("&Retry failed")
+        self.retry_failed_button = QPushButton(_("&Retry failed"))
         self.retry_failed_button.setObjectName("retryFailedButton")
-        self.retry_failed_button.setToolTip("Convert again only the files that failed")
+        self.retry_failed_button.setToolTip(_("Convert again only the files that failed"))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.log_toggle)

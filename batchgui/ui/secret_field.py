@@ -8,8 +8,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-#: what an empty key field asks for
-KEY_HINT = "88 characters ending in ==, from Keys / Access keys"
+from batchgui.i18n import N_, _, tr
+
+#: what an empty key field asks for (marked for translation: shown through _())
+KEY_HINT = N_("88 characters ending in ==, from Keys / Access keys")
 CONNECTION_STRING_HINT = "DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…"
 
 
@@ -22,8 +24,8 @@ class SecretField(QLineEdit):
     def __init__(self, name: str, hint: str = KEY_HINT) -> None:
         super().__init__()
         self.setObjectName(name)
-        self._hint = hint
-        self.setPlaceholderText(hint)
+        self._hint = _(hint)
+        self.setPlaceholderText(self._hint)
         self.setClearButtonEnabled(False)
         self.setEchoMode(QLineEdit.EchoMode.Password)
         self.setInputMethodHints(
@@ -33,7 +35,8 @@ class SecretField(QLineEdit):
 
     def show_saved(self, where: str | None) -> None:
         """Say where the saved secret is kept ('saved in the system keyring'), or ask for one."""
-        self.setPlaceholderText(f"{where}; type to replace" if where else self._hint)
+        self.setPlaceholderText(tr("{where}; type to replace", where=where) if where
+                                else self._hint)
 
     def reveal(self, shown: bool) -> None:
         """"Show keys while typing": plain text while on, dots otherwise."""

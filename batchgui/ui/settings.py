@@ -21,6 +21,7 @@ import platformdirs
 
 from batchgui.core.models import ConflictPolicy, Quality
 from batchgui.core.store import atomic_write_text
+from batchgui.i18n import LANGUAGES, SYSTEM
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class UiSettings:
     target: str = "local"
     log_open: bool = False
     failed_only: bool = False
+    language: str = "system"  # "system", "en" or "sv": applies at the next start
     geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter: str = ""  # base64 of the main splitter's saveState()
 
@@ -60,6 +62,8 @@ class UiSettings:
             object.__setattr__(self, "quality", "V2")
         if self.on_conflict not in {p.value for p in ConflictPolicy}:
             object.__setattr__(self, "on_conflict", ConflictPolicy.RENAME.value)
+        if self.language not in (SYSTEM, *LANGUAGES):
+            object.__setattr__(self, "language", SYSTEM)
 
     def replace(self, **changes: Any) -> UiSettings:
         return dataclasses.replace(self, **changes)

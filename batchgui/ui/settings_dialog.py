@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from batchgui import accounts
+from batchgui.i18n import _, pgettext, tr
 from batchgui.ui.connection_test import ConnectionResults, check_connection
 from batchgui.ui.profile_form import CONNECTION_FIELDS, ProfileForm, tone
 from batchgui.ui.profile_list import ProfileList, save_hint
@@ -58,7 +59,7 @@ class SettingsDialog(QDialog):
         self._own_workers = workers is None
         self._workers = workers if workers is not None else Workers(self)
         self.setObjectName("settingsDialog")
-        self.setWindowTitle("Azure accounts")
+        self.setWindowTitle(_("Azure accounts"))
         self._profiles: list[accounts.Profile] = []
         self._busy = False
         self._status_is_hint = False  # the status line shows what Save still needs
@@ -83,17 +84,17 @@ class SettingsDialog(QDialog):
         self.profile_list.setMaximumWidth(220)
         self.profile_list.setSizePolicy(QSizePolicy.Policy.Preferred,
                                         QSizePolicy.Policy.Expanding)
-        self.add_button = QPushButton("&Add")
+        self.add_button = QPushButton(_("&Add"))
         self.add_button.setObjectName("addProfileButton")
-        self.add_button.setToolTip("Set up another Azure account")
-        self.remove_button = QPushButton("&Remove")
+        self.add_button.setToolTip(_("Set up another Azure account"))
+        self.remove_button = QPushButton(_("&Remove"))
         self.remove_button.setObjectName("removeProfileButton")
-        self.remove_button.setToolTip("Remove the selected profile and its keys")
+        self.remove_button.setToolTip(_("Remove the selected profile and its keys"))
         list_buttons = QHBoxLayout()
         list_buttons.addWidget(self.add_button)
         list_buttons.addWidget(self.remove_button)
         left = QVBoxLayout()
-        profiles_label = QLabel("&Profiles")
+        profiles_label = QLabel(_("&Profiles"))
         profiles_label.setBuddy(self.profile_list)
         left.addWidget(profiles_label)
         left.addWidget(self.profile_list, 1)
@@ -110,9 +111,9 @@ class SettingsDialog(QDialog):
         self.storage_mode_combo, self.pool_id_edit = form.storage_mode_combo, form.pool_id_edit
         self.dedicated_spin, self.spot_spin = form.dedicated_spin, form.spot_spin
 
-        self.test_button = QPushButton("&Test connection")
+        self.test_button = QPushButton(_("&Test connection"))
         self.test_button.setObjectName("testButton")
-        self.test_button.setToolTip("Ask Batch for one pool and Storage for one container")
+        self.test_button.setToolTip(_("Ask Batch for one pool and Storage for one container"))
         self.results = ConnectionResults()
         self.batch_result_label = self.results.batch_result_label
         self.storage_result_label = self.results.storage_result_label
@@ -132,10 +133,10 @@ class SettingsDialog(QDialog):
         self.status_label.setObjectName("statusLabel")
         self.status_label.setWordWrap(True)
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.save_button = QPushButton("&Save")
+        self.save_button = QPushButton(_("&Save"))
         self.save_button.setObjectName("saveButton")
         self.save_button.setDefault(True)
-        self.close_button = QPushButton("Close")
+        self.close_button = QPushButton(_("Close"))
         self.close_button.setObjectName("closeButton")
         self.close_button.setAutoDefault(False)
         # the status line has a row of its own (two lines of room, always: no jumping)
@@ -175,10 +176,10 @@ class SettingsDialog(QDialog):
         self.keyring_message_label.setObjectName("keyringMessageLabel")
         self.keyring_message_label.setWordWrap(True)
         self.keyring_message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.session_only_button = QPushButton("Keep keys for this &session only")
+        self.session_only_button = QPushButton(_("Keep keys for this &session only"))
         self.session_only_button.setObjectName("sessionOnlyButton")
         self.session_only_button.setToolTip(
-            "The keys stay in memory until BatchGUI closes; they are never written to disk."
+            _("The keys stay in memory until BatchGUI closes; they are never written to disk.")
         )
         banner_text = QVBoxLayout()
         banner_text.addWidget(self.keyring_message_label)
@@ -233,10 +234,11 @@ class SettingsDialog(QDialog):
 
     def _suggest_name(self) -> str:
         names = {p.name for p in self._profiles}
-        for candidate in ["work"] + [f"account-{n}" for n in range(2, 100)]:
+        for candidate in [pgettext("profile name", "work")] + [
+                tr("account-{number}", number=str(n)) for n in range(2, 100)]:
             if candidate not in names:
                 return candidate
-        return "account"
+        return pgettext("profile name", "account")
 
     def form_profile(self) -> accounts.Profile:
         """The profile as the form shows it right now (no keys)."""
@@ -248,7 +250,7 @@ class SettingsDialog(QDialog):
         changed = self.form.dirty or self.form.editing is None
         self.save_button.setEnabled(not self._busy and not problems and changed)
         hint = save_hint(problems) if not self._busy else ""
-        self.save_button.setToolTip(hint or "Save this profile")
+        self.save_button.setToolTip(hint or _("Save this profile"))
         if not self.status_label.text() or self._status_is_hint:
             self._show_status(hint, "")
             self._status_is_hint = bool(hint)
@@ -271,7 +273,7 @@ class SettingsDialog(QDialog):
 
     @Slot(int)
     def _on_profile_list_row_changed(self, row: int) -> None:
-        if self.form.dirty and not self._confirm("Discard the changes to this profile?"):
+        if self.form.dirty and not self._confirm(_("Discard the changes to this profile?")):
             self._reselect_editing()
             return
         name = self.profile_list.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
@@ -290,7 +292,7 @@ class SettingsDialog(QDialog):
 
     @Slot()
     def _on_add_button_clicked(self) -> None:
-        if self.form.dirty and not self._confirm("Discard the changes to this profile?"):
+        if self.form.dirty and not self._confirm(_("Discard the changes to this profile?")):
             return
         self.profile_list.blockSignals(True)
         self.profile_list.setCurrentRow(-1)
@@ -304,7 +306,7 @@ class SettingsDialog(QDialog):
 
     def _confirm(self, question: str) -> bool:
         answer = QMessageBox.question(
-            self, "Azure accounts", question,
+            self, _("Azure accounts"), question,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -351,13 +353,13 @@ class SettingsDialog(QDialog):
             return False
         self.form.touched.add("*")
         if self._validate() or self._busy:
-            self._show_status("Fix the fields marked in red first.", "bad")
+            self._show_status(_("Fix the fields marked in red first."), "bad")
             return False
         profile = self.form.profile()
         typed = self.form.secrets()
         old_name = self.form.editing
         self._set_busy(True)
-        self._show_status("Saving…", "")
+        self._show_status(_("Saving…"), "")
         try:
             await self._blocking(accounts.save_profile, profile, typed, old_name=old_name,
                                  session_only=session_only)
@@ -366,7 +368,7 @@ class SettingsDialog(QDialog):
                 return False
             self.keyring_message_label.setText(str(exc))
             self.keyring_banner.setVisible(True)
-            self._show_status("Not saved yet.", "bad")
+            self._show_status(_("Not saved yet."), "bad")
             return False
         except accounts.AccountsError as exc:
             if not self._closed:
@@ -381,12 +383,13 @@ class SettingsDialog(QDialog):
         self._reload_profiles(select=profile.name)
         self._show_profile(next(p for p in self._profiles if p.name == profile.name))
         if not profile.uses_keys:
-            where = "Entra ID sign-in needs no keys."
+            said = tr("Saved '{name}'. Entra ID sign-in needs no keys.", name=profile.name)
         elif session_only:
-            where = "Its keys are kept for this session only; you will type them again next time."
+            said = tr("Saved '{name}'. Its keys are kept for this session only; you will type "
+                      "them again next time.", name=profile.name)
         else:
-            where = "Its keys are in the system keyring."
-        self._show_status(f"Saved '{profile.name}'. {where}", "good")
+            said = tr("Saved '{name}'. Its keys are in the system keyring.", name=profile.name)
+        self._show_status(said, "good")
         self.profiles_changed.emit()
         return True
 
@@ -395,7 +398,8 @@ class SettingsDialog(QDialog):
         name = self.form.editing
         if name is None:
             return
-        if not self._confirm(f"Remove the profile '{name}' and its keys from this computer?"):
+        if not self._confirm(tr("Remove the profile '{name}' and its keys from this computer?",
+                                name=name)):
             return
         task = asyncio.ensure_future(self.remove(name))
         self._tasks.add(task)
@@ -420,7 +424,7 @@ class SettingsDialog(QDialog):
             self.profile_list.setCurrentRow(0)
         else:
             self._new_profile()
-        self._show_status(f"Removed '{name}' and its keys.", "good")
+        self._show_status(tr("Removed '{name}' and its keys.", name=name), "good")
         self.profiles_changed.emit()
         return True
 
@@ -439,7 +443,7 @@ class SettingsDialog(QDialog):
         profile = self.form.profile()
         typed = self.form.secrets()
         self._set_busy(True)
-        self.results.show_results("Batch: checking…", "Storage: checking…", neutral=True)
+        self.results.show_results(_("Batch: checking…"), _("Storage: checking…"), neutral=True)
         self.results.show_sign_in(None)
         try:
             # an Entra ID sign-in may wait minutes for the user: quitting must not wait for it
@@ -448,7 +452,7 @@ class SettingsDialog(QDialog):
                 abandon_at_exit=True)
         except Exception as exc:  # the check itself failed: say so, never a traceback
             log.warning("connection test failed: %s", type(exc).__name__)
-            batch = storage = f"The test could not run ({type(exc).__name__})."
+            batch = storage = tr("The test could not run ({error}).", error=type(exc).__name__)
         finally:
             if not self._closed:
                 self._set_busy(False)
@@ -464,7 +468,7 @@ class SettingsDialog(QDialog):
     # -- closing ---------------------------------------------------------------------------------
 
     def reject(self) -> None:
-        if self.form.dirty and not self._confirm("Close without saving the changes?"):
+        if self.form.dirty and not self._confirm(_("Close without saving the changes?")):
             return
         super().reject()
 

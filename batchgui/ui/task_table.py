@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui.core.models import FileStatus, RunSnapshot, TaskResult, TaskView
+from batchgui.i18n import N_, _, percent, tr
 from batchgui.ui.file_list import _ranges, clock, coalesce, finishing_words, view_text
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -61,13 +62,13 @@ class TaskRole(IntEnum):
 
 
 _HEADERS = {
-    TaskColumn.FILE: "File",
-    TaskColumn.STATE: "State",
-    TaskColumn.NODE: "Node",
-    TaskColumn.PROGRESS: "Progress",
-    TaskColumn.RUN_TIME: "Run time",
-    TaskColumn.EXIT_CODE: "Exit",
-    TaskColumn.RESULT: "Result",
+    TaskColumn.FILE: N_("File"),
+    TaskColumn.STATE: N_("State"),
+    TaskColumn.NODE: N_("Node"),
+    TaskColumn.PROGRESS: N_("Progress"),
+    TaskColumn.RUN_TIME: N_("Run time"),
+    TaskColumn.EXIT_CODE: N_("Exit"),
+    TaskColumn.RESULT: N_("Result"),
 }
 
 _STATE_ORDER = {status: i for i, status in enumerate(FileStatus)}
@@ -85,12 +86,13 @@ def result_text(view: TaskView) -> str:
     """What came of the task, in plain words."""
     if view.status is FileStatus.DONE:
         if view.output_path and view.reason:  # a note, e.g. how loudness was evened out
-            return f"saved as {view.output_path.name} ({view.reason})"
-        return f"saved as {view.output_path.name}" if view.output_path else "done"
+            return tr("saved as {mp3} ({note})", mp3=view.output_path.name, note=view.reason)
+        return (tr("saved as {mp3}", mp3=view.output_path.name) if view.output_path
+                else FileStatus.DONE.label)
     if view.reason:
-        return view.reason
+        return view.reason.text
     if view.result is TaskResult.FAILURE:
-        return "failed"
+        return FileStatus.FAILED.label
     return ""
 
 
@@ -108,7 +110,7 @@ def exit_code_text(view: TaskView) -> str:
 
 def state_text(view: TaskView, local: bool) -> str:
     """The State column: the file's status, or what a file whose ffmpeg ended waits for."""
-    return finishing_words(view, local) or view.status.value
+    return finishing_words(view, local) or view.status.label
 
 
 class TaskTableModel(QAbstractTableModel):
@@ -148,10 +150,10 @@ class TaskTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(TaskColumn):
             if role == Qt.ItemDataRole.DisplayRole:
                 if section == TaskColumn.NODE and self.local:
-                    return "Slot"
-                return _HEADERS[TaskColumn(section)]
+                    return _("Slot")
+                return _(_HEADERS[TaskColumn(section)])
             if role == Qt.ItemDataRole.ToolTipRole and section == TaskColumn.EXIT_CODE:
-                return "ffmpeg's exit code"
+                return _("ffmpeg's exit code")
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -172,7 +174,7 @@ class TaskTableModel(QAbstractTableModel):
             if column == TaskColumn.NODE:
                 return view.node_id or ""
             if column == TaskColumn.PROGRESS:
-                return f"{int(view.progress * 100)} %"
+                return percent(int(view.progress * 100) / 100)
             if column == TaskColumn.RUN_TIME:
                 return clock(view.run_time_s)
             if column == TaskColumn.EXIT_CODE:
@@ -185,7 +187,7 @@ class TaskTableModel(QAbstractTableModel):
             if column in (TaskColumn.RESULT, TaskColumn.STATE):
                 text = view_text(view, self.local)
                 if view.stderr_tail and is_failed(view):
-                    text += "\n(select the row to see what ffmpeg said)"
+                    text += "\n" + _("(select the row to see what ffmpeg said)")
                 return text
         elif role == Qt.ItemDataRole.TextAlignmentRole and column in (
             TaskColumn.RUN_TIME, TaskColumn.EXIT_CODE
@@ -373,7 +375,7 @@ class ProgressDelegate(QStyledItemDelegate):
         option.text = ""
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
-        text_width = option.fontMetrics.horizontalAdvance("100 %") + 6
+        text_width = option.fontMetrics.horizontalAdvance(percent(1.0)) + 6
         area = option.rect.adjusted(3, 4, -3, -4)
         bar = QStyleOptionProgressBar()
         bar.rect = area.adjusted(0, 0, -text_width, 0)
@@ -413,9 +415,9 @@ class TaskTableView(QTableView):
         self.horizontalHeader().setSortIndicatorShown(True)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setItemDelegateForColumn(TaskColumn.PROGRESS, ProgressDelegate(self))
-        self.setAccessibleName("Tasks")
+        self.setAccessibleName(_("Tasks"))
         self.setAccessibleDescription(
-            "One row per file being converted. Select a failed row to see what ffmpeg said."
+            _("One row per file being converted. Select a failed row to see what ffmpeg said.")
         )
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
@@ -424,11 +426,11 @@ class TaskTableView(QTableView):
         fm = self.fontMetrics()
         widths = {
             TaskColumn.FILE: fm.horizontalAdvance("session-0047.mp4") + 12,
-            TaskColumn.STATE: fm.horizontalAdvance("checking the MP3") + 16,
+            TaskColumn.STATE: fm.horizontalAdvance(_("checking the MP3")) + 16,
             TaskColumn.NODE: fm.horizontalAdvance("tvmps_5e2939a2") + 12,
-            TaskColumn.PROGRESS: fm.horizontalAdvance("100 %") + 64,
-            TaskColumn.RUN_TIME: fm.horizontalAdvance("Run time") + 16,
-            TaskColumn.EXIT_CODE: fm.horizontalAdvance("Exit") + 20,
+            TaskColumn.PROGRESS: fm.horizontalAdvance(percent(1.0)) + 64,
+            TaskColumn.RUN_TIME: fm.horizontalAdvance(_(_HEADERS[TaskColumn.RUN_TIME])) + 16,
+            TaskColumn.EXIT_CODE: fm.horizontalAdvance(_(_HEADERS[TaskColumn.EXIT_CODE])) + 20,
         }
         for column, width in widths.items():
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)

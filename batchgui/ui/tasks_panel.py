@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui.core.models import FileStatus, RunSnapshot, TaskState, TaskView
+from batchgui.i18n import _, tr, trn
 from batchgui.ui.file_list import clock
 from batchgui.ui.task_table import (
     TaskFilterProxy,
@@ -41,21 +42,22 @@ def converting_now(snapshot: RunSnapshot) -> int:
 
 
 def task_detail_text(view: TaskView, local: bool = False) -> str:
-    """What the detail pane says about one task."""
+    """What the detail pane says about one task: a head line of facts ("clip.mp4: failed on
+    node-1 after 0:42, exit code 1"), the result or reason, what ffmpeg said, the input."""
     head = f"{view.name}: {state_text(view, local)}"
     if view.node_id:
-        head += f" on {view.node_id}"
+        head += " " + tr("on {node}", node=view.node_id)
     if view.run_time_s is not None:
-        head += f" after {clock(view.run_time_s)}"
+        head += " " + tr("after {clock}", clock=clock(view.run_time_s))
     if exit_code_text(view):
-        head += f", exit code {view.exit_code}"
+        head += ", " + tr("exit code {exit_code}", exit_code=str(view.exit_code))
     lines = [head]
     result = result_text(view)
     if result:
-        lines.append(("Reason: " if is_failed(view) else "") + result)
+        lines.append(tr("Reason: {reason}", reason=result) if is_failed(view) else result)
     if view.stderr_tail and is_failed(view):
-        lines += ["What ffmpeg said last:", view.stderr_tail.rstrip()]
-    lines.append(f"Input: {view.input_path}")
+        lines += [_("What ffmpeg said last:"), view.stderr_tail.rstrip()]
+    lines.append(tr("Input: {path}", path=str(view.input_path)))
     return "\n".join(lines)
 
 
@@ -71,7 +73,7 @@ class TasksPanel(QGroupBox):
     folder_requested = Signal(object)
 
     def __init__(self, proxy: TaskFilterProxy) -> None:
-        super().__init__("Tasks")
+        super().__init__(_("Tasks"))
         self._proxy = proxy
         self._local = False
         self.task_table = TaskTableView()
@@ -79,16 +81,16 @@ class TasksPanel(QGroupBox):
         self.task_table.setModel(proxy)
         self.task_table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.task_table.setSortingEnabled(True)
-        self.failed_only_check = QCheckBox("Show &failed only")
+        self.failed_only_check = QCheckBox(_("Show &failed only"))
         self.failed_only_check.setObjectName("failedOnlyCheck")
         self.task_summary = QLabel()
         self.task_summary.setObjectName("taskSummary")
         self.task_detail = QPlainTextEdit()
         self.task_detail.setObjectName("taskDetail")
-        self.task_detail.setAccessibleName("Task details")
+        self.task_detail.setAccessibleName(_("Task details"))
         self.task_detail.setReadOnly(True)
         self.task_detail.setPlaceholderText(
-            "Select a task to see its details; for a failed one, what ffmpeg said last."
+            _("Select a task to see its details; for a failed one, what ffmpeg said last.")
         )
         self.task_detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.task_detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -124,17 +126,21 @@ class TasksPanel(QGroupBox):
     def set_local(self, local: bool) -> None:
         """Name the box for the target: "Conversions" on this computer, "Tasks" on Azure."""
         self._local = local
-        self.setTitle("Conversions" if local else "Tasks")
+        self.setTitle(_("Conversions") if local else _("Tasks"))
 
     def show_snapshot(self, snapshot: RunSnapshot) -> None:
         """The counts in the header, and the selected task's details as they are now."""
         converting = converting_now(snapshot)
         if self._local:
-            text = (f"{snapshot.files_total} files · {converting} converting · "
-                    f"{snapshot.files_failed} failed")
+            text = trn("{n} file · {converting} converting · {failed} failed",
+                       "{n} files · {converting} converting · {failed} failed",
+                       snapshot.files_total, converting=converting,
+                       failed=snapshot.files_failed)
         else:
-            text = (f"{snapshot.files_total} tasks · {converting} converting · "
-                    f"{snapshot.files_failed} failed")
+            text = trn("{n} task · {converting} converting · {failed} failed",
+                       "{n} tasks · {converting} converting · {failed} failed",
+                       snapshot.files_total, converting=converting,
+                       failed=snapshot.files_failed)
         self.task_summary.setText(text)
         self._show_task_detail(self.task_table.currentIndex())
 

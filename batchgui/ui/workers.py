@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
+from batchgui.i18n import tr
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -135,7 +137,8 @@ class Workers(QObject):
 
     def _report(self, what: str, error: BaseException) -> None:
         if not self._closed:
-            self.job_failed.emit(f"Something went wrong while {what}: {error}")
+            self.job_failed.emit(tr("Something went wrong while {what}: {error}", what=what,
+                                    error=str(error)))
 
     def close(self, wait: bool = True) -> None:
         """No new jobs. With `wait`, the pool's jobs already handed over finish first (a

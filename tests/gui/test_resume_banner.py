@@ -61,7 +61,7 @@ def test_resume_banner_finishes_the_interrupted_run(  # type: ignore[no-untyped-
     qtbot.waitExposed(win)
     try:
         qtbot.waitUntil(win.resume_banner.isVisible, timeout=10_000)
-        assert "1 file(s) not converted yet" in win.resume_label.text()
+        assert "1 file not converted yet" in win.resume_label.text()
         win.resume_button.click()
         qtbot.waitUntil(lambda: win.controller.last_result is not None, timeout=60_000)
         assert not win.resume_banner.isVisible()

@@ -59,7 +59,7 @@ def test_clear_then_new_files_leave_no_trace_of_the_last_run(
     drop_and_wait(qtbot, window, [media.good(tmp_path / "a.mp4", 1.0)], rows=1)
     set_output(window, tmp_path / "out")
     convert_and_wait(qtbot, window)
-    assert window.run_bar.progress_label.text().startswith("1 / 1 files")
+    assert window.run_bar.progress_label.text().startswith("1 / 1 file")
     assert window.task_model.rowCount() == 1
 
     qtbot.mouseClick(window.clear_button, Qt.MouseButton.LeftButton)
@@ -126,7 +126,7 @@ def test_progress_words_are_whole_at_2000_files(qtbot: Any, window: Any) -> None
     QApplication.processEvents()
 
     label = window.run_bar.progress_label
-    text = "888 / 2000 files · 12 failed · 612× realtime · about 21:50 left"
+    text = "888 / 2,000 files · 12 failed · 611.7× realtime · about 21:50 left"
     assert label.text() == text
     assert label.fontMetrics().horizontalAdvance(text) <= label.contentsRect().width()
     assert label.isVisible() and not window.run_bar.overall_progress.isTextVisible()

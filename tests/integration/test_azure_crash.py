@@ -154,7 +154,7 @@ def test_uploads_already_in_storage_are_not_sent_again(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # the resumed run tells how many it sent and how many were already there: the two
     # journaled as uploaded (and maybe a third that got there before the kill) were not
-    sent = re.search(r"Uploaded (\d+) file\(s\); (\d+) already in storage", proc.stdout)
+    sent = re.search(r"Uploaded (\d+) files?; (\d+) already in storage", proc.stdout)
     assert sent, proc.stdout
     assert int(sent[2]) >= 2 and int(sent[1]) + int(sent[2]) == len(SECONDS), proc.stdout
     _each_input_once(out)

@@ -343,7 +343,8 @@ def test_a_run_without_the_role_stops_in_plain_words_before_any_pool(
     media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
     target = AzureBatchTarget(account, small_pool(), poll_bounds=(0.1, 0.5))
     result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
-    assert result.error is not None and "Storage Blob Data Contributor" in result.error, result
+    assert result.error is not None and "Storage Blob Data Contributor" in result.error.text
+    assert result.error.code == "storage_role_missing"
     assert not any(r["method"] == "POST" and r["path"] == "/pools"
                    for r in batch_emulator.requests()), "no pool for a run that can't work"
 

@@ -136,7 +136,7 @@ def test_storage_clock_skew_says_fix_the_clock(canned: Canned) -> None:
     )
     with pytest.raises(Exception) as caught:
         RunStorage(account(canned)).ensure_container()
-    text = plain_error(caught.value, "storage", canned.url)
+    text = plain_error(caught.value, "storage", canned.url).text
     assert text.startswith("Azure Storage refused the request because this computer's clock")
     assert "automatic date and time" in text
 
@@ -191,7 +191,7 @@ def test_pool_quota_on_create_is_plain(canned: Canned) -> None:
     with pytest.raises(Exception) as caught:
         BatchService(account(canned)).ensure_pool(PoolSettings())
     assert ("POST", "/pools") in canned.seen
-    text = plain_error(caught.value, "batch", canned.url)
+    text = plain_error(caught.value, "batch", canned.url).text
     assert text.startswith("The Batch account has reached a quota (PoolQuotaReached).")
 
 
@@ -210,8 +210,8 @@ def test_resize_errors_stop_the_run_at_once(canned: Canned, code: str, words: st
     canned.answers[("GET", "/pools/batchgui-pool/nodes")] = Answer(200, {"value": []})
     health = BatchService(account(canned)).pool_health("batchgui-pool")
     assert health.fatal is not None
-    assert health.fatal.startswith("The pool could not get its nodes: ")
-    assert words in health.fatal
+    assert health.fatal.text.startswith("The pool could not get its nodes: ")
+    assert words in health.fatal.text and health.fatal.code == "pool_nodes_unavailable"
 
 
 def _target_on(canned: Canned) -> tuple[AzureBatchTarget, RunContext, ThreadPoolExecutor]:
@@ -252,7 +252,7 @@ def test_poll_shows_reconnecting_on_server_errors_then_recovers(canned: Canned) 
     finally:
         executor.shutdown()
     assert first == "Reconnecting to Azure Batch…"
-    assert second == "1 converting, 0 waiting, on 1 node(s)"
+    assert second == "1 converting, 0 waiting, on 1 node"
     assert slow > fast == 0.1
 
 
@@ -288,7 +288,8 @@ def test_task_that_failed_to_download_its_input_says_so(canned: Canned) -> None:
         executor.shutdown()
     task = status.tasks["f00000"]
     assert task.result is TaskResult.FAILURE and task.retries == 2
-    assert task.failure == (
+    assert task.failure is not None and task.failure.text == (
         "the node could not download the video from storage "
         "(Access for one of the specified Azure Blob(s) is denied)"
     )
+    assert task.failure.code == "node_download_failed"

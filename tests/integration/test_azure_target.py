@@ -366,7 +366,7 @@ def test_failed_task_shows_ffmpeg_stderr(
     assert "broken on purpose" in explained[-1].stderr_tail
     # the reason is the same plain sentence "This computer" gives for that stderr
     assert outcome.reason == stderr_reason(explained[-1].stderr_tail)
-    assert outcome.reason and "damaged" in outcome.reason
+    assert outcome.reason and "damaged" in outcome.reason.text
     assert explained[-1].retries == 2, "a failing task is retried twice before it counts"
     assert result.error is None
     assert run_blobs(azurite) == []
@@ -384,9 +384,9 @@ def test_start_task_failure_stops_the_run_at_once_with_its_stderr(
     result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
     assert time.monotonic() - started < 30
     assert result.error is not None
-    assert result.error.startswith("No node can run the conversions: the start task failed")
-    assert "stderr said" in result.error
-    assert "start task failed on purpose" in result.error  # the node's own stderr.txt
+    assert result.error.text.startswith("No node can run the conversions: the start task failed")
+    assert "stderr said" in result.error.text
+    assert "start task failed on purpose" in result.error.text  # the node's own stderr.txt
     # a pool whose nodes can't work is deleted even though the user asked to keep pools
     pools = batch_emulator.state()["pools"]
     assert all(p["state"] == "deleting" for p in pools.values()) or not pools
@@ -593,7 +593,7 @@ def test_exit_code_zero_without_an_mp3_is_a_failure(
         emu.stop()
     [outcome] = result.outcomes
     assert outcome.status is FileStatus.FAILED
-    assert outcome.reason == "ffmpeg reported success, but no MP3 came back from the node"
+    assert str(outcome.reason) == "ffmpeg reported success, but no MP3 came back from the node"
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
@@ -719,8 +719,8 @@ def test_nodes_that_never_get_ready_stop_the_run_after_the_limit(
     started = time.monotonic()
     result = run_in_process([tmp_path / "a.mp4"], tmp_path / "out", target)
     assert time.monotonic() - started < 15
-    assert result.error is not None and "became ready in" in result.error
-    assert "start task may be stuck" in result.error
+    assert result.error is not None and "became ready in" in result.error.text
+    assert "start task may be stuck" in result.error.text and result.error.code == "no_node_ready"
 
 
 def test_cli_pool_options_reach_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -792,7 +792,8 @@ def test_node_without_ffmpeg_says_so(
         emu.stop()
     [outcome] = result.outcomes
     assert outcome.status is FileStatus.FAILED
-    assert outcome.reason == "ffmpeg is not installed on the node (check the pool's start task)"
+    assert outcome.reason is not None and outcome.reason.code == "ffmpeg_missing"
+    assert outcome.reason.text == "ffmpeg is not installed on the node (check the pool's start task)"
 
 
 @pytest.fixture
@@ -831,7 +832,7 @@ def test_a_truncated_mp3_from_the_node_fails_that_file_plainly(
         emu.stop()
     [outcome] = result.outcomes
     assert outcome.status is FileStatus.FAILED
-    assert outcome.reason is not None and outcome.reason.startswith("the MP3 is cut short: ")
-    assert outcome.reason.endswith("of 20.0 s")
+    assert outcome.reason is not None and outcome.reason.text.startswith("the MP3 is cut short: ")
+    assert outcome.reason.text.endswith("of 20.0 s") and outcome.reason.code == "mp3_cut_short"
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     assert run_blobs(azurite) == []

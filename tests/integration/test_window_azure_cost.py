@@ -104,13 +104,13 @@ def test_sized_run_through_the_window_ends_with_its_node_minutes_and_cost(
         assert f"Pool: {expected.reason}" in window.log_view.toPlainText()
 
         # the end, where the user looks: node-minutes and the cost at list price
-        assert window.run_bar.stage_label.text() == "Conversion finished: 3 MP3(s) ready."
+        assert window.run_bar.stage_label.text() == "Conversion finished: 3 MP3s ready."
         words = window.run_bar.progress_label
         assert words.text().startswith("3 / 3 files · ") and " · Used " in words.text()
         assert "node-minute" in words.text() and "at list price" in words.text(), words.text()
         assert words.fontMetrics().horizontalAdvance(words.text()) <= words.width()  # all of it
         status = window.statusBar().currentMessage()
-        assert status.startswith("Conversion finished: 3 MP3(s) ready. Used ")
+        assert status.startswith("Conversion finished: 3 MP3s ready. Used ")
         assert "node-minute" in status and "€" in status
         grab(window, "azure-finished")
 

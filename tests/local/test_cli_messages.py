@@ -100,7 +100,7 @@ def test_run_into_a_read_only_folder_stops_before_ffmpeg_with_one_message(
 
     from batchgui.core import media as core_media
     from batchgui.core.models import FileStatus, RunSpec
-    from batchgui.core.run import RUN_STOPPED_REASON, Run
+    from batchgui.core.run import RUN_STOPPED_CODE, Run
     from batchgui.targets.local import LocalTarget
 
     clips = [media.good(tmp_path / f"c{i}.mp4", 1.0) for i in range(3)]
@@ -114,14 +114,14 @@ def test_run_into_a_read_only_folder_stops_before_ffmpeg_with_one_message(
                              journal=Journal()).execute()
 
     result = asyncio.run(go())
-    assert result.error is not None and "can't be created" in result.error
-    assert "Read-only file system" in result.error
-    said = [line for line in lines if result.error in line]
+    assert result.error is not None and "can't be created" in result.error.text
+    assert "Read-only file system" in result.error.text
+    said = [line for line in lines if result.error.text in line]
     assert said == [f"The run stopped: {result.error}"], lines  # once, as the last word
     assert lines[-1] == said[0]
     assert not any(line.startswith("Converting") for line in lines)
     assert all(o.status is FileStatus.FAILED and o.run_stopped for o in result.outcomes)
-    assert {o.reason for o in result.outcomes} == {RUN_STOPPED_REASON}
+    assert {o.reason.code for o in result.outcomes if o.reason} == {RUN_STOPPED_CODE}
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -143,10 +143,10 @@ def test_missing_input_is_reported_once_and_the_counts_agree(
     missing = next(r for r in rows if r["input"].endswith("nope.mp4"))
     assert missing == {"input": str(tmp_path / "nope.mp4"), "output": None,
                        "status": "rejected", "reason": "this file or folder does not exist",
-                       "duration_s": None}
+                       "reason_code": "not_found", "reason_params": {}, "duration_s": None}
     assert "gone" not in out + err
     assert err == ""
-    assert "Done: 1 of 2 file(s) converted" in out
+    assert "Done: 1 of 2 files converted" in out
     assert "1 converted, 1 not converted, 0 skipped" in out
 
 

@@ -59,6 +59,7 @@ def test_folder_with_odd_names_and_bad_inputs(media, tmp_path: Path, monkeypatch
     assert report["clip.mov"]["status"] == "converted"
     assert report["empty.mp4"] == {"input": str(src / "empty.mp4"), "output": None,
                                    "status": "rejected", "reason": "the file is empty (0 bytes)",
+                                   "reason_code": "empty_file", "reason_params": {},
                                    "duration_s": None}
     assert report["notes.mp4"]["reason"] == "not an MP4 or MOV video"
     assert "damaged" in report["broken.mp4"]["reason"]

@@ -112,7 +112,7 @@ def test_the_loudness_marker_becomes_a_note_and_leaves_the_file(
         argv[-1:-1] = ["-metadata", "batchgui_loudness=capped=20"]  # as the second pass does
         subprocess.run(argv, check=True)
         assert [f.text for f in ID3(part).getall("TXXX")] == [["capped=20"]]
-        assert finish_mp3(part, video, keep) == "quiet recording: raised by at most 20 dB"
+        assert str(finish_mp3(part, video, keep)) == "quiet recording: raised by at most 20 dB"
         if keep:
             assert frames(part) == {"TIT2": ["v"]}
         else:

@@ -79,6 +79,22 @@ def test_bundle_help_lists_the_commands(bundle: Bundle, tmp_path: Path) -> None:
     assert "convert" in out.stdout and "accounts" in out.stdout
 
 
+def test_bundle_speaks_swedish_in_a_swedish_session(bundle: Bundle, media: MediaCache,
+                                                    tmp_path: Path) -> None:
+    """The compiled catalogue ships (its .po does not); LANG=sv_SE.UTF-8 is enough."""
+    internal = bundle.folder / "_internal"
+    assert (internal / "batchgui" / "resources" / "locale" / "sv" / "LC_MESSAGES"
+            / "batchgui.mo").is_file()
+    assert not [p for p in internal.rglob("*") if p.suffix in (".po", ".pot")]
+    swedish = {"LANG": "sv_SE.UTF-8", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
+    help_text = run_bundle(bundle, ["--help"], tmp_path, **swedish)
+    assert help_text.stdout.startswith("användning: batchgui ") and "flaggor:" in help_text.stdout
+    media.empty(tmp_path / "videos" / "tom.mp4")
+    out = run_bundle(bundle, ["convert", str(tmp_path / "videos"), "-o", str(tmp_path / "mp3")],
+                     tmp_path, **swedish)
+    assert "tom.mp4: avvisad, filen är tom (0 byte)" in out.stdout
+
+
 def test_bundle_and_tarball_sizes_are_within_the_targets(bundle: Bundle) -> None:
     from tests.packaging.conftest import bundle_script
 

@@ -37,7 +37,7 @@ def batch_client(key: str):  # type: ignore[no-untyped-def]
 
 def test_a_batch_key_that_is_not_base64_is_called_not_valid() -> None:
     exc = raised(lambda: list(batch_client("not a key!").list_pools()))
-    sentence = plain_error(exc, "batch", NOWHERE)
+    sentence = plain_error(exc, "batch", NOWHERE).text
     assert "Batch account key is not valid" in sentence
     assert "not a key!" not in sentence
 
@@ -48,7 +48,7 @@ def test_a_storage_key_that_is_not_base64_is_called_not_valid() -> None:
     client = BlobServiceClient(NOWHERE + "/acct", credential={
         "account_name": "acct", "account_key": "not a key!"}, retry_total=0)
     exc = raised(lambda: list(client.list_containers()))
-    sentence = plain_error(exc, "storage", NOWHERE)
+    sentence = plain_error(exc, "storage", NOWHERE).text
     assert "storage account key is not valid" in sentence
     assert "not a key!" not in sentence
 
@@ -61,7 +61,7 @@ def test_a_sas_signed_with_a_broken_key_is_called_not_valid() -> None:
     exc = raised(lambda: generate_blob_sas(
         "acct", "c", "b", account_key="not a key!", permission=BlobSasPermissions(read=True),
         expiry=datetime.now(UTC) + timedelta(hours=1)))
-    assert "storage account key is not valid" in plain_error(exc, "storage", NOWHERE)
+    assert "storage account key is not valid" in plain_error(exc, "storage", NOWHERE).text
 
 
 @pytest.mark.parametrize("make", [
@@ -74,7 +74,7 @@ def test_other_value_errors_are_not_blamed_on_the_key(make) -> None:  # type: ig
     exc = raised(make)
     assert isinstance(exc, ValueError) and not isinstance(exc, AzureError)
     for service in ("batch", "storage"):
-        sentence = plain_error(exc, service, NOWHERE)
+        sentence = plain_error(exc, service, NOWHERE).text
         assert "account key" not in sentence, sentence
         assert sentence.endswith("."), sentence
 
@@ -82,5 +82,5 @@ def test_other_value_errors_are_not_blamed_on_the_key(make) -> None:  # type: ig
 def test_secrets_in_an_sdk_message_never_reach_the_sentence() -> None:
     leaky = ValueError(f"Invalid key value: {GOOD_KEY} for "
                        "https://acct.blob.core.windows.net/c/b?sv=2024&sig=SECRETSIG%3D")
-    sentence = plain_error(leaky, "storage", NOWHERE)
+    sentence = plain_error(leaky, "storage", NOWHERE).text
     assert GOOD_KEY not in sentence and "SECRETSIG" not in sentence

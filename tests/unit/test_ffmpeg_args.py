@@ -56,10 +56,10 @@ def test_clock() -> None:
 
 def test_stderr_reason_takes_last_meaningful_line() -> None:
     tail = "foo\n/in/x.mp4: Some new trouble\nConversion failed!\n"
-    assert stderr_reason(tail) == "/in/x.mp4: Some new trouble"
+    assert str(stderr_reason(tail)) == "/in/x.mp4: Some new trouble"
     assert stderr_reason("") is None
 
 
 def test_stderr_reason_speaks_plainly_about_known_troubles() -> None:
     tail = "[out#0/mp3 @ 0x55] Error closing file: No space left on device\n"
-    assert stderr_reason(tail).startswith("the disk with the output folder is full")
+    assert str(stderr_reason(tail)).startswith("the disk with the output folder is full")

@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 
 from batchgui.core import loudness
-from batchgui.core.loudness import Measurement, note_for, parse_measurement, plan, with_plan
+from batchgui.core.loudness import Measurement, parse_measurement, plan, with_plan
+from batchgui.core.tags import loudness_note
 
 # the end of a real first pass (bundled ffmpeg, loudnorm print_format=json), shortened
 FIRST_PASS_STDERR = """\
@@ -53,7 +54,7 @@ def test_digital_silence_is_read_and_left_alone() -> None:
     assert m is not None and m.integrated == -math.inf
     planned = plan(m, -16.0, -2.0)
     assert planned.audio_filter is None and planned.marker == "silent"
-    assert note_for(planned.marker) == "silent recording: loudness left as it is"
+    assert str(loudness_note(planned.marker)) == "silent recording: loudness left as it is"
 
 
 def test_gain_is_the_difference_with_the_measured_values_and_linear_mode() -> None:
@@ -77,7 +78,7 @@ def test_near_silence_is_raised_by_at_most_the_cap_and_says_so() -> None:
     assert f is not None and f.startswith(f"loudnorm=I={-62.85 + loudness.MAX_GAIN_DB:.2f}:")
     assert "offset=0.00" in f, "the first pass's offset was for the uncapped target"
     assert planned.marker == "capped=20"
-    assert note_for(planned.marker) == "quiet recording: raised by at most 20 dB"
+    assert str(loudness_note(planned.marker)) == "quiet recording: raised by at most 20 dB"
     # just inside the cap: the full way, no note
     assert plan(measured(-35.9), -16.0, -2.0).marker is None
     # louder files are never capped downwards

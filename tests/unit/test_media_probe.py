@@ -6,11 +6,17 @@ from batchgui.core.media import find_inputs, probe
 def test_probe_gives_plain_reasons(media, tmp_path: Path) -> None:
     good = probe(media.good(tmp_path / "good.mp4", 3.0))
     assert good.ok and abs(good.duration_s - 3.0) < 0.2
-    assert probe(media.empty(tmp_path / "e.mp4")).problem == "the file is empty (0 bytes)"
-    assert probe(media.not_video(tmp_path / "t.mp4")).problem == "not an MP4 or MOV video"
-    assert "damaged" in probe(media.corrupt(tmp_path / "c.mp4")).problem
-    assert probe(media.no_audio(tmp_path / "n.mp4")).problem == "the video has no audio track"
-    assert probe(tmp_path / "missing.mp4").problem == "this file or folder does not exist"
+    def said(path: Path) -> tuple[str, str]:
+        problem = probe(path).problem
+        assert problem is not None
+        return problem.code, problem.text
+
+    assert said(media.empty(tmp_path / "e.mp4")) == ("empty_file", "the file is empty (0 bytes)")
+    assert said(media.not_video(tmp_path / "t.mp4")) == ("not_a_video", "not an MP4 or MOV video")
+    code, text = said(media.corrupt(tmp_path / "c.mp4"))
+    assert code == "damaged_video" and "damaged" in text
+    assert said(media.no_audio(tmp_path / "n.mp4")) == ("no_audio", "the video has no audio track")
+    assert said(tmp_path / "missing.mp4") == ("not_found", "this file or folder does not exist")
 
 
 def test_find_inputs_walks_folders(tmp_path: Path) -> None:

@@ -34,10 +34,13 @@ def test_check_output_judges_by_duration(media, tmp_path: Path) -> None:
     got, problem = check_output(mp3, 3.0)
     assert problem is None and abs(got - 3.0) < 0.3
     got, problem = check_output(mp3, 60.0)
-    assert problem == f"input looks truncated: got {got:.1f} s of 60.0 s"
-    assert check_output(tmp_path / "missing.mp3", 3.0) == (None, "ffmpeg wrote no MP3")
+    assert problem is not None and problem.code == "input_truncated"
+    assert problem.text == f"input looks truncated: got {got:.1f} s of 60.0 s"
+    assert problem.params == {"got_s": round(got, 3), "expected_s": 60.0}
+    missing = check_output(tmp_path / "missing.mp3", 3.0)
+    assert missing[0] is None and str(missing[1]) == "ffmpeg wrote no MP3"
     (tmp_path / "empty.mp3").write_bytes(b"")
-    assert check_output(tmp_path / "empty.mp3", 3.0)[1] == "ffmpeg wrote an empty MP3"
+    assert str(check_output(tmp_path / "empty.mp3", 3.0)[1]) == "ffmpeg wrote an empty MP3"
 
 
 def test_a_placed_mp3_is_found_by_its_identity_after_a_crash(tmp_path: Path) -> None:
@@ -77,5 +80,5 @@ def test_an_mp3_cut_short_after_encoding_is_caught(tmp_path: Path) -> None:
         cut = tmp_path / f"cut-{quality.label}.mp3"
         cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
         got, problem = check_output(cut, 20.0)
-        assert problem is not None and problem.startswith("the MP3 is cut short: it holds ")
+        assert problem is not None and problem.text.startswith("the MP3 is cut short: it holds ")
         assert got is not None and 8.0 < got < 12.0

@@ -28,6 +28,7 @@ from azure.core.exceptions import (
 )
 from azure.core.rest import HttpRequest
 
+from batchgui.i18n import _
 from batchgui.targets.azure.config import OWNER_KEY, OWNER_VALUE, RUN_KEY, AzureAccount
 from batchgui.targets.azure.errors import error_code, is_transient, value
 from batchgui.targets.azure.pools import (  # noqa: F401 (the pool names live on here too)
@@ -69,7 +70,7 @@ def make_batch_client(account: AzureAccount) -> BatchClient:
         credential: Any = account.credential
     else:
         if not account.batch_key:
-            raise ValueError("no Batch account key")
+            raise ValueError(_("no Batch account key"))
         credential = AzureNamedKeyCredential(account.batch_account, account.batch_key)
     return BatchClient(account.batch_url, credential, api_version=API_VERSION,
                        **batch_client_options())

@@ -29,7 +29,7 @@ def test_connection(account: AzureAccount) -> dict[str, str]:
             batch.close()
         results["batch"] = "ok"
     except (AzureError, ValueError) as exc:
-        results["batch"] = plain_error(exc, "batch", account.batch_url)
+        results["batch"] = plain_error(exc, "batch", account.batch_url).text
     try:
         storage = RunStorage(account)
         try:
@@ -46,7 +46,7 @@ def test_connection(account: AzureAccount) -> dict[str, str]:
         except StorageSettingsError:
             pass
         results["storage"] = plain_error(exc, "storage", endpoint,
-                                         signed_in=uses_sign_in(account))
+                                         signed_in=uses_sign_in(account)).text
     return results
 
 

@@ -19,8 +19,10 @@ from azure.batch import models as bm
 from azure.core.exceptions import AzureError
 
 from batchgui.core.drills import kill_point
+from batchgui.core.estimate import at_once_words
 from batchgui.core.models import Stage, TaskResult, TaskStatus
 from batchgui.core.target import RunContext, TargetError, WorkItem
+from batchgui.i18n import N_, tr, trn, why
 from batchgui.targets.azure.batch import BatchService, PoolChoice, PoolConflict
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.errors import is_transient, plain_error, value
@@ -39,8 +41,15 @@ T = TypeVar("T")
 #: job states in which a resumed run can go on using the job
 LIVE_JOB_STATES = ("active", "disabling", "disabled", "enabling")
 
-_NO_IMAGE = ("This Batch account offers no current Ubuntu image (22.04 or later). "
-             "Check the account's region and allowed images in the Azure portal.")
+#: a cleanup step: what to say when it fails (with {error}) and its values, the service,
+#: the call and its arguments
+CleanupStep = tuple[str, dict[str, str], str, Callable[..., object], tuple[object, ...]]
+
+
+def _no_image() -> TargetError:
+    return TargetError(why("no_ubuntu_image", "This Batch account offers no current Ubuntu "
+                           "image (22.04 or later). Check the account's region and allowed "
+                           "images in the Azure portal."))
 
 
 class RunJob:
@@ -81,8 +90,8 @@ class RunJob:
         job = await self._call(ctx, "batch", batch.get_job, self.job_id) if self.job_id else None
         if job is None:
             if self._jobs_made:
-                ctx.log(f"The run's job {self.job_id} is no longer in the Batch account; "
-                        "the files it had not finished are converted on a new job.")
+                ctx.log(tr("The run's job {job} is no longer in the Batch account; the files "
+                           "it had not finished are converted on a new job.", job=self.job_id))
             self.job_id = None
             return
         tasks = await self._call(ctx, "batch", batch.task_ids, job.id)
@@ -91,8 +100,9 @@ class RunJob:
             if status.result is TaskResult.SUCCESS:
                 self._settled[task_id] = status  # its MP3 is in storage: download it
         state = value(job.state)
-        ctx.log(f"Re-attached to job {job.id}: {len(self._settled)} file(s) already converted "
-                "there")
+        ctx.log(trn("Re-attached to job {job}: {n} file already converted there",
+                    "Re-attached to job {job}: {n} files already converted there",
+                    len(self._settled), job=job.id))
         if state in LIVE_JOB_STATES:
             self._live_tasks = set(tasks)
             self.pool_id = _pool_of(job)
@@ -115,46 +125,46 @@ class RunJob:
                 images = await self._call(ctx, "batch", batch.supported_images)
                 image = choose_image(images)
             except LookupError as exc:
-                raise TargetError(_NO_IMAGE) from exc
+                raise _no_image() from exc
             pool_info = bm.BatchPoolInfo(auto_pool_specification=bm.BatchAutoPoolSpecification(
                 auto_pool_id_prefix="batchgui", pool_lifetime_option="job", keep_alive=False,
                 pool=pool_specification(self.pool, image, fingerprint, self._run_id),
             ))
-            ctx.log(f"Creating a pool for this run: {self.pool.dedicated_nodes} dedicated and "
-                    f"{self.pool.spot_nodes} Spot node(s) of {self.pool.vm_size}, "
-                    f"{self.pool.slots_per_node} file(s) at once per node; Azure removes it "
-                    "when the run's job ends")
+            ctx.log(tr("Creating a pool for this run: {nodes} of {vm_size}, {at_once} per "
+                       "node; Azure removes it when the run's job ends",
+                       nodes=_nodes(self.pool), vm_size=self.pool.vm_size,
+                       at_once=at_once_words(self.pool.slots_per_node)))
         else:
             await self._ensure_named_pool(ctx, batch)
             assert self._pool_choice is not None
             self.pool_id = self._pool_choice.pool_id
             pool_info = bm.BatchPoolInfo(pool_id=self.pool_id)
-        ctx.set_stage(Stage.JOB, f"Creating job {self.job_id}")
+        ctx.set_stage(Stage.JOB, tr("Creating job {job}", job=self.job_id))
         await self._call(ctx, "batch", batch.create_job, self.job_id, pool_info,
                          run_id=self._run_id, max_wall_clock=timedelta(seconds=self.grace_s))
         self._job_t0 = time.monotonic()
         self._live_tasks = set()
-        ctx.log(f"Job {self.job_id} ends on its own {round(self.grace_s / 60)} minutes after "
-                "BatchGUI last looked after it")
+        ctx.log(trn("Job {job} ends on its own {n} minute after BatchGUI last looked after it",
+                    "Job {job} ends on its own {n} minutes after BatchGUI last looked after it",
+                    round(self.grace_s / 60), job=self.job_id))
 
     async def _ensure_named_pool(self, ctx: RunContext, batch: BatchService) -> None:
         try:
             choice = await self._call(ctx, "batch", batch.ensure_pool, self.pool)
         except PoolConflict as exc:
-            raise TargetError(str(exc)) from exc
+            raise TargetError(exc.reason) from exc
         except LookupError as exc:
-            raise TargetError(_NO_IMAGE) from exc
+            raise _no_image() from exc
         self._pool_choice = choice
         await ctx.remember({"pool_id": choice.pool_id, "pool_created": choice.created})
         if choice.note:
-            ctx.log(f"Pool: {choice.note}")
+            ctx.log(tr("Pool: {note}", note=choice.note))
         if choice.created:
-            settings = self.pool
-            ctx.log(f"Creating pool {choice.pool_id}: {settings.dedicated_nodes} dedicated and "
-                    f"{settings.spot_nodes} Spot node(s) of {settings.vm_size}, "
-                    f"{settings.slots_per_node} file(s) at once per node")
+            ctx.log(tr("Creating pool {pool}: {nodes} of {vm_size}, {at_once} per node",
+                       pool=choice.pool_id, nodes=_nodes(self.pool), vm_size=self.pool.vm_size,
+                       at_once=at_once_words(self.pool.slots_per_node)))
         else:
-            ctx.log(f"Reusing pool {choice.pool_id}")
+            ctx.log(tr("Reusing pool {pool}", pool=choice.pool_id))
 
     async def _learn_pool_id(self, ctx: RunContext, batch: BatchService) -> str | None:
         """The auto pool's id, once the service has made it (the job's executionInfo)."""
@@ -200,7 +210,8 @@ class RunJob:
                     health, self.monitor.nodes = looked
                     self.monitor.check_pool(health)
                     if health.usable:
-                        ctx.log(f"Pool {pool_id}: {health.usable} node(s) ready")
+                        ctx.log(trn("Pool {pool}: {n} node ready", "Pool {pool}: {n} nodes ready",
+                                    health.usable, pool=pool_id))
                         return
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
@@ -209,18 +220,18 @@ class RunJob:
 
     async def _pool_steps(
         self, ctx: RunContext
-    ) -> list[tuple[str, str, Callable[..., object], tuple[object, ...]]]:
+    ) -> list[CleanupStep]:
         """A kept (named) pool stays, unless its nodes could not work and we made it."""
         choice, batch = self._pool_choice, self._batch
         if batch is None or choice is None:
             return []
         if not self.monitor.pool_broken:
             if choice.owned:
-                ctx.log(f"Keeping pool {choice.pool_id} for the next run "
-                        "(it costs money while its nodes run; delete it when done)")
+                ctx.log(tr("Keeping pool {pool} for the next run (it costs money while its "
+                           "nodes run; delete it when done)", pool=choice.pool_id))
             return []
         if not choice.owned:
-            ctx.log(f"Pool {choice.pool_id} was not made by BatchGUI, so it stays")
+            ctx.log(tr("Pool {pool} was not made by BatchGUI, so it stays", pool=choice.pool_id))
             return []
         try:  # never pull the pool from under another run that uses it
             others = await self._call(ctx, "batch", batch.other_jobs_on, choice.pool_id,
@@ -229,10 +240,22 @@ class RunJob:
             log.info("could not list the pool's other jobs: %s", exc)
             others = []
         if others:
-            ctx.log(f"Pool {choice.pool_id} stays: another run uses it ({others[0]})")
+            ctx.log(tr("Pool {pool} stays: another run uses it ({job})", pool=choice.pool_id,
+                       job=others[0]))
             return []
-        ctx.log(f"Deleting pool {choice.pool_id} (its nodes could not work)")
-        return [(f"delete pool {choice.pool_id}", "batch", batch.delete_pool, (choice.pool_id,))]
+        ctx.log(tr("Deleting pool {pool} (its nodes could not work)", pool=choice.pool_id))
+        return [(N_("Could not delete pool {pool}: {error}"), {"pool": choice.pool_id}, "batch",
+                 batch.delete_pool, (choice.pool_id,))]
+
+
+def _nodes(pool: PoolSettings) -> str:
+    """'1 dedicated and 2 Spot nodes', '2 dedicated nodes', '1 Spot node'."""
+    if pool.spot_nodes == 0:
+        return trn("{n} dedicated node", "{n} dedicated nodes", pool.dedicated_nodes)
+    if pool.dedicated_nodes == 0:
+        return trn("{n} Spot node", "{n} Spot nodes", pool.spot_nodes)
+    return tr("{dedicated} dedicated and {spot} Spot nodes", dedicated=pool.dedicated_nodes,
+              spot=pool.spot_nodes)
 
 
 def _pool_of(job: bm.BatchJob | None) -> str | None:

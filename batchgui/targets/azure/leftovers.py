@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
+from batchgui.i18n import N_, _, megabytes, pgettext, tr, trn
 from batchgui.targets.azure.batch import BatchService
 from batchgui.targets.azure.config import OWNER_KEY, OWNER_VALUE, RUN_KEY, AzureAccount
 from batchgui.targets.azure.errors import value
@@ -46,22 +47,38 @@ class Leftover:
     def describe(self, now: datetime | None = None) -> str:
         """One line for a list: what, how big or how many nodes, how old, whose."""
         now = now or datetime.now(UTC)
-        parts = [{"files": "Files", "job": "Job", "pool": "Pool"}[self.kind] + f" {self.name}"]
+        what = {"files": N_("Files {name}"), "job": N_("Job {name}"), "pool": N_("Pool {name}")}
+        parts = [tr(what[self.kind], name=self.name)]
         if self.kind == "files":
-            parts.append(f"{self.size_bytes / 1e6:.1f} MB")
+            parts.append(megabytes(self.size_bytes))
         if self.kind == "pool":
-            parts.append(f"{self.nodes} node(s) running" if self.nodes else "no nodes")
+            parts.append(trn("{n} node running", "{n} nodes running", self.nodes) if self.nodes
+                         else _("no nodes"))
         if self.kind == "job" and self.state:
-            parts.append(self.state)
+            parts.append(job_state_words(self.state))
         if self.created is not None:
             hours = max(0.0, (now - self.created).total_seconds() / 3600)
-            parts.append(f"{hours:.0f} h old" if hours >= 1 else "less than an hour old")
-        parts.append({
-            RESUMABLE: f"kept for resuming run {self.run_id}",
-            OVER: f"left by run {self.run_id}",
-            UNKNOWN: "not started from this computer",
-        }.get(self.standing, ""))
+            parts.append(trn("{n} h old", "{n} h old", round(hours)) if hours >= 1
+                         else _("less than an hour old"))
+        if self.standing == RESUMABLE:
+            parts.append(tr("kept for resuming run {run_id}", run_id=self.run_id))
+        elif self.standing == OVER:
+            parts.append(tr("left by run {run_id}", run_id=self.run_id))
+        elif self.standing == UNKNOWN:
+            parts.append(_("not started from this computer"))
         return ", ".join(p for p in parts if p)
+
+
+def job_state_words(state: str) -> str:
+    """A job's state (as the service names it) as the list shows it."""
+    words = {"active": pgettext("job state", "active"),
+             "disabling": pgettext("job state", "pausing"),
+             "disabled": pgettext("job state", "paused"),
+             "enabling": pgettext("job state", "continuing"),
+             "terminating": pgettext("job state", "ending"),
+             "completed": pgettext("job state", "completed"),
+             "deleting": pgettext("job state", "being deleted")}
+    return words.get(state, state)
 
 
 def _run_of_container(name: str) -> str | None:
@@ -148,7 +165,8 @@ def remove_leftovers(account: AzureAccount, leftovers: list[Leftover]) -> list[s
                         storage.close()
             except (AzureError, ValueError) as exc:
                 log.info("could not remove %s: %s", item.name, exc)
-                problems.append(f"{item.describe()}: could not be removed ({exc})")
+                problems.append(tr("{item}: could not be removed ({error})",
+                                   item=item.describe(), error=str(exc)))
     finally:
         batch.close()
     return problems

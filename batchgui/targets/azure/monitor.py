@@ -23,10 +23,11 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from batchgui.core.models import NodeState, NodeView, TargetStatus, TaskResult
 from batchgui.core.models import TaskStatus as Status
 from batchgui.core.target import RunContext, TargetError
+from batchgui.i18n import _, tr, trn, whyn
 from batchgui.targets.azure.batch import BatchService
 from batchgui.targets.azure.config import AzureAccount, PoolSettings
 from batchgui.targets.azure.errors import is_transient, plain_error, value
-from batchgui.targets.azure.pools import PoolHealth
+from batchgui.targets.azure.pools import PoolHealth, pool_deleted
 from batchgui.targets.azure.storage import RunStorage
 from batchgui.targets.azure.tasks import failure_reason, log_prefix, task_status
 
@@ -158,8 +159,7 @@ class Monitor:
                 health = batch.pool_health(pool_id, with_pool=self._wants_pool_check(nodes),
                                            nodes=nodes)
             except ResourceNotFoundError:
-                health = PoolHealth(
-                    [], fatal=f"The pool {pool_id} was deleted while the run used it.")
+                health = PoolHealth([], fatal=pool_deleted(pool_id))
             return health, self.node_views(batch, pool_id, health)
 
         health, views = await ctx.blocking(look)
@@ -184,12 +184,13 @@ class Monitor:
         if self._no_node_since is None:
             self._no_node_since = now
         elif now - self._no_node_since > self.node_wait_limit_s:
-            minutes = round(self.node_wait_limit_s / 60)
-            raise TargetError(
-                f"No node of the pool became ready in {minutes} minutes; the start task "
-                "may be stuck. Look at a node's startup/stderr.txt in the Azure portal, or "
-                "try again with another VM size."
-            )
+            raise TargetError(whyn(
+                "no_node_ready", "No node of the pool became ready in {n} minute; the start "
+                "task may be stuck. Look at a node's startup/stderr.txt in the Azure portal, "
+                "or try again with another VM size.", "No node of the pool became ready in {n} "
+                "minutes; the start task may be stuck. Look at a node's startup/stderr.txt in "
+                "the Azure portal, or try again with another VM size.",
+                round(self.node_wait_limit_s / 60)))
 
     def _wants_pool_check(self, nodes: list[bm.BatchNode]) -> bool:
         """Ask for the pool itself (resize errors) only while it lacks nodes, and not often."""
@@ -212,12 +213,13 @@ class Monitor:
         self._poll_failures += 1
         log.info("poll failed (%s), reconnecting", type(exc).__name__)
         if now - self._failing_since > GIVE_UP_AFTER_S:
-            raise TargetError(
-                f"Lost the connection to Azure Batch for {GIVE_UP_AFTER_S // 60} minutes: "
-                + plain_error(exc, "batch", self.account.batch_url)
-            ) from exc
+            raise TargetError(whyn(
+                "connection_lost", "Lost the connection to Azure Batch for {n} minute: {reason}",
+                "Lost the connection to Azure Batch for {n} minutes: {reason}",
+                GIVE_UP_AFTER_S // 60,
+                reason=plain_error(exc, "batch", self.account.batch_url).text)) from exc
         return TargetStatus(nodes=self.nodes, tasks=dict(self.tasks),
-                            message="Reconnecting to Azure Batch…")
+                            message=_("Reconnecting to Azure Batch…"))
 
     def poll_interval(self, changed: bool) -> float:
         """Fast while things change, slower while nothing does; backs off while reconnecting."""
@@ -234,12 +236,14 @@ class Monitor:
         running = (counts.running or 0) if counts is not None else 0
         waiting = (counts.active or 0) if counts is not None else 0
         if health.usable == 0:
-            text = (f"Waiting for the pool's nodes ({health.pending} starting; they install "
-                    f"ffmpeg first)")
+            text = tr("Waiting for the pool's nodes ({starting} starting; they install ffmpeg "
+                      "first)", starting=health.pending)
         else:
-            text = f"{running} converting, {waiting} waiting, on {health.usable} node(s)"
+            text = trn("{running} converting, {waiting} waiting, on {n} node",
+                       "{running} converting, {waiting} waiting, on {n} nodes", health.usable,
+                       running=running, waiting=waiting)
         if health.warnings:
-            text += ". " + health.warnings[0]
+            text = f"{text}. {health.warnings[0]}"
         return text
 
     def node_views(self, batch: BatchService, pool_id: str,

@@ -21,6 +21,7 @@ from azure.batch import BatchClient
 from azure.batch import models as bm
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
+from batchgui.i18n import Reason, _, tr, trn, why, whyn
 from batchgui.targets.azure.config import (
     FINGERPRINT_KEY,
     OWNER_KEY,
@@ -71,7 +72,7 @@ def choose_image(images: Iterable[bm.BatchSupportedImage]) -> bm.BatchSupportedI
         if best is None or rank > best:
             best, chosen = rank, image
     if chosen is None:
-        raise LookupError("no current Ubuntu image is offered by this Batch account")
+        raise LookupError("no current Ubuntu image is offered by this Batch account")  # for logs
     return chosen
 
 
@@ -94,18 +95,19 @@ def pool_mismatch(
 ) -> str | None:
     """None when `pool` can serve these settings, else why not (in plain words)."""
     if value(pool.state) != "active":
-        return "it is being deleted"
+        return _("it is being deleted")
     if (pool.vm_size or "").lower() != settings.vm_size.lower():
-        return f"its VM size is {pool.vm_size}"
+        return tr("its VM size is {vm_size}", vm_size=pool.vm_size)
     start = pool.start_task.command_line if pool.start_task else ""
     if start != settings.start_task:
-        return "its start task is different"
+        return _("its start task is different")
     if (pool.task_slots_per_node or 1) != settings.slots_per_node:
-        return f"it runs {pool.task_slots_per_node or 1} task(s) per node"
+        return trn("it runs {n} task per node", "it runs {n} tasks per node",
+                   pool.task_slots_per_node or 1)
     vmc = pool.virtual_machine_configuration
     ref = vmc.image_reference if vmc else None
     if ref is None or vmc is None:
-        return "it has no VM image"
+        return _("it has no VM image")
     current = {
         ((i.image_reference.publisher or "").lower(), (i.image_reference.offer or "").lower(),
          (i.image_reference.sku or "").lower(), (i.node_agent_sku_id or "").lower())
@@ -117,7 +119,8 @@ def pool_mismatch(
     key = ((ref.publisher or "").lower(), (ref.offer or "").lower(), (ref.sku or "").lower(),
            (vmc.node_agent_sku_id or "").lower())
     if key not in current:
-        return f"its image ({ref.offer} {ref.sku}) is no longer a current Ubuntu image"
+        return tr("its image ({image}) is no longer a current Ubuntu image",
+                  image=" ".join((str(ref.offer), str(ref.sku))))
     return None
 
 
@@ -136,7 +139,7 @@ class PoolHealth:
     nodes: list[bm.BatchNode]
     usable: int = 0  # idle or running
     pending: int = 0  # still coming up
-    fatal: str | None = None
+    fatal: Reason | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -208,17 +211,17 @@ class PoolCalls:
             if pool is None:
                 free = free or pool_id
                 continue
-            why = pool_mismatch(pool, settings, images)
-            if why is None:
+            mismatch = pool_mismatch(pool, settings, images)
+            if mismatch is None:
                 owned = _metadata(pool).get(OWNER_KEY) == OWNER_VALUE
                 note = self._match_size(pool, settings)
                 return PoolChoice(pool_id, created=False, owned=owned, note=note)
-            reasons.append(f"pool {pool_id} can't be used: {why}")
+            reasons.append(tr("pool {pool} can't be used: {why}", pool=pool_id, why=mismatch))
         if free is None:
-            raise PoolConflict(
-                "; ".join(reasons).capitalize()
-                + ". Delete one of these pools in the Azure portal or choose another pool id."
-            )
+            joined = "; ".join(reasons)
+            raise PoolConflict(why("pool_ids_taken", "{reasons}. Delete one of these pools in the "
+                                   "Azure portal or choose another pool id.",
+                                   reasons=joined[:1].upper() + joined[1:]))
         image = choose_image(images)
         self._create_pool(free, settings, image, fingerprint)
         note = "; ".join(reasons)
@@ -243,7 +246,7 @@ class PoolCalls:
         if pool.enable_auto_scale or want == have:
             return ""
         if value(pool.allocation_state) != "steady":
-            return "the pool is still resizing; its node count was left as it is"
+            return _("the pool is still resizing; its node count was left as it is")
         try:
             self.client.begin_resize_pool(
                 pool.id,
@@ -254,8 +257,10 @@ class PoolCalls:
                 ),
             )
         except HttpResponseError as exc:
-            return f"could not resize the pool ({error_code(exc) or exc.status_code})"
-        return f"resizing the pool to {want[0]} dedicated and {want[1]} Spot node(s)"
+            return tr("could not resize the pool ({code})",
+                      code=error_code(exc) or str(exc.status_code))
+        return tr("resizing the pool to {dedicated} dedicated and {spot} Spot nodes",
+                  dedicated=want[0], spot=want[1])
 
     def list_nodes(self, pool_id: str, *, quick: bool = False) -> list[bm.BatchNode]:
         """The pool's nodes; `quick` tries once more at most (a poll simply comes again)."""
@@ -286,11 +291,11 @@ class PoolCalls:
 
         pool = self.get_pool(pool_id, select=POOL_SELECT) if with_pool else None
         if with_pool and pool is None:
-            return PoolHealth([], fatal=f"The pool {pool_id} was deleted while the run used it.")
+            return PoolHealth([], fatal=pool_deleted(pool_id))
         if nodes is None:
             nodes = self.list_nodes(pool_id)
         health = PoolHealth(nodes)
-        broken: list[str] = []
+        broken: list[tuple[str, str]] = []  # (in short, in full)
         for node in nodes:
             state = value(node.state)
             if state in ("idle", "running"):
@@ -301,36 +306,39 @@ class PoolCalls:
             elif state == "starttaskfailed":
                 stderr = self.start_task_stderr(pool_id, node.id)
                 exit_code = node.start_task_info.exit_code if node.start_task_info else None
-                text = f"the start task failed on node {node.id}"
-                if exit_code is not None:
-                    text += f" (exit code {exit_code})"
-                broken.append(text + (f"; its stderr said:\n{stderr}" if stderr else ""))
+                broken.append(_start_task_failed(node.id, exit_code, stderr))
             elif state == "unusable":
-                why = "; ".join(e.message or e.code or "" for e in (node.errors or []))
-                broken.append(f"node {node.id} is unusable" + (f" ({why})" if why else ""))
-        resize = ""
+                said = "; ".join(e.message or e.code or "" for e in (node.errors or []))
+                short = tr("node {node} is unusable", node=node.id)
+                broken.append((short, tr("node {node} is unusable ({detail})", node=node.id,
+                                         detail=said) if said else short))
+        resize: Reason | None = None
         if pool is not None and pool.resize_errors:
             err = pool.resize_errors[0]
             resize = resize_error_sentence(err.code, err.message)
         steady = pool is None or value(pool.allocation_state) == "steady"
         if health.usable == 0 and health.pending == 0:
             if broken:
-                health.fatal = "No node can run the conversions: " + broken[0]
+                health.fatal = why("no_working_node", "No node can run the conversions: "
+                                   "{problem}", problem=broken[0][1])
                 if len(broken) > 1:
-                    health.fatal += f"\n(and {len(broken) - 1} more node(s) failed the same way)"
+                    health.fatal = whyn(
+                        "no_working_node", "No node can run the conversions: {problem}\n(and "
+                        "{n} more node failed the same way)", "No node can run the conversions: "
+                        "{problem}\n(and {n} more nodes failed the same way)", len(broken) - 1,
+                        problem=broken[0][1])
             elif resize and steady:
                 health.fatal = resize
             elif (
                 pool is not None and steady
                 and (pool.target_dedicated_nodes or 0) + (pool.target_low_priority_nodes or 0) == 0
             ):
-                health.fatal = (
-                    f"The pool {pool_id} has no nodes. Choose at least one dedicated or Spot node."
-                )
+                health.fatal = why("pool_without_nodes", "The pool {pool} has no nodes. Choose "
+                                   "at least one dedicated or Spot node.", pool=pool_id)
         else:
-            health.warnings.extend(b.split(";")[0] for b in broken)
+            health.warnings.extend(short for short, _full in broken)
             if resize:
-                health.warnings.append(resize)
+                health.warnings.append(resize.text)
         return health
 
     def other_jobs_on(self, pool_id: str, job_id: str) -> list[str]:
@@ -343,5 +351,24 @@ class PoolCalls:
         ]
 
 
+def pool_deleted(pool_id: str) -> Reason:
+    return why("pool_deleted", "The pool {pool} was deleted while the run used it.",
+               pool=pool_id)
+
+
+def _start_task_failed(node_id: str, exit_code: int | None, stderr: str) -> tuple[str, str]:
+    """One node's start task failure: (in short, with what its stderr said)."""
+    short = (tr("the start task failed on node {node} (exit code {exit_code})", node=node_id,
+                exit_code=str(exit_code)) if exit_code is not None
+             else tr("the start task failed on node {node}", node=node_id))
+    if not stderr:
+        return short, short
+    return short, tr("{failure}; its stderr said:\n{stderr}", failure=short, stderr=stderr)
+
+
 class PoolConflict(Exception):
     """Both pool ids BatchGUI may use are taken by pools with other settings."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.text)
+        self.reason = reason

@@ -35,6 +35,7 @@ import platformdirs
 
 from batchgui.core.estimate import VmPrice
 from batchgui.core.vm_sizes import arm_sku_name, normal_vm_size
+from batchgui.i18n import _, day, tr
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +153,13 @@ class RetailPrices:
         key = normal_vm_size(vm_size)
         sku = arm_sku_name(vm_size)
         if not supported_currency(currency):
-            return VmPrice(key, region, currency, problem=(
-                f"Price unknown: Azure's price list has no prices in {currency}. "
-                f"It offers {', '.join(CURRENCIES)}."))
+            return VmPrice(key, region, currency, problem=tr(
+                "Price unknown: Azure's price list has no prices in {currency}. It offers "
+                "{currencies}.", currency=currency, currencies=", ".join(CURRENCIES)))
         if not _REGION.match(region):
-            return VmPrice(key, region, currency, problem=(
-                f"Price unknown: '{region}' is not an Azure region name (such as westeurope)."))
+            return VmPrice(key, region, currency, problem=tr(
+                "Price unknown: '{region}' is not an Azure region name (such as westeurope).",
+                region=region))
         now = self.now()
         saved = self._load(region, currency).get(key)
         fetched = _when(saved)
@@ -169,9 +171,9 @@ class RetailPrices:
             log.info("price list for %s in %s: %s", sku, region, exc)
             if saved is not None and fetched is not None:
                 return self._from_saved(key, region, currency, saved, fetched, why=str(exc))
-            return VmPrice(key, region, currency, problem=(
-                f"Price unknown: Azure's price list could not be read ({exc}) "
-                "and no prices are saved."))
+            return VmPrice(key, region, currency, problem=tr(
+                "Price unknown: Azure's price list could not be read ({why}) and no prices are "
+                "saved.", why=str(exc)))
         found = pick_prices(items, sku, region)
         entry = {"fetched": now.isoformat(), **found}
         self._save(region, currency, key, entry)
@@ -186,11 +188,11 @@ class RetailPrices:
         dedicated, spot, low = price("dedicated"), price("spot"), price("low_priority")
         problem = None
         if dedicated is None and spot is None:
-            problem = (f"Price unknown: Azure's price list has no Linux price for "
-                       f"{arm_sku_name(key)} in {region}.")
+            problem = tr("Price unknown: Azure's price list has no Linux price for {vm_size} in "
+                         "{region}.", vm_size=arm_sku_name(key), region=region)
         elif why is not None:
-            problem = (f"Azure's price list could not be read ({why}); these are the prices "
-                       f"saved on {fetched.date().isoformat()}.")
+            problem = tr("Azure's price list could not be read ({why}); these are the prices "
+                         "saved on {day}.", why=why, day=day(fetched.date()))
         return VmPrice(key, region, currency, dedicated, spot, low, fetched,
                        saved_copy=why is not None, problem=problem)
 
@@ -212,13 +214,13 @@ class RetailPrices:
             page = self._get(url)
             got = page.get("Items")
             if not isinstance(got, list):
-                raise PriceListUnavailable("an answer that is not a price list")
+                raise PriceListUnavailable(_("an answer that is not a price list"))
             items.extend(got)
             link = page.get("NextPageLink")
             url = link if isinstance(link, str) and link.startswith(("http://", "https://")) \
                 else None
         if url:
-            raise PriceListUnavailable("too many pages")
+            raise PriceListUnavailable(_("too many pages"))
         return items
 
     def _get(self, url: str) -> dict[str, Any]:
@@ -228,19 +230,20 @@ class RetailPrices:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
-            raise PriceListUnavailable(f"the service answered {exc.code}") from exc
+            raise PriceListUnavailable(tr("the service answered {status}", status=str(exc.code))
+                                       ) from exc
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
-                raise PriceListUnavailable("no answer in time") from exc
-            raise PriceListUnavailable("no connection") from exc
+                raise PriceListUnavailable(_("no answer in time")) from exc
+            raise PriceListUnavailable(_("no connection")) from exc
         except (TimeoutError, OSError) as exc:
-            raise PriceListUnavailable("no answer in time") from exc
+            raise PriceListUnavailable(_("no answer in time")) from exc
         try:
             data = json.loads(body)
         except ValueError as exc:
-            raise PriceListUnavailable("an answer that is not a price list") from exc
+            raise PriceListUnavailable(_("an answer that is not a price list")) from exc
         if not isinstance(data, dict):
-            raise PriceListUnavailable("an answer that is not a price list")
+            raise PriceListUnavailable(_("an answer that is not a price list"))
         return data
 
     # -- the cache ------------------------------------------------------------------------

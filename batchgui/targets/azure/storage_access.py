@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from batchgui.i18n import Reason, why
 from batchgui.targets.azure.config import AzureAccount
 
 #: Azurite's well-known development account (UseDevelopmentStorage=true)
@@ -18,11 +19,12 @@ _DEV_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-WHERE_TO_COPY = "Storage account > Access keys > Connection string in the Azure portal"
-
-
 class StorageSettingsError(Exception):
     """The storage settings can't work (e.g. no account key to sign SAS URLs with)."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.text)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -102,28 +104,29 @@ def key_from_connection_string(text: str) -> StorageKey:
     try:
         parsed = parse_connection_string(text)
     except ValueError:
-        raise StorageSettingsError(
-            f"This is not a storage connection string. Copy it from {WHERE_TO_COPY}."
-        ) from None
+        raise StorageSettingsError(why(
+            "not_a_connection_string", "This is not a storage connection string. Copy it from "
+            "Storage account > Access keys > Connection string in the Azure portal.")) from None
     if parsed.development:
         return StorageKey(_DEV_ACCOUNT, _DEV_KEY, f"http://127.0.0.1:10000/{_DEV_ACCOUNT}")
     if parsed.account_key is None and parsed.has_sas:
-        raise StorageSettingsError(
-            "This connection string has a shared access signature (SAS) instead of the "
-            "account key, and BatchGUI needs the key (or Microsoft Entra ID sign-in) to give "
-            f"each task its own short-lived links. Copy the connection string from {WHERE_TO_COPY}."
-        )
+        raise StorageSettingsError(why(
+            "connection_string_has_sas", "This connection string has a shared access signature "
+            "(SAS) instead of the account key, and BatchGUI needs the key (or Microsoft Entra "
+            "ID sign-in) to give each task its own short-lived links. Copy the connection "
+            "string from Storage account > Access keys > Connection string in the Azure "
+            "portal."))
     if parsed.account_key is None:
-        raise StorageSettingsError(
-            f"The connection string has no AccountKey. Copy the whole string again from "
-            f"{WHERE_TO_COPY}."
-        )
+        raise StorageSettingsError(why(
+            "connection_string_without_key", "The connection string has no AccountKey. Copy "
+            "the whole string again from Storage account > Access keys > Connection string in "
+            "the Azure portal."))
     endpoint = parsed.endpoint()
     if not parsed.account_name or endpoint is None:
-        raise StorageSettingsError(
-            f"The connection string has no AccountName. Copy the whole string again from "
-            f"{WHERE_TO_COPY}."
-        )
+        raise StorageSettingsError(why(
+            "connection_string_without_name", "The connection string has no AccountName. Copy "
+            "the whole string again from Storage account > Access keys > Connection string in "
+            "the Azure portal."))
     return StorageKey(parsed.account_name, parsed.account_key, endpoint)
 
 
@@ -135,14 +138,13 @@ def storage_key(account: AzureAccount) -> StorageKey:
         endpoint = account.blob_endpoint or f"https://{account.storage_account}.blob.core.windows.net"
         return StorageKey(account.storage_account, account.storage_key, endpoint.rstrip("/"))
     if account.auth == "entra":
-        raise StorageSettingsError(
-            "Storage needs your Entra ID sign-in or the storage account's key, and this "
-            "account has neither: sign in again, or add the storage key."
-        )
-    raise StorageSettingsError(
-        "No storage account is set up. Add the storage account's connection string "
-        "(Storage account > Access keys in the Azure portal)."
-    )
+        raise StorageSettingsError(why(
+            "no_storage_access", "Storage needs your Entra ID sign-in or the storage "
+            "account's key, and this account has neither: sign in again, or add the storage "
+            "key."))
+    raise StorageSettingsError(why(
+        "no_storage_account", "No storage account is set up. Add the storage account's "
+        "connection string (Storage account > Access keys in the Azure portal)."))
 
 
 def uses_sign_in(account: AzureAccount) -> bool:
@@ -158,17 +160,15 @@ def storage_access(account: AzureAccount) -> StorageKey | StorageSignIn:
         return storage_key(account)
     name = (account.storage_account or "").strip()
     if not name:
-        raise StorageSettingsError(
-            "Add the storage account's name to this account: with Entra ID sign-in, "
-            "BatchGUI needs it to reach the storage account (Storage accounts in the "
-            "Azure portal lists it)."
-        )
+        raise StorageSettingsError(why(
+            "storage_name_missing", "Add the storage account's name to this account: with "
+            "Entra ID sign-in, BatchGUI needs it to reach the storage account (Storage accounts "
+            "in the Azure portal lists it)."))
     endpoint = account.blob_endpoint or f"https://{name}.blob.core.windows.net"
     if not endpoint.lower().startswith("https://"):
-        raise StorageSettingsError(
-            "Entra ID sign-in works over https only: use a blob endpoint that starts "
-            "with https:// (or leave it empty for the usual one)."
-        )
+        raise StorageSettingsError(why(
+            "sign_in_needs_https", "Entra ID sign-in works over https only: use a blob "
+            "endpoint that starts with https:// (or leave it empty for the usual one)."))
     return StorageSignIn(name, endpoint.rstrip("/"), account.credential)
 
 

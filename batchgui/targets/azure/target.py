@@ -9,7 +9,7 @@ before it is made: its own container, its job, the pool settings. A run that del
 its pool uses an *auto pool* whose lifetime is the job; the job ends itself once all
 its tasks are complete ("terminatejob", set when the last task is added) and, as the
 backstop, when its wall-clock limit passes, a limit the app keeps pushing out while it
-is alive (`GRACE_S` past its last sign of life). So a computer that never comes back
+is alive (config.GRACE_S past its last sign of life). So a computer that never comes back
 leaves no nodes running; `batchgui cleanup` removes the blobs.
 
 Resume re-attaches: the journaled job is looked up, finished tasks' MP3s are
@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from azure.core.exceptions import (
 from batchgui.core.drills import kill_point
 from batchgui.core.models import Stage, TargetStatus, TaskResult, TaskState, TaskStatus
 from batchgui.core.target import RunCancelled, RunContext, Target, TargetError, WorkItem
+from batchgui.i18n import N_, _, tr, trn, why
 from batchgui.targets.azure.batch import (
     BatchService,
     PoolChoice,
@@ -47,9 +47,9 @@ from batchgui.targets.azure.batch import (
     SubmitTimeout,
     TaskRejected,
 )
-from batchgui.targets.azure.config import AzureAccount, PoolSettings
+from batchgui.targets.azure.config import AzureAccount, PoolSettings, job_grace_s
 from batchgui.targets.azure.errors import is_transient, plain_error
-from batchgui.targets.azure.jobs import RunJob
+from batchgui.targets.azure.jobs import CleanupStep, RunJob
 from batchgui.targets.azure.monitor import NODE_WAIT_LIMIT_S, Monitor
 from batchgui.targets.azure.storage import (
     BLOCK_CONCURRENCY,
@@ -76,17 +76,8 @@ T = TypeVar("T")
 FILES_AT_ONCE = 4
 #: tries of one call (create job, add tasks ...) before a transient error counts
 CALL_ATTEMPTS = 5
-#: how often the app tells the job it is still alive, and how long the job outlives silence
+#: how often the app tells the job it is still alive (how long it outlives silence: config)
 HEARTBEAT_S = 10 * 60
-GRACE_S = 60 * 60
-
-
-def _grace_s() -> float:
-    """GRACE_S, or BATCHGUI_AZURE_JOB_GRACE_S (seconds) for tests of the backstop."""
-    try:
-        return float(os.environ.get("BATCHGUI_AZURE_JOB_GRACE_S", "")) or GRACE_S
-    except ValueError:
-        return GRACE_S
 
 
 class AzureBatchTarget(RunJob, Target):
@@ -113,7 +104,7 @@ class AzureBatchTarget(RunJob, Target):
         self.files_at_once = max(1, files_at_once)
         self.block_concurrency = block_concurrency
         self.heartbeat_s = heartbeat_s
-        self.grace_s = _grace_s()
+        self.grace_s = job_grace_s()
         self.monitor = Monitor(account, self.pool, bounds=poll_bounds,
                                node_wait_limit_s=node_wait_limit_s)
         self._storage: RunStorage | None = None
@@ -175,7 +166,7 @@ class AzureBatchTarget(RunJob, Target):
             try:
                 self._storage = await ctx.blocking(RunStorage, self.account, self.container)
             except StorageSettingsError as exc:
-                raise TargetError(str(exc)) from exc
+                raise TargetError(exc.reason) from exc
             except ValueError as exc:
                 raise TargetError(plain_error(
                     exc, "storage", signed_in=uses_sign_in(self.account))) from exc
@@ -212,18 +203,19 @@ class AzureBatchTarget(RunJob, Target):
         await self._call(ctx, "storage", storage.ensure_container)
         self._container_made = True
         total = sum(item.input.size for item in items)
-        ctx.set_stage(
-            Stage.UPLOADING,
-            f"Uploading {len(items)} file(s), {total / 1e6:.1f} MB, to storage account "
-            f"{storage.account_name}",
-        )
+        ctx.set_stage(Stage.UPLOADING, trn(
+            "Uploading {n} file, {mb:.1f} MB, to storage account {account}",
+            "Uploading {n} files, {mb:.1f} MB, to storage account {account}",
+            len(items), mb=total / 1e6, account=storage.account_name))
         if saved.get("container"):
             await self._reattach(ctx, batch)
         todo = [i for i in items if i.task_id not in self._settled]
         if any(i.task_id not in self._live_tasks for i in todo) and self.job_id is None:
             if self._ended_job:
-                ctx.log(f"Job {self._ended_job} has ended; the {len(todo)} file(s) it had not "
-                        "finished are converted on a new job.")
+                ctx.log(trn("Job {job} has ended; the {n} file it had not finished is "
+                            "converted on a new job.", "Job {job} has ended; the {n} files it "
+                            "had not finished are converted on a new job.", len(todo),
+                            job=self._ended_job))
             self.job_id = self._next_job_id()
         if self.job_id is not None and self.job_id not in self._jobs_made and todo:
             await self._start_job(ctx, batch, todo)
@@ -276,11 +268,12 @@ class AzureBatchTarget(RunJob, Target):
                 except TransferAborted:
                     return
                 except OSError as exc:  # the file went away or can't be read: that file fails
-                    why = f"the file could not be read for upload: {exc.strerror or exc}"
+                    unread = why("unreadable", "the file could not be read for upload: {error}",
+                                 error=exc.strerror or str(exc))
                     self._settled[item.task_id] = TaskStatus(
                         item.task_id, TaskState.COMPLETED, result=TaskResult.FAILURE,
-                        failure=why, ended_at=time.time())
-                    ctx.log(f"{item.input.name}: {why}")
+                        failure=unread, ended_at=time.time())
+                    ctx.log(f"{item.input.name}: {unread}")
                     return
                 except (AzureError, ValueError) as exc:
                     self._abort.set()
@@ -295,7 +288,9 @@ class AzureBatchTarget(RunJob, Target):
             raise RunCancelled()
         sent, there = int(self.stats["uploaded"]), int(self.stats["skipped"])
         if there:
-            ctx.log(f"Uploaded {sent} file(s); {there} already in storage from before")
+            ctx.log(trn("Uploaded {n} file; {there} already in storage from before",
+                        "Uploaded {n} files; {there} already in storage from before", sent,
+                        there=there))
 
     def _restore(self, saved: dict[str, Any]) -> None:
         """A resumed run's container, jobs and pool settings, as the journal kept them."""
@@ -329,7 +324,9 @@ class AzureBatchTarget(RunJob, Target):
         tasks = await ctx.blocking(lambda: [self.task_options(item, storage.read_sas_url(
             input_blob(item.task_id, item.input.path), expiry), write_url) for item in todo])
         chunks = -(-len(tasks) // 100)
-        ctx.set_stage(Stage.TASKS, f"Adding {len(tasks)} task(s) to job {self.job_id}")
+        ctx.set_stage(Stage.TASKS, trn("Adding {n} task to job {job}",
+                                       "Adding {n} tasks to job {job}", len(tasks),
+                                       job=self.job_id))
         started = time.monotonic()
         deadline = started + max(120.0, 30.0 * chunks)
         try:
@@ -340,14 +337,14 @@ class AzureBatchTarget(RunJob, Target):
         except SubmitStopped as exc:
             raise RunCancelled() from exc
         except SubmitTimeout as exc:
-            raise TargetError(
-                f"Azure Batch did not accept {exc.left} of the tasks within "
-                f"{int(deadline - started)} seconds; the service seems busy. Try again later."
-            ) from exc
+            raise TargetError(why(
+                "tasks_not_accepted", "Azure Batch did not accept {left} of the tasks within "
+                "{seconds} seconds; the service seems busy. Try again later.",
+                left=exc.left, seconds=int(deadline - started))) from exc
         except TaskRejected as exc:
-            raise TargetError(
-                f"Azure Batch refused a task ({exc.code}): "
-                + (exc.message.splitlines()[0] if exc.message else "no details")
+            raise TargetError(why(
+                "task_refused", "Azure Batch refused a task ({code}): {detail}", code=exc.code,
+                detail=exc.message.splitlines()[0] if exc.message else _("no details"))
             ) from exc
         self._live_tasks.update(item.task_id for item in todo)
         kill_point("azure-tasks")
@@ -396,8 +393,8 @@ class AzureBatchTarget(RunJob, Target):
     async def pause(self, ctx: RunContext) -> None:
         if self.job_id is not None and self._batch is not None:
             await self._call(ctx, "batch", self._batch.disable_job, self.job_id)
-            ctx.log("The job is paused: no new file starts. Its pool's nodes still cost "
-                    "money while it is paused.")
+            ctx.log(_("The job is paused: no new file starts. Its pool's nodes still cost "
+                      "money while it is paused."))
 
     async def unpause(self, ctx: RunContext) -> None:
         if self.job_id is not None and self._batch is not None:
@@ -419,18 +416,16 @@ class AzureBatchTarget(RunJob, Target):
                 kill_point("azure-downloaded")
                 return
             except ResourceNotFoundError as exc:
-                raise TargetError(
-                    "ffmpeg reported success, but no MP3 came back from the node"
-                ) from exc
+                raise TargetError(why("no_mp3_back", "ffmpeg reported success, but no MP3 came "
+                                      "back from the node")) from exc
             except TransferAborted as exc:
                 raise RunCancelled() from exc
             except (AzureError, ValueError) as exc:
                 if not is_transient(exc) or attempt == 3:
-                    raise TargetError(
-                        "the MP3 could not be downloaded: "
-                        + plain_error(exc, "storage", storage.endpoint,
-                                      signed_in=storage.signed_in)
-                    ) from exc
+                    cause = plain_error(exc, "storage", storage.endpoint,
+                                        signed_in=storage.signed_in)
+                    raise TargetError(why("download_failed", "the MP3 could not be downloaded: "
+                                          "{reason}", reason=cause.text)) from exc
                 await asyncio.sleep(1.0 * 2 ** attempt)
 
     async def release(self, item: WorkItem, ctx: RunContext) -> None:
@@ -461,28 +456,27 @@ class AzureBatchTarget(RunJob, Target):
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         batch, storage = self._batch, self._storage
-        steps: list[tuple[str, str, Callable[..., object], tuple[object, ...]]] = []
+        steps: list[CleanupStep] = []
         if batch is not None:
             if cancelled and self.job_id in self._jobs_made:
-                steps.append(("stop the job", "batch", batch.terminate_job,
-                              (self.job_id, "cancelled in BatchGUI")))
+                steps.append((N_("Could not stop the job: {error}"), {}, "batch",
+                              batch.terminate_job, (self.job_id, "cancelled in BatchGUI")))
             for job_id in self._jobs_made:
-                steps.append((f"delete job {job_id}", "batch", batch.delete_job, (job_id,)))
+                steps.append((N_("Could not delete job {job}: {error}"), {"job": job_id},
+                              "batch", batch.delete_job, (job_id,)))
         if storage is not None and self.container and self._container_made:
-            steps.append(("remove the run's files from storage", "storage",
-                          storage.delete_container, ()))
+            steps.append((N_("Could not remove the run's files from storage: {error}"), {},
+                          "storage", storage.delete_container, ()))
         steps += await self._pool_steps(ctx)
         done = True
-        for what, service, fn, args in steps:
+        for failed, params, service, fn, args in steps:
             try:
                 await self._call(ctx, service, fn, *args, even_if_cancelled=True)
-            except TargetError as exc:
-                done = False
-                ctx.log(f"Could not {what}: {exc}")
             except Exception as exc:  # cleanup reports, it never raises
                 done = False
-                log.exception("cleanup step failed")
-                ctx.log(f"Could not {what}: {exc}")
+                if not isinstance(exc, TargetError):
+                    log.exception("cleanup step failed")
+                ctx.log(tr(failed, error=str(exc), **params))
         if done and steps:
             await ctx.remember({"cleaned": True})
         await ctx.blocking(self._close)

@@ -18,6 +18,7 @@ from azure.batch import models as bm
 from batchgui.core import loudness
 from batchgui.core.ffmpeg import convert_argv, stderr_reason
 from batchgui.core.models import TaskResult, TaskState, TaskStatus
+from batchgui.i18n import Reason, why
 from batchgui.targets.azure.batch import value
 
 INPUT_NAME = "in{ext}"
@@ -102,7 +103,7 @@ def task_options(task_id: str, input_path: Path, quality: Any, duration_s: float
     resources = [bm.ResourceFile(http_url=read_url, file_path=input_name)]
     if loudness_lufs is not None:  # media
         if script_url is None:
-            raise ValueError("even loudness needs the loudness script's URL")
+            raise ValueError("even loudness needs the loudness script's URL")  # a bug
         resources.append(bm.ResourceFile(http_url=script_url, file_path=loudness.SCRIPT_NAME))
 
     def upload(pattern: str, path: str, condition: str) -> bm.OutputFile:
@@ -160,7 +161,7 @@ def task_status(task: bm.BatchTask) -> TaskStatus:
     )
 
 
-def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
+def failure_reason(task: bm.BatchTask, stderr_tail: str) -> Reason:
     """Why a task failed, in the words the file list shows."""
     info = task.execution_info
     failure = info.failure_info if info else None
@@ -168,21 +169,32 @@ def failure_reason(task: bm.BatchTask, stderr_tail: str) -> str:
     message = (failure.message or "") if failure else ""
     lowered = code.lower()
     if "resourcefile" in lowered or "blob" in lowered:
-        return f"the node could not download the video from storage ({message or code})"
+        return why("node_download_failed", "the node could not download the video from storage "
+                   "({detail})", detail=message or code)
     if "fileupload" in lowered or "upload" in lowered:
-        return f"the MP3 could not be uploaded from the node ({message or code})"
+        return why("node_upload_failed", "the MP3 could not be uploaded from the node "
+                   "({detail})", detail=message or code)
     if "programnotfound" in lowered:
         if "python" in message.lower():  # media: even loudness runs a python3 script
-            return "python3 is not installed on the node (it is needed to even out loudness)"
-        return "ffmpeg is not installed on the node (check the pool's start task)"
+            return why("python_missing", "python3 is not installed on the node (it is needed "
+                       "to even out loudness)")
+        return _ffmpeg_missing()
     if "wallclock" in lowered or "timeout" in lowered or "timed out" in message.lower():
-        return "the conversion took longer than its time limit and was stopped"
+        return why("time_limit", "the conversion took longer than its time limit and was "
+                   "stopped")
     exit_code = info.exit_code if info else None
     said = stderr_reason(stderr_tail)
+    said_text = said.text if said else ""
     if exit_code not in (None, 0):
-        if exit_code == 127 or "not found" in (said or "").lower() and "ffmpeg" in (said or ""):
-            return "ffmpeg is not installed on the node (check the pool's start task)"
-        return said or f"ffmpeg failed (exit code {exit_code})"
+        if exit_code == 127 or "not found" in said_text.lower() and "ffmpeg" in said_text:
+            return _ffmpeg_missing()
+        return said or why("ffmpeg_failed", "ffmpeg failed (exit code {exit_code})",
+                           exit_code=str(exit_code))
     if message:
-        return message
-    return said or "the conversion failed on the node"
+        return Reason("batch_task_failed", message, {"code": code})
+    return said or why("conversion_failed", "the conversion failed on the node")
+
+
+def _ffmpeg_missing() -> Reason:
+    return why("ffmpeg_missing", "ffmpeg is not installed on the node (check the pool's start "
+               "task)")
