@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import filelock
 import platformdirs
 
 from batchgui.accounts.checks import normalize_url
@@ -56,6 +55,8 @@ def profiles_path() -> Path:
 def _editing_profiles() -> Iterator[None]:
     """Hold accounts.json for one read-change-write, against this process's other threads
     and against other processes (the CLI and the window may edit at the same time)."""
+    import filelock  # imported when a profile is edited: start-up stays quick
+
     path = profiles_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with _thread_lock:
