@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     paths = paths_for_window(args)
     if paths is None:
         from batchgui.cli import main as cli_main
+        from batchgui.cli import output_gone
 
-        return cli_main(args)
+        try:
+            return cli_main(args)
+        except BrokenPipeError:  # `batchgui runs | head`: the reader had enough
+            output_gone(sys.stdout)
+            return 0
     from batchgui.ui.app import main as gui_main
 
     return gui_main(paths)

@@ -338,12 +338,16 @@ def _run(
     if ran is None:  # --estimate: nothing was done
         return EXIT_OK
     result = ran
-    _print_summary(result, out)
-    for line in cost_line:
-        print(line, file=out)
     if getattr(args, "report", None):
         report = [o.to_json() for o in result.outcomes]
         atomic_write_text(args.report, json.dumps(report, indent=2, ensure_ascii=False))
+    try:
+        _print_summary(result, out)
+        for line in cost_line:
+            print(line, file=out)
+        out.flush()
+    except OSError:  # nobody reads any more: the exit code still tells
+        output_gone(out)
     if result.cancelled:
         return EXIT_CANCELLED
     if result.error and not result.outcomes:
@@ -401,6 +405,18 @@ def shown(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def output_gone(stream: TextIO) -> None:
+    """The reader of `stream` went away (`batchgui convert ... | head`): what is still to
+    be said goes nowhere, and the run goes on. As Python's docs advise for SIGPIPE, the
+    stream's descriptor is pointed at os.devnull, so no later write or flush fails."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file: nothing to point
+        pass
+
+
 class PlainView:
     """For a pipe or a log file: one plain line per event, no cursor tricks."""
 
@@ -408,7 +424,10 @@ class PlainView:
         self.out = out
 
     def line(self, text: str) -> None:
-        print(shown(text), file=self.out, flush=True)
+        try:
+            print(shown(text), file=self.out, flush=True)
+        except OSError:  # a closed pipe, a terminal gone: keep converting regardless
+            output_gone(self.out)
 
     def log(self, text: str) -> None:
         self.line(text)
@@ -429,9 +448,12 @@ class TerminalView(PlainView):
         self._last = 0.0
 
     def line(self, text: str) -> None:
-        self._clear()
-        print(shown(text), file=self.out, flush=True)
-        self._draw()
+        try:
+            self._clear()
+            print(shown(text), file=self.out, flush=True)
+            self._draw()
+        except OSError:
+            output_gone(self.out)
 
     def snapshot(self, snapshot: RunSnapshot) -> None:
         running = snapshot.running
@@ -452,8 +474,11 @@ class TerminalView(PlainView):
         now = time.monotonic()
         if now - self._last > 0.1:
             self._last = now
-            self._clear()
-            self._draw()
+            try:
+                self._clear()
+                self._draw()
+            except OSError:
+                output_gone(self.out)
 
     def _clear(self) -> None:
         if self._status:
@@ -466,9 +491,12 @@ class TerminalView(PlainView):
             self.out.flush()
 
     def close(self) -> None:
-        self._clear()
-        self._status = ""
-        self.out.flush()
+        try:
+            self._clear()
+            self._status = ""
+            self.out.flush()
+        except OSError:
+            output_gone(self.out)
 
 
 def _terminal_width() -> int:

@@ -153,7 +153,10 @@ class Run(RunPlanning):
 
     def log(self, line: str) -> None:
         log.info("%s: %s", self.run_id, line)
-        self._on_log(line)
+        try:
+            self._on_log(line)
+        except Exception:  # a broken listener must not break the run
+            log.exception("log listener failed")
 
     def _set_stage(self, stage: Stage, message: str = "") -> None:
         self._stage = stage

@@ -156,6 +156,29 @@ def test_pipe_gets_plain_lines(media, tmp_path: Path) -> None:
     assert "1 converted, 0 not converted, 0 skipped" in proc.stdout
 
 
+def test_reader_gone_midway_still_converts_everything(media, tmp_path: Path) -> None:
+    """`batchgui convert ... | head -1`: once the reader has gone, lines go nowhere, every
+    file is still converted, the exit code still tells, and no traceback is printed."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(4):
+        media.good(src / f"clip{i}.mp4", 2.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchgui", "convert", str(src), "-o", str(out), "--parallel", "2",
+         "--report", str(tmp_path / "r.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()  # what `head -1` reads, then it goes away
+    proc.stdout.close()
+    errors = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, errors
+    assert first.strip()
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+    assert sorted(p.name for p in out.iterdir()) == [f"clip{i}.mp3" for i in range(4)]
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert [r["status"] for r in rows] == ["converted"] * 4
+
+
 @pytest.mark.timeout(180)
 def test_ctrl_c_stops_ffmpeg_and_leaves_no_partial_file(media, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
