@@ -793,7 +793,8 @@ def test_node_without_ffmpeg_says_so(
     [outcome] = result.outcomes
     assert outcome.status is FileStatus.FAILED
     assert outcome.reason is not None and outcome.reason.code == "ffmpeg_missing"
-    assert outcome.reason.text == "ffmpeg is not installed on the node (check the pool's start task)"
+    assert outcome.reason.text == (
+        "ffmpeg is not installed on the node (check the pool's start task)")
 
 
 @pytest.fixture

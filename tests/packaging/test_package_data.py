@@ -17,7 +17,6 @@ from pathlib import Path
 
 from tests.packaging.conftest import ROOT
 
-
 #: what the package is built from (the .mo files are not: the build makes them)
 BUILT_FROM = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md",
               "packaging/catalogues.py")
