@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = paths_for_window(args)
     if paths is None:
         from batchgui.cli import main as cli_main
-        from batchgui.cli import output_gone
+        from batchgui.cli_views import output_gone
 
         try:
             return cli_main(args)
