@@ -53,7 +53,7 @@ OTHER = "other"
 
 def state_words(key: str) -> str:
     """A legend bucket (state_key) in the words the legend and tooltips use."""
-    words = {
+    words: dict[str, str] = {  # keyed like STATE_COLOURS: NodeState is a StrEnum
         NodeState.IDLE: pgettext("node state", "idle"),
         NodeState.RUNNING: pgettext("node state", "running"),
         NodeState.CREATING: pgettext("node state", "creating"),
