@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 from qasync import QThreadExecutor
@@ -28,12 +28,14 @@ from batchgui.ui.workers import Workers, WorkersClosed
 if TYPE_CHECKING:
     from batchgui.core.journal import Journal
     from batchgui.core.resume import ResumableRun
-    from batchgui.core.target import CancelToken
+    from batchgui.core.target import CancelToken, Target
 
 # The core's heavier modules (mutagen for probing, the run, the targets) are imported on
 # first use, on a worker thread where possible: the window shows sooner that way.
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: files probed per worker call, and at most how often the list grows while probing
 PROBE_CHUNK = 64
@@ -87,7 +89,7 @@ def _available_targets() -> list[tuple[str, str]]:
     return registry.available_targets()
 
 
-def _make_target(name: str) -> object:
+def _make_target(name: str) -> Target:
     from batchgui.targets import registry
 
     return registry.make_target(name, None)
@@ -183,7 +185,7 @@ class RunController(QObject):
                 self.log_added.emit(tr("Something went wrong in the background: {error}",
                                        error=str(error)))
 
-    async def _blocking(self, fn: Any, *args: object) -> object:
+    async def _blocking(self, fn: Callable[..., T], *args: object) -> T:
         return await self.workers.run(fn, *args)
 
     # -- probing ------------------------------------------------------------------------------
@@ -199,13 +201,11 @@ class RunController(QObject):
         pending: list[InputFile] = []
         try:
             found = await self._blocking(_find_inputs, paths)
-            assert isinstance(found, list)
             if not found:
                 self.log_added.emit(_("No video files (MP4, M4V, MOV) in what was dropped."))
             last_emit = time.monotonic()
             for start in range(0, len(found), PROBE_CHUNK):
                 chunk = await self._blocking(_probe_many, found[start : start + PROBE_CHUNK])
-                assert isinstance(chunk, list)
                 pending.extend(chunk)
                 if time.monotonic() - last_emit >= PROBE_EMIT_INTERVAL:
                     self.inputs_probed.emit(pending)
@@ -239,7 +239,6 @@ class RunController(QObject):
             log.warning("could not list targets: %s", exc)
             self.log_added.emit(tr("Could not list the Azure accounts: {error}", error=str(exc)))
             return
-        assert isinstance(targets, list)
         self.targets_listed.emit(list(targets))
 
     def save_settings(self, values: ui_settings.UiSettings) -> None:
@@ -278,9 +277,8 @@ class RunController(QObject):
         """The run journal, opened on a worker thread the first time."""
         if self._journal is None:
             journal = await self._blocking(_open_journal, None)
-            assert not isinstance(journal, type(None))
             if self._journal is None:
-                self._journal = journal  # type: ignore[assignment]
+                self._journal = journal
                 self.journal_opened.emit(journal)
         assert self._journal is not None
         return self._journal
@@ -400,7 +398,7 @@ class RunController(QObject):
             try:
                 run = Run(
                     spec,
-                    target,  # type: ignore[arg-type]
+                    target,
                     executor,
                     cancel=cancel,
                     on_snapshot=self._on_run_snapshot,
@@ -425,7 +423,7 @@ class RunController(QObject):
             self.last_result = result
             self.run_finished.emit(result)
 
-    async def _sized(self, spec: RunSpec, target: Any, journal: Journal) -> Any:
+    async def _sized(self, spec: RunSpec, target: Target, journal: Journal) -> Target:
         """The target with the pool BatchGUI chose, when the account profile asks for that."""
         from batchgui import planning
 
@@ -434,10 +432,10 @@ class RunController(QObject):
             return target
         sized, choice = await self._blocking(planning.sized_target, spec, target, journal,
                                              sizing)
-        self.log_added.emit(tr("Pool: {note}", note=choice.reason))  # type: ignore[attr-defined]
+        self.log_added.emit(tr("Pool: {note}", note=choice.reason))
         return sized
 
-    async def _estimate_stats(self, spec: RunSpec, target: Any, journal: Journal
+    async def _estimate_stats(self, spec: RunSpec, target: Target, journal: Journal
                               ) -> dict[str, Any]:
         """The estimate, kept beside the run's outcome so the estimator learns."""
         from batchgui import planning
@@ -447,9 +445,9 @@ class RunController(QObject):
         except Exception as exc:  # an estimate never stops a run
             log.info("no estimate: %s", exc)
             return {}
-        return {"estimate": guess.to_dict()}  # type: ignore[attr-defined]
+        return {"estimate": guess.to_dict()}
 
-    async def _record_outcome(self, journal: Journal, run: Any, target: Any,
+    async def _record_outcome(self, journal: Journal, run: Any, target: Target,
                               result: RunResult) -> None:
         from batchgui import planning
 
@@ -465,7 +463,7 @@ class RunController(QObject):
         if getattr(outcome, "node_minutes", None) is not None:
             from batchgui.planning_cli import outcome_line
 
-            line = outcome_line(target, outcome, price)  # type: ignore[arg-type]
+            line = outcome_line(target, outcome, price)
             if line:
                 self.last_cost = line
                 self.log_added.emit(line)
