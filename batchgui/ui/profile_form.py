@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -72,6 +73,21 @@ class ProfileForm(QWidget):
     """
 
     changed = Signal()
+
+    # made by pool_form.build_pool_box
+    pool_size_combo: QComboBox
+    finish_in_spin: QSpinBox
+    max_nodes_spin: QSpinBox
+    allow_spot_check: QCheckBox
+    pool_id_edit: QLineEdit
+    vm_size_combo: QComboBox
+    dedicated_spin: QSpinBox
+    spot_spin: QSpinBox
+    slots_spin: QSpinBox
+    keep_pool_check: QCheckBox
+    # made by pool_form.build_prices_box
+    region_edit: QLineEdit
+    currency_combo: QComboBox
 
     def __init__(self) -> None:
         super().__init__()
