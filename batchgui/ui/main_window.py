@@ -28,15 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui import i18n
-from batchgui.core.models import (
-    ConflictPolicy,
-    FileStatus,
-    InputFile,
-    Quality,
-    RunResult,
-    RunSnapshot,
-    RunSpec,
-)
+from batchgui.core.models import FileStatus, InputFile, RunResult, RunSnapshot, RunSpec
 from batchgui.i18n import _, tr, trn
 from batchgui.ui import settings as ui_settings
 from batchgui.ui.closing import CloseChoice, ask_before_closing
@@ -61,12 +53,6 @@ if TYPE_CHECKING:
 
 #: how the window opens folders; tests replace it to keep file managers closed
 open_url = QDesktopServices.openUrl
-
-
-def default_lufs() -> float:
-    from batchgui.core.loudness import DEFAULT_LUFS  # imported when asked: start-up stays quick
-
-    return DEFAULT_LUFS
 
 
 class MainWindow(QMainWindow):
@@ -299,17 +285,7 @@ class MainWindow(QMainWindow):
         return self.build_spec(inputs) if inputs else None
 
     def build_spec(self, inputs: list[InputFile]) -> RunSpec:
-        output = self.output_panel
-        return RunSpec(
-            inputs=tuple(inputs),
-            output_dir=Path(output.folder()).expanduser(),
-            quality=Quality.parse(output.quality()),
-            on_conflict=ConflictPolicy(output.on_conflict()),
-            mirror_folders=output.mirror_folders(),
-            target_name=output.target_name(),
-            keep_tags=output.keep_tags(),
-            loudness_lufs=default_lufs() if output.even_loudness() else None,
-        )
+        return self.output_panel.run_spec(inputs)
 
     def _start(self, inputs: list[InputFile]) -> None:
         if self.controller.busy or not inputs:

@@ -1,7 +1,7 @@
 """The "Output" box: where the MP3s go, their quality, name clashes, and where to convert.
 
-It holds the choices a run is built from; the window reads them into a RunSpec and
-keeps them between sessions (UiSettings).
+It holds the choices a run is built from and makes the RunSpec of them (run_spec); the
+window keeps them between sessions (UiSettings).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from batchgui.core.models import ConflictPolicy, Quality
+from batchgui.core.models import ConflictPolicy, InputFile, Quality, RunSpec
 from batchgui.i18n import N_, _, trn
 from batchgui.ui import settings as ui_settings
 
@@ -69,6 +69,12 @@ def settings_dialog_available() -> bool:
         return importlib.util.find_spec(SETTINGS_DIALOG_MODULE) is not None
     except (ImportError, ValueError):
         return False
+
+
+def default_lufs() -> float:
+    from batchgui.core.loudness import DEFAULT_LUFS  # imported when asked: start-up stays quick
+
+    return DEFAULT_LUFS
 
 
 def buddy(text: str, widget: QWidget) -> QLabel:
@@ -193,6 +199,19 @@ class OutputPanel(QGroupBox):
 
     def target_name(self) -> str:
         return str(self.target_combo.currentData() or "local")
+
+    def run_spec(self, inputs: list[InputFile]) -> RunSpec:
+        """The run of these files with the choices made here."""
+        return RunSpec(
+            inputs=tuple(inputs),
+            output_dir=Path(self.folder()).expanduser(),
+            quality=Quality.parse(self.quality()),
+            on_conflict=ConflictPolicy(self.on_conflict()),
+            mirror_folders=self.mirror_folders(),
+            target_name=self.target_name(),
+            keep_tags=self.keep_tags(),
+            loudness_lufs=default_lufs() if self.even_loudness() else None,
+        )
 
     def apply_settings(self, s: ui_settings.UiSettings) -> None:
         self.output_folder_edit.setText(s.output_dir)
