@@ -23,7 +23,13 @@ from PySide6.QtGui import (
     QDropEvent,
 )
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
     QMainWindow,
+    QPushButton,
+    QSplitter,
     QWidget,
 )
 
@@ -34,17 +40,25 @@ from batchgui.ui import settings as ui_settings
 from batchgui.ui.closing import CloseChoice, ask_before_closing
 from batchgui.ui.controller import RunController
 from batchgui.ui.estimate_view import EstimateKeeper
-from batchgui.ui.file_list import FileListModel
+from batchgui.ui.file_list import FileListModel, FileListView
+from batchgui.ui.files_panel import FilesPanel
 from batchgui.ui.folder_notice import FolderNotice, open_folder
+from batchgui.ui.leftovers_banner import LeftoversBanner
+from batchgui.ui.log_panel import LogToggle, LogView
 from batchgui.ui.menus import WindowActions
+from batchgui.ui.node_grid import NodeGrid
 from batchgui.ui.notify import Notifier
 from batchgui.ui.output_panel import (
     SETTINGS_DIALOG_MODULE,
+    OutputPanel,
     conflict_words,
     settings_dialog_available,
 )
+from batchgui.ui.resume_banner import ResumeBanner
+from batchgui.ui.run_panel import AfterRunBar, NodesPanel, RunBar
 from batchgui.ui.run_view import RunView
-from batchgui.ui.task_table import TaskFilterProxy, TaskTableModel
+from batchgui.ui.task_table import TaskFilterProxy, TaskTableModel, TaskTableView
+from batchgui.ui.tasks_panel import TasksPanel
 from batchgui.ui.window_layout import build_panels, name_panel_widgets
 from batchgui.ui.window_state import WindowState
 
@@ -64,6 +78,43 @@ class MainWindow(QMainWindow):
 
     Signals: none of its own; the controller's signals drive it.
     """
+
+    # the panels, made and laid out by window_layout.build_panels
+    files_panel: FilesPanel
+    output_panel: OutputPanel
+    run_bar: RunBar
+    nodes_panel: NodesPanel
+    tasks_panel: TasksPanel
+    resume_banner: ResumeBanner
+    leftovers_banner: LeftoversBanner
+    after_run_bar: AfterRunBar
+    log_view: LogView
+    main_splitter: QSplitter
+    middle_splitter: QSplitter
+    # the panels' widgets under the window's own names, by window_layout.name_panel_widgets
+    file_list: FileListView
+    remove_button: QPushButton
+    clear_button: QPushButton
+    output_folder_edit: QLineEdit
+    browse_button: QPushButton
+    quality_combo: QComboBox
+    conflict_combo: QComboBox
+    mirror_check: QCheckBox
+    target_combo: QComboBox
+    keep_tags_check: QCheckBox
+    loudness_check: QCheckBox
+    convert_button: QPushButton
+    cancel_button: QPushButton
+    pause_button: QPushButton
+    node_grid: NodeGrid
+    task_table: TaskTableView
+    failed_only_check: QCheckBox
+    resume_label: QLabel
+    resume_button: QPushButton
+    dismiss_resume_button: QPushButton
+    log_toggle: LogToggle
+    retry_failed_button: QPushButton
+    open_output_button: QPushButton
 
     def __init__(
         self,
