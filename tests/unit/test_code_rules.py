@@ -43,9 +43,11 @@ def test_ruff_is_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_mypy_is_clean_on_core_and_targets() -> None:
+def test_mypy_is_clean_on_the_whole_package() -> None:
+    """The window too: its helper modules (window_layout, pool_form …) set widgets on the
+    window and the profile form, which declare them, so a misspelt name is caught."""
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-error-summary", "batchgui/core", "batchgui/targets"],
+        [sys.executable, "-m", "mypy", "--no-error-summary", "batchgui"],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
