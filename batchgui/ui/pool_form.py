@@ -12,7 +12,7 @@ Choices that do not apply are greyed out rather than hidden, so the form never j
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -167,7 +167,19 @@ def show_pool(form: ProfileForm, profile: accounts.Profile) -> None:
         max(0, form.currency_combo.findData(profile.currency.upper())))
 
 
-def read_pool(form: ProfileForm, start_task: str) -> dict[str, object]:
+class PoolFields(TypedDict):
+    """The pool and price fields of a Profile, as the form shows them."""
+
+    pool: PoolSettings
+    pool_size: str
+    finish_in_minutes: int
+    max_nodes: int
+    allow_spot: bool
+    region: str
+    currency: str
+
+
+def read_pool(form: ProfileForm, start_task: str) -> PoolFields:
     """The pool and price fields of the profile the form shows (Profile keyword arguments)."""
     return {
         "pool": PoolSettings(

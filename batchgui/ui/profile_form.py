@@ -303,7 +303,7 @@ class ProfileForm(QWidget):
             storage_auth=str(self.storage_mode_combo.currentData()),
             auth=str(self.auth_combo.currentData()),
             tenant_id=self.tenant_edit.text().strip(),
-            **read_pool(self, start_task),  # type: ignore[arg-type]
+            **read_pool(self, start_task),
         )
 
     def secrets(self) -> accounts.Secrets:
