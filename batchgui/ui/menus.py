@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenuBar
+from PySide6.QtWidgets import QMenu, QMenuBar
 
 from batchgui import i18n
 from batchgui.i18n import _
@@ -63,11 +63,11 @@ class WindowActions(QObject):
             settings_menu.addAction(self.accounts)
         self.languages = self._language_menu(settings_menu, parent, language)
 
-    def _language_menu(self, settings_menu: object, parent: QObject,
+    def _language_menu(self, settings_menu: QMenu, parent: QObject,
                        language: str) -> dict[str, QAction]:
         """Settings > Language: the system's, or one the app speaks (named in its own words).
         The choice is kept and applies at the next start."""
-        menu = settings_menu.addMenu(_("&Language"))  # type: ignore[attr-defined]
+        menu = settings_menu.addMenu(_("&Language"))
         menu.setToolTipsVisible(True)
         group = QActionGroup(parent)
         actions: dict[str, QAction] = {}

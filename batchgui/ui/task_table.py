@@ -243,7 +243,7 @@ class TaskTableModel(QAbstractTableModel):
         if column < 0:
             rank = self._rank
             return sorted(tasks, key=lambda v: rank[v.task_id])
-        return sorted(tasks, key=_SORT_KEYS[TaskColumn(column)],  # type: ignore[arg-type]
+        return sorted(tasks, key=_SORT_KEYS[TaskColumn(column)],
                       reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
 
     def _resort(self) -> bool:
