@@ -293,7 +293,10 @@ def estimate_local(workload: Workload, plan: LocalPlan, learned: Learned,
         tr("This computer converts about {x:.0f}× realtime per file ({basis}).",
            x=each, basis=_basis(speed, _("a cautious default until the first run"))),
         tr("Each file takes {s:.1f} s more to start and finish ({basis}).",
-           s=overhead.value, basis=_basis(overhead, _("a default until a run measures it"))),
+           s=overhead.value, basis=_basis(overhead, _("a default until a run measures it")))
+        if overhead.value >= 0.05 else
+        tr("Each file takes under 0.1 s more to start and finish ({basis}).",
+           basis=_basis(overhead, _("a default until a run measures it"))),
     ]
     if slots > cores:
         notes.append(tr("{slots} files at once on {cores} cores share the cores, so each file "

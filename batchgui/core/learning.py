@@ -351,13 +351,19 @@ def _cores(outcome: RunOutcome) -> int:
 
 
 def measured_file_figures(outcome: RunOutcome, learned_overhead: float,
-                          overheads: Overheads = DEFAULT_OVERHEADS) -> FileFigures | None:
+                          overheads: Overheads = DEFAULT_OVERHEADS,
+                          prior_node_speed: float | None = None) -> FileFigures | None:
     """Speed (and, when the files differ in length, the per-file overhead) from one run.
 
     With a line through the files' own times (core.file_times.fit), both come from the
     run. Without one, the speed comes from the totals, less the per-file overhead learned
     so far. A node with c cores running k files at once converts each at (node speed) /
     max(k, c). On Azure the input's read at the stated fetch rate is taken out first.
+
+    Where the overhead learned so far (the default, at first) cannot be right because the
+    files took less than it in all (300 one-second files, 0.03 s each, against a default of
+    0.3 s), the files' time is split at the speed known so far (`prior_node_speed`): what
+    that speed leaves over is the overhead, so the two together give the run's own total.
     """
     if outcome.files_converted < 1 or outcome.media_seconds < MIN_MEDIA_S:
         return None
@@ -370,11 +376,19 @@ def measured_file_figures(outcome: RunOutcome, learned_overhead: float,
     if line is not None:
         per_file, overhead = line.speed, line.overhead_s + gap
     else:
-        fixed = (outcome.files_converted * max(0.0, learned_overhead - gap)
-                 + (outcome.bytes_uploaded / fetch if azure else 0.0))
+        fetching = outcome.bytes_uploaded / fetch if azure else 0.0
+        fixed = outcome.files_converted * max(0.0, learned_overhead - gap) + fetching
+        overhead = None
+        if fixed > 0.75 * outcome.conversion_seconds and prior_node_speed:
+            # the overhead so far is wrong for files this short: split at the prior speed
+            prior = prior_node_speed / max(outcome.slots_per_node, _cores(outcome))
+            encoding = outcome.media_seconds / prior
+            in_task = max(0.0, outcome.conversion_seconds - fetching - encoding)
+            fixed = in_task + fetching
+            overhead = in_task / outcome.files_converted + gap
         # a wrong overhead must not make the speed absurd: encoding is at least a quarter
         busy = max(outcome.conversion_seconds - fixed, 0.25 * outcome.conversion_seconds)
-        per_file, overhead = outcome.media_seconds / busy, None
+        per_file = outcome.media_seconds / busy
     cores = _cores(outcome)
     node = per_file * max(outcome.slots_per_node, cores)
     if not MIN_SPEED_PER_CORE <= node / cores <= MAX_SPEED_PER_CORE:
@@ -448,7 +462,8 @@ def _learn_azure(result: Learned, outcome: RunOutcome, overheads: Overheads) -> 
     if outcome.vm_size:
         key = normal_vm_size(outcome.vm_size)
         overhead = result.vm_task_overhead(key, overheads)
-        figures = measured_file_figures(outcome, overhead.value, overheads)
+        figures = measured_file_figures(outcome, overhead.value, overheads,
+                                        result.vm_speed(key).value)
         if figures is not None:
             result = replace(result, node_speed={**result.node_speed, key: result.vm_speed(
                 key).moved_toward(figures.node_speed, figures.evidence)})
@@ -466,7 +481,8 @@ def _learn_local(result: Learned, outcome: RunOutcome, overheads: Overheads) -> 
             result = replace(result, local_wrap_up_s=result.computer_wrap_up(
                 overheads).moved_toward(outside, slack=OUTLIER_SLACK_S))
     overhead = result.computer_task_overhead(overheads)
-    figures = measured_file_figures(outcome, overhead.value, overheads)
+    figures = measured_file_figures(outcome, overhead.value, overheads,
+                                    result.computer_speed(_cores(outcome)).value)
     if figures is None:
         return result
     speed = result.computer_speed(figures.cores).moved_toward(figures.node_speed,

@@ -173,9 +173,15 @@ def test_files_of_different_lengths_teach_overhead_and_speed_per_vm_size() -> No
     # the line's 0.5 s plus the slot's 0.1 s wait between files
     assert learned.vm_task_overhead("standard_d2s_v3") == Measure(pytest.approx(0.6), 1)
     assert learned.vm_task_overhead("standard_d4s_v3") == Measure(3.0, 0)  # the default
-    # the stated 3 s per file would have made this fast emulator look like 151/s per node
-    old_way = learn(Learned(), azure_run(0.5, 20.0, file_samples=()))
-    assert old_way.vm_speed("standard_d2s_v3").value > 100
+    # without the files' own times, the default 3 s per file is more than these files took
+    # in all: their time is split at the default speed (100 per node, 50 per file), the
+    # rest is the overhead, and the two together give the run's own total
+    totals = azure_run(0.5, 20.0, file_samples=())
+    no_line = learn(Learned(), totals)
+    assert no_line.vm_speed("standard_d2s_v3") == Measure(pytest.approx(100.0), 1)
+    overhead = no_line.vm_task_overhead("standard_d2s_v3").value
+    assert overhead < 3.0
+    assert len(MIX) * overhead + sum(MIX) / 50 == pytest.approx(totals.conversion_seconds)
 
 
 def test_the_estimate_of_a_mixed_run_matches_what_the_files_took() -> None:
@@ -277,3 +283,26 @@ def test_outcomes_keep_their_file_samples_through_the_journal() -> None:
     assert RunOutcome.from_dict(data) == outcome
     data["file_samples"] = [[1, 2, 3], "broken", [1, 2], None, [4.5, 1000, 0.75]]
     assert RunOutcome.from_dict(data).file_samples == ((1.0, 2, 3.0), (4.5, 1000, 0.75))
+
+
+def test_many_short_files_of_one_length_correct_a_default_overhead_too_long() -> None:
+    """300 one-second files took 0.033 s each: the default 0.3 s per file can't be right,
+    and the next estimate of the same files must not say ten times what they took."""
+    from batchgui.core.estimate import LocalPlan
+
+    task_s, gap_s = 0.033, 0.004
+    samples = tuple((1.0, 0, task_s) for _ in range(200))
+    outcome = RunOutcome("local", slots_per_node=2, cores_per_node=2, files_converted=300,
+                         media_seconds=300.0, conversion_seconds=300 * task_s,
+                         file_samples=samples, slot_gap_s=gap_s, first_start_s=0.2,
+                         last_end_s=0.2 + 150 * (task_s + gap_s), run_seconds=5.8)
+    work = Workload(tuple(FileWork(1.0, 0) for _ in range(300)))
+    took = 150 * (task_s + gap_s)
+    before = estimate(work, LocalPlan(2, 2), Learned()).conversion_s
+    assert before > 5 * took  # the defaults: 0.3 s a file
+    learned = Learned()
+    for _ in range(3):
+        learned = learn(learned, outcome)
+        after = estimate(work, LocalPlan(2, 2), learned).conversion_s
+    assert after == pytest.approx(took, rel=0.3)
+    assert learned.computer_task_overhead().value < 0.05
