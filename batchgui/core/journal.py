@@ -285,13 +285,20 @@ class Journal:
             db.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (time.time(), run_id))
 
     def files_for_inputs(self, inputs: Iterable[Path]) -> list[tuple[str, FileRow]]:
-        """(run id, row) of every file row of any run whose input is one of `inputs`."""
+        """(run id, row) of every file row of an open run whose input is one of `inputs`.
+
+        Only open runs: the ones that ended can be many (every earlier run of the same
+        folder) and have nothing to take over, so the cost stays that of the inputs."""
         out: list[tuple[str, FileRow]] = []
         keys = [_enc(p) for p in inputs]
+        states = sorted(OPEN_STATES)
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._read(f"SELECT * FROM files WHERE input IN ({marks})", chunk):
+            query = (f"SELECT files.* FROM files JOIN runs USING (run_id) "
+                     f"WHERE runs.state IN ({','.join('?' * len(states))}) "
+                     f"AND files.input IN ({marks})")
+            for row in self._read(query, [*states, *chunk]):
                 out.append((row["run_id"], _file_row(row)))
         return out
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mutagen.mp3 import MP3
-from mutagen.mp4 import MP4, Atoms
+from mutagen.mp4 import Atoms
 
 from batchgui.core.models import InputFile
 from batchgui.i18n import Reason, why
@@ -88,13 +88,11 @@ def probe(path: Path, root: Path | None = None) -> InputFile:
                 return InputFile(path, size, None,
                                  why("not_a_video", "not an MP4 or MOV video"), root)
             fh.seek(0)
-            has_audio = _has_audio_track(fh)
+            has_audio, duration = _audio_track(fh)
         if has_audio is None:
             return InputFile(path, size, None, _damaged(), root)
         if not has_audio:
             return InputFile(path, size, None, _no_audio(), root)
-        info = MP4(path).info
-        duration = float(info.length) if info is not None else 0.0
     except PermissionError:
         return InputFile(path, size, None,
                          why("no_read_permission", "no permission to read the file"), root)
@@ -114,23 +112,41 @@ def _no_audio() -> Reason:
     return why("no_audio", "the video has no audio track")
 
 
-def _has_audio_track(fh) -> bool | None:  # type: ignore[no-untyped-def]
-    """True/False from the handler types of the tracks; None if there is no readable index."""
+def _audio_track(fh) -> tuple[bool | None, float]:  # type: ignore[no-untyped-def]
+    """(whether a track is sound, the first sound track's length in seconds), from the
+    tracks' handler types and media headers, in one pass over the index; (None, 0.0) if
+    there is no readable index. The length is the one mutagen's MP4Info gives: the sound
+    track's `mdhd` duration over its timescale."""
     try:
         atoms = Atoms(fh)
         moov = atoms.path(b"moov")[-1]
     except Exception:
-        return None
+        return None, 0.0
     for trak in moov.findall(b"trak"):
         try:
             hdlr = trak[b"mdia", b"hdlr"]
         except KeyError:
             continue
         fh.seek(hdlr.offset)
-        data = fh.read(hdlr.length)
-        if data[16:20] == b"soun":
-            return True
-    return False
+        if fh.read(hdlr.length)[16:20] != b"soun":
+            continue
+        try:
+            mdhd = trak[b"mdia", b"mdhd"]
+        except KeyError:
+            return None, 0.0
+        fh.seek(mdhd.offset + 8)
+        data = fh.read(mdhd.length - 8)
+        wide = data[:1] == b"\x01"  # version 1: 64-bit times
+        if len(data) < (32 if wide else 20):
+            return None, 0.0
+        if wide:
+            timescale, duration = int.from_bytes(data[20:24]), int.from_bytes(data[24:32])
+        else:
+            timescale, duration = int.from_bytes(data[12:16]), int.from_bytes(data[16:20])
+        if timescale == 0:
+            return None, 0.0
+        return True, duration / timescale
+    return False, 0.0
 
 
 def probe_all(paths: Iterable[Path | str]) -> list[InputFile]:

@@ -31,3 +31,32 @@ def test_find_inputs_walks_folders(tmp_path: Path) -> None:
                      "loose.avi"]
     roots = {p.name: r for p, r in found}
     assert roots["e.mp4"] == tmp_path and roots["loose.avi"] is None
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def _sound_only_mp4(mdhd: bytes) -> bytes:
+    hdlr = _box(b"hdlr", bytes(8) + b"soun" + bytes(12) + b"\0")
+    trak = _box(b"trak", _box(b"mdia", _box(b"mdhd", mdhd) + hdlr))
+    return _box(b"ftyp", b"isom" + bytes(4) + b"isom") + _box(b"moov", trak)
+
+
+def test_probe_reads_the_sound_tracks_length_as_mutagen_does(media, tmp_path: Path) -> None:
+    """The length comes from the sound track's media header, in the same pass that finds
+    the track: the figure mutagen's MP4Info gives, for 32- and 64-bit headers alike."""
+    from mutagen.mp4 import MP4
+
+    files = [media.good(tmp_path / "a.mp4", 3.0), media.good(tmp_path / "b.mov", 2.0),
+             media.truncated(tmp_path / "front-index.mp4", 6.0)]
+    wide = tmp_path / "wide.mp4"  # version 1: 64-bit times, 90.5 s at 48 kHz
+    wide.write_bytes(_sound_only_mp4(b"\x01\0\0\0" + bytes(16) + (48000).to_bytes(4, "big")
+                                     + (90.5 * 48000).__int__().to_bytes(8, "big") + bytes(4)))
+    files.append(wide)
+    for path in files:
+        assert probe(path).duration_s == MP4(path).info.length, path.name
+    assert probe(wide).duration_s == 90.5
+    cut = tmp_path / "cut-header.mp4"  # a media header too short to hold its times
+    cut.write_bytes(_sound_only_mp4(b"\0\0\0\0" + bytes(6)))
+    assert probe(cut).problem is not None and probe(cut).problem.code == "damaged_video"
