@@ -5,8 +5,7 @@ part file beside the final MP3, and reports its position on `-progress pipe:1`.
 No thread waits on a conversion: the event loop watches each ffmpeg's progress pipe
 and starts the next file the moment one ends, so any number of slots costs no
 threads. Starting a process (fork, then waiting for its exec) happens on one spawner
-thread of its own, so the window's thread never waits for it; the children's
-parent-death signal is tied to that thread, which lives until every child has ended.
+thread of its own, so the window's thread never waits for it.
 ffmpeg runs below normal priority (the desktop stays smooth) and dies with the app
 (see batchgui/targets/children.py). With even loudness a file takes two
 ffmpegs in its slot, one after the other: the measurement, then the conversion with
@@ -91,6 +90,7 @@ class LocalTarget(Target):
         self.slots = max(1, slots or default_slots())
         self.parallelism = self.slots
         self.display_name = local_label(self.slots)
+        self._slot_names = [slot_name(i) for i in range(self.slots)]  # said at every change
         self.low_priority = low_priority
         self._ffmpeg = ffmpeg
         self._tasks: dict[str, TaskStatus] = {}
@@ -129,7 +129,7 @@ class LocalTarget(Target):
         busy = {slot: job.item.task_id for slot, job in self._jobs.items()}
         nodes = tuple(
             NodeView(
-                node_id=slot_name(i),
+                node_id=self._slot_names[i],
                 state=NodeState.RUNNING if i in busy else NodeState.IDLE,
                 running_tasks=1 if i in busy else 0,
             )
@@ -154,7 +154,7 @@ class LocalTarget(Target):
         if cancelled:
             self._kill_all()
         await self._idle.wait()
-        if self._spawner is not None:  # every child has ended: its parent thread may go
+        if self._spawner is not None:
             self._spawner.shutdown(wait=False)
 
     # -- the slots -------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class LocalTarget(Target):
         self._jobs[slot] = job
         self._idle.clear()
         self._set(TaskStatus(
-            item.task_id, TaskState.RUNNING, node_id=slot_name(slot), progress=span[0],
+            item.task_id, TaskState.RUNNING, node_id=self._slot_names[slot], progress=span[0],
             started_at=started,
         ))
         assert proc.stdout is not None
@@ -271,7 +271,7 @@ class LocalTarget(Target):
         if moved and duration:
             low, high = job.span
             self._set(TaskStatus(
-                job.item.task_id, TaskState.RUNNING, node_id=slot_name(job.slot),
+                job.item.task_id, TaskState.RUNNING, node_id=self._slot_names[job.slot],
                 progress=low + (high - low) * min(1.0, job.parser.seconds / duration),
                 started_at=job.started,
             ))
@@ -361,7 +361,7 @@ class LocalTarget(Target):
         self._set(TaskStatus(
             item.task_id,
             TaskState.COMPLETED,
-            node_id=slot_name(slot),
+            node_id=self._slot_names[slot],
             progress=1.0 if exit_code == 0 else progress,
             started_at=started,
             ended_at=time.time(),
