@@ -100,14 +100,20 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             profile.enable()
         window.controller.start(spec)
         last_poke = time.monotonic()
+        started_mono = last_poke
+        stalls: list[tuple[float, float, str]] = []  # (ms late, s into the run, poke before)
+        poked = ""
         expected = time.monotonic() + 0.01
         while window.controller.busy:
             await asyncio.sleep(0.01)
             now = time.monotonic()
             lateness.append(max(0.0, (now - expected) * 1000))
+            stalls.append((lateness[-1], now - started_mono, poked))
+            poked = ""
             expected = now + 0.01
             if now - last_poke > 2.0 and window.task_model.rowCount():
                 last_poke = now
+                poked = "after a poke"
                 column = rng.randrange(window.task_model.columnCount())
                 t0 = time.perf_counter()
                 window.task_table.sortByColumn(column, Qt.SortOrder.AscendingOrder)
@@ -140,6 +146,9 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         print(f"  event-loop lateness: p50 {percentile(lateness, 50):.1f} ms, "
               f"p99 {percentile(lateness, 99):.1f} ms, max {max(lateness):.0f} ms "
               f"({len(lateness)} ticks; target p99 < 50)")
+        worst = sorted(stalls, reverse=True)[:5]
+        print("  the longest waits: " + "; ".join(
+            f"{ms:.0f} ms at {at:.1f} s {why}".rstrip() for ms, at, why in worst))
         for kind in ("sort", "filter", "select"):
             times = [t * 1000 for k, t in pokes if k == kind]
             if times:
