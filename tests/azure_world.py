@@ -48,6 +48,7 @@ from tests.batch_emulator.launcher import (  # noqa: F401
     REPO_ROOT,
     BatchEmulator,
     EmulatorTraceback,
+    idle_priority_prefix,
     start_batch_emulator,
 )
 from tests.batch_emulator.launcher import stop_process as _stop_process
@@ -156,11 +157,13 @@ def start_azurite(
     cert: str | None = None,
     key: str | None = None,
     oauth: bool = False,
+    idle_priority: bool = False,
 ) -> Azurite:
     """Azurite blob service on 127.0.0.1 and a free port, with its data in location.
 
     With `cert` and `key` (PEM files) it speaks https; `oauth` also turns on its "basic"
     OAuth (bearer tokens, user delegation keys), which Azurite allows over https only.
+    `idle_priority`: Azurite gets only CPU nobody else wants (benchmarks).
     """
     if oauth and not cert:
         raise ValueError("Azurite accepts OAuth tokens over https only: give cert and key")
@@ -189,6 +192,7 @@ def start_azurite(
         log = open(log_path, "ab")
         proc = subprocess.Popen(
             [
+                *(idle_priority_prefix() if idle_priority else []),
                 str(_node_bin_dir() / "node"),
                 launcher,
                 "--blobHost",

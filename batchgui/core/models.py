@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -280,6 +280,17 @@ class RunSnapshot:
     complete: bool = True  # `tasks` has every file (the first snapshot of a run)
     running: tuple[TaskView, ...] = ()  # the files converting right now
     files_converting: int = 0
+
+
+def merged(older: RunSnapshot, newer: RunSnapshot) -> RunSnapshot:
+    """One snapshot saying what `older` and then `newer` said: the newer totals, and every
+    file either of them changed, as the newer one has it (a window that shows fewer
+    snapshots than the run sends loses no file's change)."""
+    if newer.complete or newer.run_id != older.run_id:
+        return newer
+    tasks = {t.task_id: t for t in older.tasks}
+    tasks.update((t.task_id, t) for t in newer.tasks)
+    return replace(newer, tasks=tuple(tasks.values()), complete=older.complete)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from qasync import QThreadExecutor
 from batchgui.core.models import InputFile, RunResult, RunSnapshot, RunSpec
 from batchgui.i18n import _, tr, why
 from batchgui.ui import settings as ui_settings
+from batchgui.ui.run_feed import RunFeed
 from batchgui.ui.workers import Workers, WorkersClosed
 
 if TYPE_CHECKING:
@@ -141,7 +142,9 @@ class RunController(QObject):
         self._jobs: set[asyncio.Future[object]] = set()
         self._probing = 0
         self._run: Any = None
-        self._log_lines: list[str] = []  # the run's lines waiting for their snapshot
+        # the run's snapshots and lines, shown at most ten times a second
+        self._feed = RunFeed(self._show_snapshot, self.log_added.emit,
+                             lambda: self._run.snapshot() if self._run is not None else None)
         self.last_snapshot: RunSnapshot | None = None
         self.last_result: RunResult | None = None
         #: what the last run used on Azure, in words ("Used 30 node-minutes, about $0.04 at
@@ -353,27 +356,9 @@ class RunController(QObject):
     def paused(self) -> bool:
         return bool(self._run is not None and self._run.paused)
 
-    def _on_run_snapshot(self, snapshot: RunSnapshot) -> None:
+    def _show_snapshot(self, snapshot: RunSnapshot) -> None:
         self.last_snapshot = snapshot
         self.snapshot_changed.emit(snapshot)
-
-    def _on_run_log(self, line: str) -> None:
-        """A line from the run. It leaves together with a snapshot taken after it, so the log
-        never says "done" while the table still shows the file converting (the run sends
-        snapshots a few times a second only). Lines that come at once share one snapshot."""
-        if not self._log_lines:
-            asyncio.get_running_loop().call_soon(self._flush_run_log)
-        self._log_lines.append(line)
-
-    def _flush_run_log(self) -> None:
-        lines, self._log_lines = self._log_lines, []
-        if self._run is not None:
-            try:
-                self._on_run_snapshot(self._run.snapshot())
-            except Exception:  # the lines still go out
-                log.exception("could not take a snapshot for the log")
-        for line in lines:
-            self.log_added.emit(line)
 
     async def _execute(
         self, spec: RunSpec, cancel: CancelToken, resumes: ResumableRun | None = None
@@ -401,8 +386,8 @@ class RunController(QObject):
                     target,
                     executor,
                     cancel=cancel,
-                    on_snapshot=self._on_run_snapshot,
-                    on_log=self._on_run_log,
+                    on_snapshot=self._feed.snapshot,
+                    on_log=self._feed.line,
                     journal=journal,
                     run_id=resumes.run_id if resumes is not None else None,
                     resuming=resumes is not None,
@@ -412,6 +397,7 @@ class RunController(QObject):
                 result = await run.execute()
                 await self._record_outcome(journal, run, target, result)
             finally:
+                self._feed.flush()  # the run's last words before anything after it
                 self._run = None
         except Exception as exc:  # a bug must still end the run visibly
             log.exception("run failed")

@@ -133,6 +133,16 @@ class BatchEmulator:
             )
 
 
+def idle_priority_prefix() -> list[str]:
+    """A command prefix that runs a program (and every child it starts) only when this
+    computer has nothing else to do: for benchmarks, where the cloud's side runs on the
+    same machine as the app but in real life takes none of its CPU. `chrt --idle` where
+    util-linux has it, else the lowest nice."""
+    if shutil.which("chrt"):
+        return ["chrt", "--idle", "0"]
+    return ["nice", "-n", "19"] if shutil.which("nice") else []
+
+
 def start_batch_emulator(
     account: str = BATCH_ACCOUNT,
     key: str = BATCH_KEY,
@@ -143,6 +153,7 @@ def start_batch_emulator(
     tls: tuple[str, str] | None = None,
     entra: Any = None,
     node_ca_file: str | None = None,
+    idle_priority: bool = False,
     **knobs: Any,
 ) -> BatchEmulator:
     """Start ``python -m tests.batch_emulator`` on 127.0.0.1:0; knobs become its flags.
@@ -154,12 +165,14 @@ def start_batch_emulator(
     `tls` = (cert.pem, key.pem) serves https (make_test_certificate); `entra` (a
     LocalEntraIssuer) makes it accept that issuer's bearer tokens besides SharedKey.
     `node_ca_file`: a PEM the nodes trust for https resource files and output uploads (e.g.
-    an https Azurite's certificate), as real nodes trust Azure's.
+    an https Azurite's certificate), as real nodes trust Azure's. `idle_priority`: the
+    emulator and the tasks it runs get only CPU nobody else wants (benchmarks).
     """
     own_root = root is None
     root = root or tempfile.mkdtemp(prefix="batch-emulator-")
     os.makedirs(root, exist_ok=True)
     argv = [
+        *(idle_priority_prefix() if idle_priority else []),
         sys.executable,
         "-m",
         "tests.batch_emulator",

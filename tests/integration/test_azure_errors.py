@@ -256,6 +256,49 @@ def test_poll_shows_reconnecting_on_server_errors_then_recovers(canned: Canned) 
     assert slow > fast == 0.1
 
 
+def test_a_change_a_failed_poll_listed_still_arrives_and_an_unchanged_task_is_news_once(
+        canned: Canned) -> None:
+    """The margin lists a task again at every poll for a while; the run hears of each change
+    once. A poll that fails after its listing (here the task counts) must not swallow it."""
+    canned.answers[("GET", "/pools/batchgui-pool/nodes")] = Answer(200, {"value": [
+        {"id": "tvm-1", "state": "running", "isDedicated": True, "runningTasksCount": 1}]})
+
+    def task(state: str, at: str) -> Answer:
+        return Answer(200, {"value": [{
+            "id": "f00000", "state": state, "stateTransitionTime": at,
+            "nodeInfo": {"nodeId": "tvm-1"},
+            "executionInfo": {"startTime": "2026-11-25T09:00:00Z", "retryCount": 0,
+                              "requeueCount": 0, **({"endTime": at, "exitCode": 0,
+                                                     "result": "success"}
+                                                    if state == "completed" else {})},
+        }]}, {"Date": "Wed, 25 Nov 2026 09:00:05 GMT"})
+
+    canned.answers[("GET", "/jobs/run-1/tasks")] = task("running", "2026-11-25T09:00:00Z")
+    canned.answers[("GET", "/jobs/run-1/taskcounts")] = batch_error(
+        503, "ServerBusy", "The server is currently unable to receive requests.")
+    target, ctx, executor = _target_on(canned)
+    counts = {"active": 0, "running": 1, "completed": 0, "succeeded": 0, "failed": 0}
+
+    async def go() -> list[dict[str, Any]]:
+        heard = [(await target.poll(ctx)).tasks]  # the counts fail: "Reconnecting…"
+        canned.answers[("GET", "/jobs/run-1/taskcounts")] = Answer(200, {
+            "taskCounts": counts, "taskSlotCounts": counts})
+        heard.append((await target.poll(ctx)).tasks)  # the same listing gets through
+        heard.append((await target.poll(ctx)).tasks)  # the margin lists it again
+        canned.answers[("GET", "/jobs/run-1/tasks")] = task("completed", "2026-11-25T09:00:04Z")
+        heard.append((await target.poll(ctx)).tasks)
+        return heard
+
+    try:
+        heard = asyncio.run(go())
+    finally:
+        executor.shutdown()
+    assert heard[0] == {}
+    assert heard[1]["f00000"].node_id == "tvm-1" and heard[1]["f00000"].result is None
+    assert heard[2] == {}
+    assert heard[3]["f00000"].result is TaskResult.SUCCESS
+
+
 def test_poll_fails_at_once_when_the_key_stops_working(canned: Canned) -> None:
     canned.answers[("GET", "/pools/batchgui-pool/nodes")] = batch_error(
         403, "AuthenticationFailed", "Server failed to authenticate the request.")

@@ -47,11 +47,21 @@ POOL_CHECK_EVERY_S = 10.0
 CHANGE_MARGIN = timedelta(seconds=5)
 
 
-def _changed_statuses(batch: BatchService, job_id: str, since: datetime | None
-                      ) -> tuple[list[tuple[Status, bm.BatchTask]], datetime | None]:
-    """The changed tasks as the run understands them (decoded here, on a worker)."""
+def _changed_statuses(batch: BatchService, job_id: str, since: datetime | None,
+                      seen: dict[str, tuple[object, object]]
+                      ) -> tuple[list[tuple[Status, bm.BatchTask, tuple[object, object]]],
+                                 datetime | None]:
+    """The changed tasks as the run understands them (decoded here, on a worker), each with
+    its state and moment of change as the raw answer has them. A task the margin brings
+    back unchanged since the last poll that got through (`seen`) is not decoded again: on
+    a big run that was most of the listing's cost."""
     tasks, looked = batch.changed_tasks(job_id, since)
-    return [(task_status(task), task) for task in tasks], looked
+    fresh = []
+    for task in tasks:
+        key = (task.get("state"), task.get("stateTransitionTime"))
+        if seen.get(task.id) != key:
+            fresh.append((task_status(task), task, key))
+    return fresh, looked
 
 
 def poll_bounds() -> tuple[float, float]:
@@ -94,6 +104,8 @@ class Monitor:
         self._last_look: datetime | None = None  # the service's time of the last listing
         self.counts: bm.BatchTaskCounts | None = None
         self.pool_done = False  # the job ended and the service removed its pool
+        #: each task's state and moment of change at the last poll that got through
+        self._seen: dict[str, tuple[object, object]] = {}
 
     async def poll(self, ctx: RunContext, storage: RunStorage, batch: BatchService,
                    job_id: str, pool_id: str | None,
@@ -105,7 +117,7 @@ class Monitor:
         try:
             # the SDK's models decode each field when it is first read: that happens on
             # the worker threads, never on the window's
-            listing = ctx.blocking(_changed_statuses, batch, job_id, since)
+            listing = ctx.blocking(_changed_statuses, batch, job_id, since, self._seen)
             counting = ctx.blocking(batch.task_counts, job_id, quick=True)
             if pool_id is None or self.pool_done:  # not named yet, or gone with its job
                 (tasks, looked), self.counts = await asyncio.gather(listing, counting)
@@ -126,7 +138,8 @@ class Monitor:
         if since is None:  # the first look: everything known so far counts as news
             changed.update(settled)
         to_explain: list[tuple[bm.BatchTask, Status]] = []
-        for status, task in tasks:
+        for status, task, key in tasks:
+            self._seen[status.task_id] = key
             if status.result is TaskResult.FAILURE:
                 known = self._failed.get((status.task_id, status.retries))
                 if known is None:
