@@ -41,7 +41,11 @@ class Finisher:
         f.finishing = True
         task = asyncio.ensure_future(self._finish(f))
         self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        self.run.file_finished()  # it may have been the run's last
 
     async def end(self, stopped_early: bool) -> None:
         """Before the run's last word: cancel (when stopped early) or await each one."""
@@ -98,7 +102,6 @@ class Finisher:
                 await self.run.ctx.blocking(remove, item.part_path)
             f.touch()
             self.run._emit()
-            self.run._notify()
 
     async def _fail(self, f: RunFile, reason: Reason) -> None:
         f.set(FileStatus.FAILED, reason)

@@ -147,6 +147,7 @@ class Run(RunPlanning):
             remember_file=self._remember_file,
         )
         self._wake: asyncio.Event | None = None
+        self._poll_now = False  # the target has news (ctx.notify)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- reporting -------------------------------------------------------------------------
@@ -166,9 +167,17 @@ class Run(RunPlanning):
         self._emit(force=True)
 
     def _notify(self) -> None:
-        """Wake the monitor loop now; safe to call from any thread."""
+        """Poll the target now (it has news); safe to call from any thread."""
+        self._poll_now = True
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def file_finished(self) -> None:
+        """A file's finishing ended (on the run's loop): if it was the last, the run ends now,
+        without waiting for the next poll; else nothing (on Azure a poll per finished file
+        was most of a big run's polls)."""
+        if self._wake is not None:
+            self._wake.set()
 
     def _on_transfer(self, task_id: str, done: int, total: int) -> None:
         file = self._by_task.get(task_id)
@@ -307,14 +316,29 @@ class Run(RunPlanning):
                 self._message = status.message
                 changed = True
             self._emit(force=changed)
-            if self.board.unfinished == 0 and not finisher.pending:
+            if await self._rest(self.target.poll_interval(changed), finisher):
                 return
-            assert self._wake is not None
+
+    async def _rest(self, interval: float, finisher: Finisher) -> bool:
+        """Wait for the next poll: `interval`, or less when the target has news. True when
+        every file is finished (the run ends)."""
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + interval
+        while True:
+            if self.board.unfinished == 0 and not finisher.pending:
+                return True
+            left = deadline - loop.time()
+            if self._poll_now or self.cancel.cancelled or left <= 0:
+                break
             try:
-                await asyncio.wait_for(self._wake.wait(), self.target.poll_interval(changed))
+                await asyncio.wait_for(self._wake.wait(), left)
             except TimeoutError:
-                pass
+                break
             self._wake.clear()
+        self._poll_now = False
+        self._wake.clear()
+        return False
 
     def _apply(self, status: TargetStatus, finisher: Finisher) -> bool:
         """Take the target's news (tasks that changed); start finishing completed ones."""
