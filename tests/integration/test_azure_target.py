@@ -510,6 +510,29 @@ def test_same_blob_is_not_uploaded_twice(azurite: Azurite, media: MediaCache,
     storage.close()
 
 
+def test_removing_many_blobs_takes_few_calls_and_a_missing_one_is_fine(
+        azurite: Azurite) -> None:
+    account = AzureAccount(name="t", batch_url="http://unused", batch_account="unused",
+                           storage_connection_string=azurite.connection_string)
+    storage = RunStorage(account, container="delete-many")
+    storage.ensure_container()
+    names = [f"run-y/in/f{i:05d}.mp4" for i in range(300)]
+    for name in names:
+        storage.container_client.upload_blob(name, b"v")
+    calls: list[int] = []
+    real = storage.container_client.delete_blobs
+
+    def counted(*blobs: Any, **kw: Any) -> Any:
+        calls.append(len(blobs))
+        return real(*blobs, **kw)
+
+    storage.container_client.delete_blobs = counted  # type: ignore[method-assign]
+    storage.delete(names + ["run-y/in/never-there.mp4"])
+    assert storage.list_names("run-y/") == []
+    assert calls == [256, 45]  # one Blob Batch call each
+    storage.close()
+
+
 # -- the tasks as Batch sees them -------------------------------------------------------
 
 

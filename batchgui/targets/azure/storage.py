@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
     BlobSasPermissions,
     BlobServiceClient,
@@ -65,6 +65,8 @@ CONTAINER = "batchgui"
 #: a user delegation key (and so every SAS signed with it) lives at most 7 days from now;
 #: asked for a little less, so clocks a few minutes apart don't get it refused
 DELEGATION_KEY_MAX = timedelta(days=7) - timedelta(minutes=10)
+#: Blob Batch takes at most 256 deletes in one call
+DELETES_PER_CALL = 256
 
 def client_options() -> dict[str, object]:
     """Short, bounded retries so a wrong address fails in seconds, not minutes."""
@@ -286,11 +288,14 @@ class RunStorage:
     # -- delete ----------------------------------------------------------------------------
 
     def delete(self, blob_names: list[str]) -> None:
-        for name in blob_names:
-            try:
-                self.container_client.delete_blob(name, delete_snapshots="include")
-            except ResourceNotFoundError:
-                pass
+        """Remove these blobs (missing ones are fine), up to 256 in one call (Blob Batch)."""
+        for start in range(0, len(blob_names), DELETES_PER_CALL):
+            chunk = blob_names[start:start + DELETES_PER_CALL]
+            answers = self.container_client.delete_blobs(
+                *chunk, delete_snapshots="include", raise_on_any_failure=False)
+            for name, answer in zip(chunk, answers, strict=False):
+                if answer.status_code >= 400 and answer.status_code != 404:
+                    raise HttpResponseError(message=f"could not remove {name}", response=answer)
 
     def delete_container(self) -> None:
         """Remove the run's container and everything in it (one call)."""

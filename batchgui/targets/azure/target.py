@@ -77,6 +77,8 @@ FILES_AT_ONCE = 4
 CALL_ATTEMPTS = 5
 #: how often the app tells the job it is still alive (how long it outlives silence: config)
 HEARTBEAT_S = 10 * 60
+#: finished files' videos removed from storage in one call
+RELEASE_BATCH = 100
 
 
 class AzureBatchTarget(RunJob, Target):
@@ -116,6 +118,7 @@ class AzureBatchTarget(RunJob, Target):
         self._jobs_made: list[str] = []  # every job of this run, to delete at the end
         self._job_t0 = 0.0  # time.monotonic() at the job's creation
         self._live_tasks: set[str] = set()  # tasks the current job already has
+        self._spent_inputs: list[str] = []  # videos whose MP3s are safe, to remove
         self._ended_job: str | None = None  # a resumed run's job that had ended
         self._settled: dict[str, TaskStatus] = {}  # outcomes known without asking the job
         self._pool_choice: PoolChoice | None = None
@@ -428,15 +431,19 @@ class AzureBatchTarget(RunJob, Target):
                 await asyncio.sleep(1.0 * 2 ** attempt)
 
     async def release(self, item: WorkItem, ctx: RunContext) -> None:
-        """The uploaded video goes as soon as its MP3 is safe: it is what storage bills for.
-        The MP3 and the task's logs are small and go with the run's container at the end (one
-        call each saved per file: on a big run the storage calls were the app's largest CPU
-        cost after the task listing)."""
+        """The uploaded video may go once its MP3 is safe: it is what storage bills for.
+        They go RELEASE_BATCH at a time, in one call; the rest, the MP3s and the tasks' logs
+        go with the run's container at the end (a call per file was, on a big run, the
+        app's largest CPU cost after the task listing)."""
+        self._spent_inputs.append(input_blob(item.task_id, item.input.path))
+        if len(self._spent_inputs) < RELEASE_BATCH:
+            return
+        names, self._spent_inputs = self._spent_inputs, []
         storage, _ = await self._clients(ctx)
         try:
-            await ctx.blocking(storage.delete, [input_blob(item.task_id, item.input.path)])
+            await ctx.blocking(storage.delete, names)
         except (AzureError, ValueError) as exc:  # the container goes at the end anyway
-            log.info("could not remove the video of %s: %s", item.task_id, exc)
+            log.info("could not remove %d videos from storage: %s", len(names), exc)
 
     # -- cleanup ---------------------------------------------------------------------------
 
