@@ -9,7 +9,7 @@
    task model for every snapshot. Target: under 50 ms.
 2. loop: the GUI thread's event-loop delay (a 10 ms QTimer's lateness) while the
    window converts 6 files on this computer, next to the same timer while idle.
-   Target: p99 under 50 ms.
+   Target: p99 under 20 ms, worst under 50 ms (--clip-seconds 900 for a longer run).
 3. startup: time from starting `batchgui` (a new Python process) to its window
    being exposed, next to a bare PySide6 QMainWindow in the same run. Target: ratio
    at most 2.
@@ -212,7 +212,8 @@ async def bench_loop(clip_seconds: float) -> None:
     for label, values in [("idle window (baseline)", idle), ("while converting", busy)]:
         print(f"   {label:24s} p50 {percentile(values, 50):5.1f} ms  p99 "
               f"{percentile(values, 99):5.1f} ms  max {max(values):5.1f} ms  ({len(values)} ticks)")
-    print(f"   target p99 < 50 ms: {'met' if percentile(busy, 99) < 50 else 'NOT met'}")
+    met = percentile(busy, 99) < 20 and max(busy) < 50
+    print(f"   target p99 < 20 ms and worst < 50 ms: {'met' if met else 'NOT met'}")
     window.close()
     while window.controller.pending_jobs:
         await asyncio.sleep(0.05)
