@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QLibraryInfo, QLocale, QObject, Qt, QTimer, QTranslator
-from PySide6.QtGui import QIcon, QWindow
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QLibraryInfo, QLocale, Qt, QTranslator
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
 
 from batchgui import i18n
 from batchgui.resources import APP_ID, icon_path
 from batchgui.ui import settings as ui_settings
+from batchgui.ui.first_frame import FirstFrame
 
 if TYPE_CHECKING:
     from batchgui.ui.main_window import MainWindow
@@ -36,26 +37,6 @@ def app_icon() -> QIcon:
     if path.is_file():
         return QIcon(str(path))
     return QIcon.fromTheme(APP_ID)
-
-
-class _CloseWhenShown(QObject):
-    """Reports the window's first expose on stdout, then closes the window.
-
-    Signals: none.
-    """
-
-    def __init__(self, window: QWidget) -> None:
-        super().__init__(window)
-        self._window = window
-        self._done = False
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (not self._done and event.type() == QEvent.Type.Expose
-                and isinstance(watched, QWindow) and watched.isExposed()):
-            self._done = True
-            print(WINDOW_SHOWN, flush=True)
-            QTimer.singleShot(0, self._window.close)
-        return False
 
 
 def make_app() -> QApplication:
@@ -108,9 +89,12 @@ def open_window(paths: list[Path], settings: ui_settings.UiSettings | None = Non
     window = MainWindow(settings=settings)
     if paths:
         window.add_paths(paths)
-    if os.environ.get(CLOSE_WHEN_SHOWN_ENV) == "1":
-        window.winId()  # creates the QWindow to watch
-        window.windowHandle().installEventFilter(_CloseWhenShown(window))
+    if os.environ.get(CLOSE_WHEN_SHOWN_ENV) == "1":  # the bundle's smoke test
+        def say_shown_and_close() -> None:
+            print(WINDOW_SHOWN, flush=True)
+            window.close()
+
+        FirstFrame(window, say_shown_and_close)
     window.show()
     return window
 

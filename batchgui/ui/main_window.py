@@ -42,6 +42,7 @@ from batchgui.ui.controller import RunController
 from batchgui.ui.estimate_view import EstimateKeeper
 from batchgui.ui.file_list import FileListModel, FileListView
 from batchgui.ui.files_panel import FilesPanel
+from batchgui.ui.first_frame import FirstFrame
 from batchgui.ui.folder_notice import FolderNotice, open_folder
 from batchgui.ui.leftovers_banner import LeftoversBanner
 from batchgui.ui.log_panel import LogToggle, LogView
@@ -151,6 +152,9 @@ class MainWindow(QMainWindow):
         self.state.apply()
         self._on_log_toggle_toggled(self.log_toggle.isChecked())
         self._update_buttons()
+        FirstFrame(self, self._start_background)  # accounts, keyring, journal: once it's up
+
+    def _start_background(self) -> None:
         self.controller.list_targets()
         self.controller.find_unfinished()
 

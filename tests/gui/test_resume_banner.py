@@ -74,10 +74,13 @@ def test_resume_banner_finishes_the_interrupted_run(  # type: ignore[no-untyped-
         dispose(qtbot, win)
 
     win = MainWindow()  # next start: nothing left to offer
+    looked: list[bool] = []
+    find = win.controller.find_unfinished
+    win.controller.find_unfinished = lambda: (looked.append(True), find())[1]
     win.show()
     qtbot.waitExposed(win)
     try:
-        assert win.controller.pending_jobs  # the look-up for unfinished runs is under way
+        qtbot.waitUntil(lambda: bool(looked), timeout=10_000)  # once the window is up
         qtbot.waitUntil(lambda: win.controller.pending_jobs == 0, timeout=10_000)
         assert not win.resume_banner.isVisible()
     finally:
