@@ -28,7 +28,14 @@ from mutagen.mp3 import MP3
 
 from batchgui.core import media as core_media
 from batchgui.core.ffmpeg import stderr_reason
-from batchgui.core.models import FileStatus, RunResult, RunSnapshot, RunSpec, Stage
+from batchgui.core.models import (
+    FileOutcome,
+    FileStatus,
+    RunResult,
+    RunSnapshot,
+    RunSpec,
+    Stage,
+)
 from batchgui.core.run import Run
 from batchgui.core.target import CancelToken
 from batchgui.targets import registry
@@ -601,20 +608,27 @@ def silent_ffmpeg_dir(tmp_path: Path) -> str:
     return str(folder)
 
 
-@pytest.mark.timeout(60)
-def test_exit_code_zero_without_an_mp3_is_a_failure(
-    azurite: Azurite, silent_ffmpeg_dir: str, media: MediaCache, tmp_path: Path
-) -> None:
-    emu = start_batch_emulator(path_dirs=[silent_ffmpeg_dir], root=str(tmp_path / "batch"),
+def one_file_on_nodes_with(ffmpeg_dir: str, azurite: Azurite, media: MediaCache,
+                           tmp_path: Path, seconds: float) -> FileOutcome:
+    """How one clip of `seconds` ends on an emulated pool whose nodes run this ffmpeg."""
+    emu = start_batch_emulator(path_dirs=[ffmpeg_dir], root=str(tmp_path / "batch"),
                                **DEFAULT_TEST_KNOBS)
     try:
-        media.good(tmp_path / "in" / "a.mp4", seconds=1.0)
+        media.good(tmp_path / "in" / "a.mp4", seconds=seconds)
         target = AzureBatchTarget(account_for(azurite, emu), small_pool(),
                                   poll_bounds=(0.1, 0.5))
         result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
     finally:
         emu.stop()
     [outcome] = result.outcomes
+    return outcome
+
+
+@pytest.mark.timeout(60)
+def test_exit_code_zero_without_an_mp3_is_a_failure(
+    azurite: Azurite, silent_ffmpeg_dir: str, media: MediaCache, tmp_path: Path
+) -> None:
+    outcome = one_file_on_nodes_with(silent_ffmpeg_dir, azurite, media, tmp_path, seconds=1.0)
     assert outcome.status is FileStatus.FAILED
     assert str(outcome.reason) == "ffmpeg reported success, but no MP3 came back from the node"
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
@@ -845,16 +859,8 @@ def truncating_ffmpeg_dir(tmp_path: Path) -> str:
 def test_a_truncated_mp3_from_the_node_fails_that_file_plainly(
     azurite: Azurite, truncating_ffmpeg_dir: str, media: MediaCache, tmp_path: Path
 ) -> None:
-    emu = start_batch_emulator(path_dirs=[truncating_ffmpeg_dir], root=str(tmp_path / "batch"),
-                               **DEFAULT_TEST_KNOBS)
-    try:
-        media.good(tmp_path / "in" / "a.mp4", seconds=20.0)
-        target = AzureBatchTarget(account_for(azurite, emu), small_pool(),
-                                  poll_bounds=(0.1, 0.5))
-        result = run_in_process([tmp_path / "in"], tmp_path / "out", target)
-    finally:
-        emu.stop()
-    [outcome] = result.outcomes
+    outcome = one_file_on_nodes_with(truncating_ffmpeg_dir, azurite, media, tmp_path,
+                                     seconds=20.0)
     assert outcome.status is FileStatus.FAILED
     assert outcome.reason is not None and outcome.reason.text.startswith("the MP3 is cut short: ")
     assert outcome.reason.text.endswith("of 20.0 s") and outcome.reason.code == "mp3_cut_short"

@@ -5,7 +5,6 @@ dropped, the account picked, Convert; and closing the window mid-run with "Stop 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,26 +14,14 @@ from PySide6.QtWidgets import QComboBox, QPushButton
 
 from batchgui import accounts
 from batchgui.targets.azure.config import PoolSettings
-from tests.azure_world import Azurite, BatchEmulator, start_batch_emulator
+from tests.azure_world import Azurite, BatchEmulator
 from tests.gui.conftest import dispose
 from tests.gui.test_close_and_pause import _answer
 from tests.gui.test_main_window import child, drop_and_wait, set_output, statuses
-from tests.integration.conftest import DEFAULT_TEST_KNOBS
+from tests.integration.test_accounts import EMULATOR_KEY, emulator  # noqa: F401
 from tests.integration.test_azure_target import run_blobs
 from tests.media import MediaCache
 from tests.unit.test_accounts import MemoryKeyring, accounts_home, memory_keyring  # noqa: F401
-
-EMULATOR_KEY = __import__("base64").b64encode(b"k" * 64).decode()
-
-
-@pytest.fixture
-def emulator(ffmpeg_dir: str, tmp_path: Path) -> Iterator[BatchEmulator]:
-    emu = start_batch_emulator(key=EMULATOR_KEY, path_dirs=[ffmpeg_dir],
-                               root=str(tmp_path / "batch"), **DEFAULT_TEST_KNOBS)
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 @pytest.fixture
@@ -60,7 +47,7 @@ def _pick_target(qtbot, window, name: str) -> None:  # type: ignore[no-untyped-d
 
 @pytest.mark.timeout(180)
 def test_a_run_on_azure_through_the_window(  # type: ignore[no-untyped-def]
-    qtbot, qloop, profile: str, azurite: Azurite, emulator: BatchEmulator, media: MediaCache,
+    qtbot, qloop, profile: str, azurite: Azurite, emulator: BatchEmulator, media: MediaCache,  # noqa: F811,E501
     tmp_path: Path,
 ) -> None:
     from batchgui.ui.main_window import MainWindow
@@ -93,7 +80,7 @@ def test_a_run_on_azure_through_the_window(  # type: ignore[no-untyped-def]
 
 @pytest.mark.timeout(180)
 def test_stop_and_close_mid_run_on_azure(  # type: ignore[no-untyped-def]
-    qtbot, qloop, profile: str, azurite: Azurite, emulator: BatchEmulator, media: MediaCache,
+    qtbot, qloop, profile: str, azurite: Azurite, emulator: BatchEmulator, media: MediaCache,  # noqa: F811,E501
     tmp_path: Path,
 ) -> None:
     from batchgui.ui.main_window import MainWindow
