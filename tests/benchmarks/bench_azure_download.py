@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +51,7 @@ from tests.benchmarks.bench_azure_upload import (
     lines_from,
     load,
     make_files,
+    report,
     run_threads,
 )
 from tests.wan_proxy import Line
@@ -164,19 +164,10 @@ def measure_line(azurite: Azurite, line: Line | None, files: list[Path], names: 
                 conn, names, files, out)),
         )
     cap_s = cap_seconds(line, size, up=False)
-    print(line.describe() if line else "direct: straight to Azurite, no proxy")
-    if cap_s:
-        print(f"  the cap alone needs {cap_s:.2f} s ({size / 1e6 / cap_s:.1f} MB/s)")
-    print(ours.line(size / 1e6, cap_s, rounds))
-    print(plain.line(size / 1e6, cap_s, rounds))
-    print(f"  ratio of rates a/b: best {plain.best / ours.best:.2f}, median "
-          f"{statistics.median(plain.times) / statistics.median(ours.times):.2f}")
-    print(f"  (a) overlap: up to {overlap.most} downloads at once; the downloads' own times "
-          f"add up to {min(overlap.busy_over_wall):.1f}-{max(overlap.busy_over_wall):.1f}x "
-          "the wall time")
-    print(f"  (a) {ours.costs()}; peak threads {threads.peak}")
-    print(f"  (b) {plain.costs()}")
-    print(f"  {load()}", flush=True)
+    report(line, size, cap_s, rounds, ours, plain, threads, about_ours=(
+        f"overlap: up to {overlap.most} downloads at once; the downloads' own times add up "
+        f"to {min(overlap.busy_over_wall):.1f}-{max(overlap.busy_over_wall):.1f}x the wall "
+        "time",))
 
 
 def main() -> None:

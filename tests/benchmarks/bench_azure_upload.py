@@ -288,14 +288,23 @@ def measure_line(azurite: Azurite, line: Line | None, files: list[Path], rounds:
                 conn, files, f"bench-b{r}")),
         )
     cap_s = cap_seconds(line, size, up=True)
+    report(line, size, cap_s, rounds, ours, plain, threads,
+           target="  (target: office >= 2; home within 10 % of the cap)" if line else "")
+
+
+def report(line: Line | None, size: int, cap_s: float | None, rounds: int, ours: Side,
+           plain: Side, threads: PeakThreads, target: str = "",
+           about_ours: tuple[str, ...] = ()) -> None:
+    """The figures of one line, ours (a) beside the plain script (b); upload and download."""
     print(line.describe() if line else "direct: straight to Azurite, no proxy")
     if cap_s:
         print(f"  the cap alone needs {cap_s:.2f} s ({size / 1e6 / cap_s:.1f} MB/s)")
     print(ours.line(size / 1e6, cap_s, rounds))
     print(plain.line(size / 1e6, cap_s, rounds))
     print(f"  ratio of rates a/b: best {plain.best / ours.best:.2f}, median "
-          f"{statistics.median(plain.times) / statistics.median(ours.times):.2f}"
-          + ("  (target: office >= 2; home within 10 % of the cap)" if line else ""))
+          f"{statistics.median(plain.times) / statistics.median(ours.times):.2f}" + target)
+    for words in about_ours:
+        print(f"  (a) {words}")
     print(f"  (a) {ours.costs()}; peak threads {threads.peak}")
     print(f"  (b) {plain.costs()}")
     print(f"  {load()}", flush=True)
