@@ -18,3 +18,17 @@ def ffmpeg_for(folder: Path) -> list[str]:
         if "ffmpeg" in args[0].decode(errors="replace") and str(folder) in text and state != "Z":
             found.append(text)
     return found
+
+
+def ffmpeg_pids(folder: Path) -> list[int]:
+    """Process ids of running ffmpegs that write into `folder`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"ffmpeg" in args[0] and any(str(folder).encode() in a for a in args):
+                pids.append(int(entry.name))
+    return pids

@@ -6,8 +6,8 @@ No thread waits on a conversion: the event loop watches each ffmpeg's progress p
 and starts the next file the moment one ends, so any number of slots costs no
 threads. Starting a process (fork, then waiting for its exec) happens on one spawner
 thread of its own, so the window's thread never waits for it.
-ffmpeg runs below normal priority (the desktop stays smooth) and dies with the app
-(see batchgui/targets/children.py). With even loudness a file takes two
+ffmpeg runs below normal priority (the desktop stays smooth), on its slot's own
+cores, and dies with the app (see batchgui/targets/children.py). With even loudness a file takes two
 ffmpegs in its slot, one after the other: the measurement, then the conversion with
 the measured values (core/loudness.py, the same steps a Batch node runs).
 """
@@ -42,7 +42,7 @@ from batchgui.core.models import (
 from batchgui.core.outputs import remove
 from batchgui.core.target import RunContext, Target, WorkItem
 from batchgui.i18n import Reason, tr, trn, why
-from batchgui.targets.children import popen_child
+from batchgui.targets.children import popen_child, slot_cores
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class LocalTarget(Target):
         self.parallelism = self.slots
         self.display_name = local_label(self.slots)
         self._slot_names = [slot_name(i) for i in range(self.slots)]  # said at every change
+        self._slot_cores = [slot_cores(i, self.slots) for i in range(self.slots)]
         self.low_priority = low_priority
         self._ffmpeg = ffmpeg
         self._tasks: dict[str, TaskStatus] = {}
@@ -209,7 +210,7 @@ class LocalTarget(Target):
         try:
             proc = await self._loop.run_in_executor(self._spawner, functools.partial(
                 popen_child, argv, stdout=subprocess.PIPE, stderr=stderr,
-                low_priority=self.low_priority))
+                low_priority=self.low_priority, cores=self._slot_cores[slot]))
         except BaseException:
             stderr.close()
             raise

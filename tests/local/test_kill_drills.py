@@ -25,6 +25,7 @@ from batchgui.cli import main
 from batchgui.core.journal import Journal
 from batchgui.core.resume import resumable_runs
 from tests.processes import ffmpeg_for as _ffmpeg_for
+from tests.processes import ffmpeg_pids
 
 NAMES = ["clip0.mp4", "clip1.mp4", "clip2.mp4", "clip3.mp4"]
 SECONDS = 2.0
@@ -194,26 +195,13 @@ def test_ffmpeg_runs_below_normal_priority_unless_asked(media, tmp_path: Path, p
             assert time.monotonic() < deadline and proc.poll() is None, "no conversion started"
             time.sleep(0.01)
         seen = set()
-        for pid in _ffmpeg_pids(out):
+        for pid in ffmpeg_pids(out):
             stat = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
             seen.add(int(stat[16]))  # field 19 of /proc/PID/stat: the nice value
         assert seen == {nice}
     finally:
         proc.terminate()
         proc.wait()
-
-
-def _ffmpeg_pids(folder: Path) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                args = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"ffmpeg" in args[0] and any(str(folder).encode() in a for a in args):
-                pids.append(int(entry.name))
-    return pids
 
 
 def test_drill_names_exist() -> None:
