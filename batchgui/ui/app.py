@@ -1,12 +1,13 @@
 """`batchgui` with no arguments: the window, on a qasync event loop.
 
 The loop is Qt's own, so widgets paint while the run's coroutine awaits; blocking
-work goes to Qt worker threads through the RunController.
+work goes to Qt worker threads through the RunController. The window is shown first,
+on Qt's loop alone; the asyncio loop joins it at the first job that needs it, after the
+first frame (ui/event_loop.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 from batchgui import i18n
 from batchgui.resources import APP_ID, icon_path
 from batchgui.ui import settings as ui_settings
+from batchgui.ui.event_loop import close_asyncio_loop
 from batchgui.ui.first_frame import FirstFrame
 
 if TYPE_CHECKING:
@@ -83,12 +85,13 @@ def use_language(app: QApplication, choice: str | None) -> str:
 
 def open_window(paths: list[Path], settings: ui_settings.UiSettings | None = None
                 ) -> MainWindow:
-    """The main window, shown, with `paths` (files and folders) going into its list."""
+    """The main window, shown, with `paths` (files and folders) going into its list once
+    its first frame is on screen (they are checked on worker threads anyway)."""
     from batchgui.ui.main_window import MainWindow
 
     window = MainWindow(settings=settings)
     if paths:
-        window.add_paths(paths)
+        FirstFrame(window, lambda: window.add_paths(paths))
     if os.environ.get(CLOSE_WHEN_SHOWN_ENV) == "1":  # the bundle's smoke test
         def say_shown_and_close() -> None:
             print(WINDOW_SHOWN, flush=True)
@@ -101,16 +104,12 @@ def open_window(paths: list[Path], settings: ui_settings.UiSettings | None = Non
 
 def main(paths: list[Path] | None = None) -> int:
     """Open the window, with `paths` already in its list, and run until it closes."""
-    import qasync
-
     app = make_app()
     settings = ui_settings.load()  # one small file, before the loop runs
     use_language(app, settings.language)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
     window = open_window(paths or [], settings)
-    with loop:
-        code = loop.run_forever()
+    code = app.exec()
+    close_asyncio_loop()
     window.shutdown()
     if window.leave_run_for_later:
         # the run stays in the journal as it is (the next start offers to resume it);

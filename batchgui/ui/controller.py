@@ -10,7 +10,6 @@ which the accounts dialog borrows too; a job's failure reaches the log.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,21 +17,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
-from qasync import QThreadExecutor
 
 from batchgui.core.models import InputFile, RunResult, RunSnapshot, RunSpec
 from batchgui.i18n import _, tr, why
 from batchgui.ui import settings as ui_settings
-from batchgui.ui.run_feed import RunFeed
+from batchgui.ui.event_loop import asyncio_loop
 from batchgui.ui.workers import Workers, WorkersClosed
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from qasync import QThreadExecutor
+
     from batchgui.core.journal import Journal
     from batchgui.core.resume import ResumableRun
     from batchgui.core.target import CancelToken, Target
 
 # The core's heavier modules (mutagen for probing, the run, the targets) are imported on
-# first use, on a worker thread where possible: the window shows sooner that way.
+# first use, on a worker thread where possible: the window shows sooner that way. So are
+# asyncio and qasync (ui/event_loop.py): the first paint needs no coroutine.
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +145,6 @@ class RunController(QObject):
         self._jobs: set[asyncio.Future[object]] = set()
         self._probing = 0
         self._run: Any = None
-        # the run's snapshots and lines, shown at most ten times a second
-        self._feed = RunFeed(self._show_snapshot, self.log_added.emit,
-                             lambda: self._run.snapshot() if self._run is not None else None)
         self.last_snapshot: RunSnapshot | None = None
         self.last_result: RunResult | None = None
         #: what the last run used on Azure, in words ("Used 30 node-minutes, about $0.04 at
@@ -172,7 +172,7 @@ class RunController(QObject):
         return self._cancel is not None and self._cancel.cancelled
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> asyncio.Future[object]:
-        task: asyncio.Future[object] = asyncio.ensure_future(coro)
+        task: asyncio.Future[object] = asyncio_loop().create_task(coro)
         self._jobs.add(task)
         task.add_done_callback(self._job_done)
         return task
@@ -337,7 +337,7 @@ class RunController(QObject):
         self.last_snapshot = None
         self.last_result = None
         self.last_cost = None
-        self._run_task = asyncio.ensure_future(self._execute(spec, self._cancel, resumes))
+        self._run_task = asyncio_loop().create_task(self._execute(spec, self._cancel, resumes))
         self.run_started.emit(spec)
 
     def cancel(self) -> None:
@@ -363,9 +363,15 @@ class RunController(QObject):
     async def _execute(
         self, spec: RunSpec, cancel: CancelToken, resumes: ResumableRun | None = None
     ) -> None:
+        from qasync import QThreadExecutor
+
         from batchgui.core.run import Run
         from batchgui.core.target import TargetError
+        from batchgui.ui.run_feed import RunFeed
 
+        # the run's snapshots and lines, shown at most ten times a second
+        feed = RunFeed(self._show_snapshot, self.log_added.emit,
+                       lambda: self._run.snapshot() if self._run is not None else None)
         result: RunResult
         try:
             try:
@@ -386,8 +392,8 @@ class RunController(QObject):
                     target,
                     executor,
                     cancel=cancel,
-                    on_snapshot=self._feed.snapshot,
-                    on_log=self._feed.line,
+                    on_snapshot=feed.snapshot,
+                    on_log=feed.line,
                     journal=journal,
                     run_id=resumes.run_id if resumes is not None else None,
                     resuming=resumes is not None,
@@ -397,7 +403,7 @@ class RunController(QObject):
                 result = await run.execute()
                 await self._record_outcome(journal, run, target, result)
             finally:
-                self._feed.flush()  # the run's last words before anything after it
+                feed.flush()  # the run's last words before anything after it
                 self._run = None
         except Exception as exc:  # a bug must still end the run visibly
             log.exception("run failed")
@@ -456,6 +462,8 @@ class RunController(QObject):
 
     async def shutdown(self) -> None:
         """Quitting: cancel the run and wait for it, then stop the worker threads."""
+        import asyncio  # loaded by now: this is a coroutine
+
         self.cancel()
         if self._run_task is not None:
             try:

@@ -18,16 +18,19 @@ its result is simply dropped.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from batchgui.i18n import tr
+from batchgui.ui.event_loop import asyncio_loop
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,9 @@ class Workers(QObject):
         return await self._wait_for(future, abandon_at_exit)
 
     def _wait_for(self, future: Future[T], abandon_at_exit: bool) -> asyncio.Future[T]:
-        waiting = asyncio.wrap_future(future)
+        import asyncio  # loaded with the loop (ui/event_loop.py: not before the first frame)
+
+        waiting = asyncio.wrap_future(future, loop=asyncio_loop())
         if abandon_at_exit:
             self._abandoned.add(waiting)
             waiting.add_done_callback(self._abandoned.discard)
