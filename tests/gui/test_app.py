@@ -44,3 +44,39 @@ def test_batchgui_opens_the_window_and_quits(tmp_path: Path) -> None:
     assert "QThread: Destroyed" not in out.stderr  # worker threads were stopped
     # closing saved the window's settings
     assert (tmp_path / "config" / "batchgui" / "window.json").is_file()
+
+
+#: modules the window must not load before its first frame: the asyncio loop (made at the
+#: first background job, ui/event_loop.py), the conversion and Azure code, media probing,
+#: the run record and the dialogs that open only when asked
+LATER_MODULES = ("asyncio", "qasync", "batchgui.targets", "azure", "mutagen", "sqlite3",
+                 "batchgui.core.run", "batchgui.core.journal", "batchgui.planning",
+                 "batchgui.ui.settings_dialog", "batchgui.ui.closing",
+                 "batchgui.ui.folder_notice")
+
+_FIRST_PAINT = r"""
+import sys
+from batchgui.ui import settings as ui_settings
+from batchgui.ui.app import make_app, use_language
+app = make_app()
+settings = ui_settings.load()
+use_language(app, settings.language)
+from batchgui.ui.main_window import MainWindow
+window = MainWindow(settings=settings)
+window.show()
+assert not window.grab().isNull()  # every panel painted, as in the first frame
+print("loaded:", *sorted(m for m in sys.modules
+                         if any(m == later or m.startswith(later + ".") for later in LATER)))
+"""
+
+
+def test_the_first_paint_loads_only_what_the_window_shows(tmp_path: Path) -> None:
+    """Start-up speed: building, showing and painting the window leaves asyncio, the
+    conversion and Azure code and the rarely used dialogs unloaded (they load later)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    script = f"LATER = {LATER_MODULES!r}\n" + _FIRST_PAINT
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["loaded:"], out.stdout
