@@ -109,10 +109,10 @@ def main(paths: list[Path] | None = None) -> int:
     use_language(app, settings.language)
     window = open_window(paths or [], settings)
     code = app.exec()
-    close_asyncio_loop()
     window.shutdown()
     if window.leave_run_for_later:
         # the run stays in the journal as it is (the next start offers to resume it);
         # its threads may be mid-call, so end now, as a crash would, minus the surprise
         os._exit(int(code or 0))
+    close_asyncio_loop()
     return int(code or 0)

@@ -33,8 +33,14 @@ def asyncio_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+#: how long quitting waits for the window's cancelled background jobs to end
+CANCELLED_JOBS_WAIT_S = 5.0
+
+
 def close_asyncio_loop() -> None:
-    """Close the loop asyncio_loop() made, once Qt's event loop has ended (nothing if none)."""
+    """Close the loop asyncio_loop() made, once Qt's event loop has ended and the window
+    has cancelled its jobs (nothing if no loop was made). As asyncio.run() does, the
+    cancelled jobs get to end first, so none is left pending."""
     if "asyncio" not in sys.modules:  # nothing needed a loop
         return
     import asyncio
@@ -44,6 +50,11 @@ def close_asyncio_loop() -> None:
     except RuntimeError:
         return
     loop.stop()  # qasync: not running any more (Qt's loop has already ended)
+    pending = asyncio.all_tasks(loop)
+    if pending:
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.wait(pending, timeout=CANCELLED_JOBS_WAIT_S))
     loop.close()
     asyncio.events._set_running_loop(None)  # as qasync's own run_forever() ends
     asyncio.set_event_loop(None)
