@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import random
 import shutil
@@ -36,26 +35,6 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-class _Pauses:
-    """Python's garbage collection passes during the run (they hold the GIL throughout)."""
-
-    def __init__(self) -> None:
-        self.times: list[tuple[float, int]] = []  # (ms, generation)
-        self._began = 0.0
-
-    def callback(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._began = time.perf_counter()
-        else:
-            self.times.append(((time.perf_counter() - self._began) * 1000, info["generation"]))
-
-
-def gc_pauses() -> _Pauses:
-    pauses = _Pauses()
-    gc.callbacks.append(pauses.callback)
-    return pauses
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -121,7 +100,6 @@ async def run(args: argparse.Namespace, work: Path) -> None:
 
             profile = cProfile.Profile()
             profile.enable()
-        pauses = gc_pauses()
         window.controller.start(spec)
         last_poke = time.monotonic()
         started_mono = last_poke
@@ -155,7 +133,6 @@ async def run(args: argparse.Namespace, work: Path) -> None:
                     pokes.append(("select", time.perf_counter() - t0))
         took = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
-        gc.callbacks.remove(pauses.callback)
         if profile is not None:
             import pstats
 
@@ -176,11 +153,6 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         worst = sorted(stalls, reverse=True)[:5]
         print("  the longest waits: " + "; ".join(
             f"{ms:.0f} ms at {at:.1f} s {why}".rstrip() for ms, at, why in worst))
-        if pauses.times:
-            longest, generation = max(pauses.times)
-            print(f"  garbage collection: {len(pauses.times)} passes, "
-                  f"{sum(t for t, _ in pauses.times):.0f} ms in all, longest {longest:.0f} ms "
-                  f"(generation {generation})")
         for kind in ("sort", "filter", "select"):
             times = [t * 1000 for k, t in pokes if k == kind]
             if times:
