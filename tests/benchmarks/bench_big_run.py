@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import shutil
@@ -35,6 +36,57 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+class _Pauses:
+    """Python's garbage collection passes during the run (they hold the GIL throughout)."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[float, int]] = []  # (ms, generation)
+        self._began = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.times.append(((time.perf_counter() - self._began) * 1000, info["generation"]))
+
+
+class _StallWatch:
+    """--stalls: a thread that, while the window's loop is late by over 100 ms, notes what
+    the window's thread is doing (its Python stack), to find what holds it up."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.tick = time.monotonic()
+        self.seen: dict[str, int] = {}
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        import traceback
+
+        while not self._stop.wait(0.02):
+            if time.monotonic() - self.tick > 0.1:
+                frame = sys._current_frames().get(self._main)  # noqa: SLF001
+                if frame is None:
+                    continue
+                lines = traceback.format_stack(frame)[-6:]
+                key = "".join(line.split("\n")[0] + "\n" for line in lines)
+                self.seen[key] = self.seen.get(key, 0) + 1
+
+    def report(self) -> None:
+        self._stop.set()
+        for key, count in sorted(self.seen.items(), key=lambda kv: -kv[1])[:6]:
+            print(f"  --- seen {count} times (x 20 ms) while late:\n{key}")
+
+
+def gc_pauses() -> _Pauses:
+    pauses = _Pauses()
+    gc.callbacks.append(pauses.callback)
+    return pauses
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -100,6 +152,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
 
             profile = cProfile.Profile()
             profile.enable()
+        pauses = gc_pauses()
+        watch = _StallWatch() if args.stalls else None
         window.controller.start(spec)
         last_poke = time.monotonic()
         started_mono = last_poke
@@ -110,6 +164,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             await asyncio.sleep(0.01)
             now = time.monotonic()
             lateness.append(max(0.0, (now - expected) * 1000))
+            if watch is not None:
+                watch.tick = now
             stalls.append((lateness[-1], now - started_mono, poked))
             poked = ""
             expected = now + 0.01
@@ -133,6 +189,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
                     pokes.append(("select", time.perf_counter() - t0))
         took = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
+        gc.callbacks.remove(pauses.callback)
         if profile is not None:
             import pstats
 
@@ -153,6 +210,16 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         worst = sorted(stalls, reverse=True)[:5]
         print("  the longest waits: " + "; ".join(
             f"{ms:.0f} ms at {at:.1f} s {why}".rstrip() for ms, at, why in worst))
+        if watch is not None:  # on the monotonic clock, to line up with `perf -k monotonic`
+            print("  the longest waits ended at (time.monotonic): " + ", ".join(
+                f"{started_mono + at:.3f} ({ms:.0f} ms)" for ms, at, _ in worst))
+        if watch is not None:
+            watch.report()
+        if pauses.times:
+            longest, generation = max(pauses.times)
+            print(f"  garbage collection: {len(pauses.times)} passes, "
+                  f"{sum(t for t, _ in pauses.times):.0f} ms in all, longest {longest:.0f} ms "
+                  f"(generation {generation})")
         for kind in ("sort", "filter", "select"):
             times = [t * 1000 for k, t in pokes if k == kind]
             if times:
@@ -173,6 +240,8 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=50)
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--profile", action="store_true", help="profile the GUI thread")
+    ap.add_argument("--stalls", action="store_true",
+                    help="print what the GUI thread was doing while the loop was late")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     work = Path(tempfile.mkdtemp(prefix="batchgui-big-run-"))
