@@ -35,9 +35,6 @@ class TargetError(Exception):
         super().__init__(reason.text)
         self.reason = reason
 
-    def __reduce__(self) -> tuple[Any, ...]:  # it crosses to the window from the Azure helper
-        return (type(self), (self.reason,))
-
 
 class CancelToken:
     """Set once by the user (Cancel button, Ctrl-C); checked between calls."""

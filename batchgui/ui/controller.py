@@ -93,14 +93,6 @@ def _available_targets() -> list[tuple[str, str]]:
     return registry.available_targets()
 
 
-def _in_child_process(target: Target) -> Target:
-    """Azure's SDK works in a process of its own, so its Python never holds up the window's
-    (batchgui/targets/child_process.py); this computer's target stays here."""
-    from batchgui.targets.child_process import ChildProcessTarget, can_run_in_child
-
-    return ChildProcessTarget(target) if can_run_in_child(target) else target
-
-
 def _make_target(name: str) -> Target:
     from batchgui.targets import registry
 
@@ -391,7 +383,6 @@ class RunController(QObject):
             journal = await self.journal()
             if resumes is None:  # a profile that says "finish in N minutes" or "cheapest"
                 target = await self._sized(spec, target, journal)
-            target = _in_child_process(target)
             if self._run_executor is None:
                 self._run_executor = QThreadExecutor(max_workers=RUN_THREADS)
             executor = self._run_executor

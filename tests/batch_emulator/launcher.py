@@ -137,10 +137,13 @@ def idle_priority_prefix() -> list[str]:
     """A command prefix that runs a program (and every child it starts) only when this
     computer has nothing else to do: for benchmarks, where the cloud's side runs on the
     same machine as the app but in real life takes none of its CPU. `chrt --idle` where
-    util-linux has it, else the lowest nice."""
+    util-linux has it, else the lowest nice. BATCHGUI_BENCH_CLOUD_CPUS (e.g. "1") also keeps
+    it on those cores (`taskset`), a cloud that is further still."""
+    cpus = os.environ.get("BATCHGUI_BENCH_CLOUD_CPUS")
+    pinned = ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
     if shutil.which("chrt"):
-        return ["chrt", "--idle", "0"]
-    return ["nice", "-n", "19"] if shutil.which("nice") else []
+        return [*pinned, "chrt", "--idle", "0"]
+    return [*pinned, "nice", "-n", "19"] if shutil.which("nice") else pinned
 
 
 def start_batch_emulator(

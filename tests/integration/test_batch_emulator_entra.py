@@ -163,13 +163,10 @@ def oauth_azurite(tls: tuple[str, str],
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("where", ["in the app", "in the window's helper process"])
 def test_whole_conversion_with_batch_and_storage_on_entra(
     oauth_azurite: Azurite, entra_emulator: BatchEmulator, issuer: LocalEntraIssuer,
-    media: MediaCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str,
+    media: MediaCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The helper process (batchgui/targets/child_process.py) never gets the sign-in: it
-    asks the app for each token, so the scopes below are seen by the app's credential."""
     ca = entra_emulator.ca_file
     # Real endpoints have public certificates; these two share the test's own, which the
     # nodes trust (node_ca_file) and the Batch SDK (requests) is told to trust the usual way.
@@ -187,10 +184,6 @@ def test_whole_conversion_with_batch_and_storage_on_entra(
     from batchgui.targets.azure.target import AzureBatchTarget
 
     target = AzureBatchTarget(account, small_pool(), poll_bounds=(0.1, 0.5))
-    if where != "in the app":
-        from batchgui.targets.child_process import ChildProcessTarget
-
-        target = ChildProcessTarget(target)  # type: ignore[assignment]
     result = run_in_process([src], tmp_path / "out", target)
     assert [o.status for o in result.outcomes] == [FileStatus.DONE] * 2, result
     assert abs(MP3(tmp_path / "out" / "a.mp3").info.length - 2.0) < 0.3

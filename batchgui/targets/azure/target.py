@@ -86,14 +86,17 @@ class AzureBatchTarget(RunJob, Target):
 
     threads_needed = 12
 
-    def __init__(self, account: AzureAccount, pool: PoolSettings | None = None, *,
-                 files_at_once: int = FILES_AT_ONCE, block_concurrency: int | None = None,
-                 poll_bounds: tuple[float, float] | None = None,
-                 node_wait_limit_s: float = NODE_WAIT_LIMIT_S, heartbeat_s: float = HEARTBEAT_S,
-                 ) -> None:
-        self.made_with = ((account, pool), dict(  # to make it again: the window's helper
-            files_at_once=files_at_once, block_concurrency=block_concurrency,
-            poll_bounds=poll_bounds, node_wait_limit_s=node_wait_limit_s, heartbeat_s=heartbeat_s))
+    def __init__(
+        self,
+        account: AzureAccount,
+        pool: PoolSettings | None = None,
+        *,
+        files_at_once: int = FILES_AT_ONCE,
+        block_concurrency: int | None = None,
+        poll_bounds: tuple[float, float] | None = None,
+        node_wait_limit_s: float = NODE_WAIT_LIMIT_S,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> None:
         self.account = account
         self.pool = pool or PoolSettings()
         nodes = max(1, self.pool.dedicated_nodes + self.pool.spot_nodes)
