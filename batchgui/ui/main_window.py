@@ -37,11 +37,13 @@ from batchgui import i18n
 from batchgui.core.models import FileStatus, InputFile, RunResult, RunSnapshot, RunSpec
 from batchgui.i18n import _, tr, trn
 from batchgui.ui import settings as ui_settings
+from batchgui.ui.closing import CloseChoice, ask_before_closing
 from batchgui.ui.controller import RunController
 from batchgui.ui.estimate_view import EstimateKeeper
 from batchgui.ui.file_list import FileListModel, FileListView
 from batchgui.ui.files_panel import FilesPanel
 from batchgui.ui.first_frame import FirstFrame
+from batchgui.ui.folder_notice import FolderNotice, open_folder
 from batchgui.ui.leftovers_banner import LeftoversBanner
 from batchgui.ui.log_panel import LogToggle, LogView
 from batchgui.ui.menus import WindowActions
@@ -63,8 +65,6 @@ from batchgui.ui.window_state import WindowState
 
 if TYPE_CHECKING:
     from batchgui.core.resume import ResumableRun
-    from batchgui.ui.closing import CloseChoice
-    from batchgui.ui.folder_notice import FolderNotice
 
 #: how the window opens folders; tests replace it to keep file managers closed
 open_url = QDesktopServices.openUrl
@@ -320,8 +320,6 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _open_folder(self, folder: Path) -> None:
-        from batchgui.ui.folder_notice import open_folder  # a dialog: loaded when needed
-
         notice = open_folder(self, folder, lambda url: bool(open_url(url)))
         if notice is not None:
             if self.folder_notice is not None:
@@ -474,8 +472,6 @@ class MainWindow(QMainWindow):
         """Quitting mid-run asks: stop the run (it cleans up, then the window closes), or
         leave it to finish later (the next start offers to resume it), or keep going."""
         if self.controller.busy and not self.leave_run_for_later:
-            from batchgui.ui.closing import ask_before_closing  # a dialog: loaded when asked
-
             event.ignore()
             if not self._close_when_idle and self._close_question is None:
                 self._close_question = ask_before_closing(
@@ -486,8 +482,6 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def _on_close_question_answered(self, choice: CloseChoice) -> None:
-        from batchgui.ui.closing import CloseChoice
-
         self._close_question = None
         if choice is CloseChoice.LATER:
             self.leave_run_for_later = True

@@ -48,11 +48,10 @@ def test_batchgui_opens_the_window_and_quits(tmp_path: Path) -> None:
 
 #: modules the window must not load before its first frame: the asyncio loop (made at the
 #: first background job, ui/event_loop.py), the conversion and Azure code, media probing,
-#: the run record and the dialogs that open only when asked
+#: the run record and the accounts dialog
 LATER_MODULES = ("asyncio", "qasync", "batchgui.targets", "azure", "mutagen", "sqlite3",
                  "batchgui.core.run", "batchgui.core.journal", "batchgui.planning",
-                 "batchgui.ui.settings_dialog", "batchgui.ui.closing",
-                 "batchgui.ui.folder_notice")
+                 "batchgui.ui.settings_dialog")
 
 _FIRST_PAINT = r"""
 import sys
@@ -72,7 +71,7 @@ print("loaded:", *sorted(m for m in sys.modules
 
 def test_the_first_paint_loads_only_what_the_window_shows(tmp_path: Path) -> None:
     """Start-up speed: building, showing and painting the window leaves asyncio, the
-    conversion and Azure code and the rarely used dialogs unloaded (they load later)."""
+    conversion and Azure code and the accounts dialog unloaded (they load later)."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
                XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
     script = f"LATER = {LATER_MODULES!r}\n" + _FIRST_PAINT
