@@ -3,15 +3,19 @@ spread over the cores the other slots convert on (batchgui/targets/children.py).
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
-import sys
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from batchgui.core import media as core_media
+from batchgui.core.models import RunSnapshot, RunSpec
+from batchgui.core.run import Run
+from batchgui.core.target import CancelToken
 from batchgui.targets.children import popen_child, slot_cores
+from batchgui.targets.local import LocalTarget
 from tests.processes import ffmpeg_pids
 
 ALLOWED = frozenset(os.sched_getaffinity(0))
@@ -43,20 +47,29 @@ def test_two_slots_convert_on_cores_of_their_own(media, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     for name in ("a.mp4", "b.mp4"):
         media.good(src / name, 300.0)
-    proc = subprocess.Popen([sys.executable, "-m", "batchgui", "convert", str(src), "-o",
-                             str(out), "--parallel", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        seen: set[frozenset[int]] = set()
-        while len(seen) < 2:  # both slots' ffmpegs seen at work (bounded by the timeout)
-            assert proc.poll() is None, "the run ended before both slots were seen"
-            for pid in ffmpeg_pids(out):
-                try:
+    seen: set[frozenset[int]] = set()
+
+    async def go() -> None:
+        both_running = asyncio.Event()
+        cancel = CancelToken()
+
+        def on_snapshot(snapshot: RunSnapshot) -> None:
+            if len(snapshot.running) == 2 and not both_running.is_set():
+                for pid in ffmpeg_pids(out):  # both slots' ffmpegs, at work right now
                     seen.add(frozenset(os.sched_getaffinity(pid)))
-                except OSError:  # just ended
-                    pass
-            time.sleep(0.01)
-        assert seen == {slot_cores(i, 2) or ALLOWED for i in range(2)}
-    finally:
-        proc.terminate()
-        proc.wait()
+                both_running.set()
+
+        with ThreadPoolExecutor(8) as executor:
+            found = core_media.find_inputs([src])
+            spec = RunSpec(inputs=tuple(core_media.probe(p, root) for p, root in found),
+                           output_dir=out, target_name="local")
+            run = Run(spec, LocalTarget(slots=2), executor, cancel=cancel,
+                      on_snapshot=on_snapshot, snapshot_interval=0.0)
+            execution = asyncio.ensure_future(run.execute())
+            await asyncio.wait([execution, asyncio.ensure_future(both_running.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+            cancel.cancel()
+            await execution
+
+    asyncio.run(go())
+    assert seen == {slot_cores(i, 2) or ALLOWED for i in range(2)}

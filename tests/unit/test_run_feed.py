@@ -36,21 +36,23 @@ def test_merged_keeps_every_files_latest_word_and_the_newest_totals() -> None:
 def test_a_burst_is_shown_once_with_every_change_and_the_lines_after_it() -> None:
     shown: list[object] = []
     snapshot_times: list[float] = []  # the loop's clock at each showing of a snapshot
+    showings: list[asyncio.Event] = []  # set at each showing of a snapshot
 
     def show_snapshot(snapshot: RunSnapshot) -> None:
         snapshot_times.append(asyncio.get_running_loop().time())
         shown.append(snapshot)
+        if len(snapshot_times) <= len(showings):  # more than three fails the count below
+            showings[len(snapshot_times) - 1].set()
 
     async def go() -> None:
+        showings.extend(asyncio.Event() for _ in range(3))
         feed = RunFeed(show_snapshot, shown.append, lambda: snap([], 100))
         feed.snapshot(snap([view(i, FileStatus.QUEUED) for i in range(100)], 0, complete=True))
-        while not shown:  # the first showing comes at once
-            await asyncio.sleep(0)
+        await showings[0].wait()  # the first showing comes at once
         for i in range(100):  # a few hundred events in one moment
             feed.snapshot(snap([view(i, FileStatus.DONE)], i + 1))
             feed.line(f"clip{i:03d}.mp4 done")
-        while len(snapshot_times) < 2:
-            await asyncio.sleep(0.01)
+        await showings[1].wait()
         feed.line("the end")
         feed.flush()
 
