@@ -8,6 +8,7 @@ first frame (ui/event_loop.py).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -90,6 +91,7 @@ def open_window(paths: list[Path], settings: ui_settings.UiSettings | None = Non
     from batchgui.ui.main_window import MainWindow
 
     window = MainWindow(settings=settings)
+    FirstFrame(window, gc.enable)  # off while the window started (batchgui/__main__.py)
     if paths:
         FirstFrame(window, lambda: window.add_paths(paths))
     if os.environ.get(CLOSE_WHEN_SHOWN_ENV) == "1":  # the bundle's smoke test

@@ -30,10 +30,11 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
 )
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from batchgui.core.models import FileStatus, InputFile, RunSnapshot, TaskState, TaskView
 from batchgui.i18n import N_, Reason, _, percent, tr
+from batchgui.ui.qt_fixes import own_viewport
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -339,7 +340,8 @@ _ICONS: dict[FileStatus, object] = {}
 def _status_icon(status: FileStatus) -> object:
     """A standard icon per final state, so state is not told by colour alone."""
     if status not in _ICONS:
-        from PySide6.QtWidgets import QApplication
+        # here, not at the top: QStyle's enums cost ~4 ms, and the first frame has no icons
+        from PySide6.QtWidgets import QApplication, QStyle
 
         pixmap = {
             FileStatus.DONE: QStyle.StandardPixmap.SP_DialogApplyButton,
@@ -364,6 +366,7 @@ class FileListView(QTableView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        own_viewport(self)  # painted on in the first frame (the hint of the empty list)
         self.setAcceptDrops(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.setDefaultDropAction(Qt.DropAction.CopyAction)

@@ -14,7 +14,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, Qt, Slot
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Slot
 from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
@@ -152,7 +152,9 @@ class MainWindow(QMainWindow):
         self.state.apply()
         self._on_log_toggle_toggled(self.log_toggle.isChecked())
         self._update_buttons()
-        FirstFrame(self, self._start_background)  # accounts, keyring, journal: once it's up
+        # accounts, keyring, journal: once it's up, and a turn after whatever else waited
+        # for the first frame (paths from the command line, the smoke test's line)
+        FirstFrame(self, lambda: QTimer.singleShot(0, self._start_background))
 
     def _start_background(self) -> None:
         self.controller.list_targets()

@@ -11,6 +11,7 @@ from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QListWidget
 
 from batchgui.i18n import N_, _, tr
+from batchgui.ui.qt_fixes import own_viewport
 
 #: the words for each field in "To save, still needed: …" (marked; shown through _())
 FIELD_WORDS = {
@@ -55,6 +56,7 @@ class ProfileList(QListWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        own_viewport(self)
         #: painted over the empty list (a property, so tests see the words too)
         self.setProperty("emptyText", _(self.EMPTY_WORDS))
 

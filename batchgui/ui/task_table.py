@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QHeaderView,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
     QStyleOptionViewItem,
@@ -369,6 +368,9 @@ class ProgressDelegate(QStyledItemDelegate):
         if value is None:
             super().paint(painter, option, index)
             return
+        # here, not at the top: QStyle's enums cost ~4 ms, and the first frame has no rows
+        from PySide6.QtWidgets import QStyle
+
         # the row's selection background first, then the bar and the words beside it
         self.initStyleOption(option, index)
         text = option.text

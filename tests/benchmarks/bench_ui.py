@@ -11,8 +11,10 @@
    window converts 6 files on this computer, next to the same timer while idle.
    Target: p99 under 20 ms, worst under 50 ms (--clip-seconds 900 for a longer run).
 3. startup: time from starting `batchgui` (a new Python process) to its window
-   being exposed, next to a bare PySide6 QMainWindow in the same run. Target: ratio
-   at most 2.
+   being shown (one turn of the loop after its first Expose, as ui/first_frame.py tells
+   it), timed from outside the process, next to a bare PySide6 QMainWindow told "shown"
+   the same way, in the same run. Target: ratio at most 2. Also printed: the earlier
+   probe's figures (an app-wide event filter inside the process).
 """
 
 from __future__ import annotations
@@ -222,7 +224,43 @@ async def bench_loop(clip_seconds: float) -> None:
 
 # -- 3. start-up -------------------------------------------------------------------------------
 
-_PROBE = r"""
+#: the bare window, told "shown" the way BatchGUI tells it (ui/first_frame.py: one turn of the
+#: loop after the window's first Expose), and printing the same line
+_BARE = r"""
+import sys
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication(sys.argv[:1])
+w = QMainWindow(); w.resize(1180, 800); w.setWindowTitle("bare")
+class FirstFrame(QObject):
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Show and watched is w:
+            w.removeEventFilter(self)
+            handle = w.windowHandle()
+            if handle is None or handle.isExposed():
+                QTimer.singleShot(0, self.shown)
+            else:
+                handle.installEventFilter(self)
+        elif event.type() == QEvent.Type.Expose and watched.isExposed():
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self.shown)
+        return False
+    def shown(self):
+        print("BatchGUI: window shown", flush=True)
+        w.close()
+first_frame = FirstFrame()
+w.installEventFilter(first_frame)
+w.show()
+app.exec()
+"""
+
+#: BatchGUI as its launcher starts it (BATCHGUI_CLOSE_WHEN_SHOWN=1 prints the line)
+_OURS = "import sys; from batchgui.__main__ import main; sys.exit(main([]))"
+
+#: the probe of stops 17-19: an app-wide event filter in the new process, which sees every
+#: event of every object; in BatchGUI's window that costs Python wrappers for hundreds of
+#: Qt objects (and one walk over all Qt classes, ~15 ms) that the app itself never makes
+_APP_FILTER = r"""
 import os, sys, time
 t0 = float(os.environ["BENCH_T0"])
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -250,6 +288,34 @@ else:
 """
 
 
+def _time_to_shown(code: str, env: dict[str, str]) -> float:
+    """Milliseconds from starting `python -c code` to its line "BatchGUI: window shown",
+    timed from outside, so nothing in the new process watches it."""
+    t0 = time.perf_counter()
+    with subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip() == "BatchGUI: window shown":
+                took = (time.perf_counter() - t0) * 1000
+                break
+        else:
+            raise RuntimeError(f"the window was not shown: {proc.stderr.read()[-2000:]}")
+        proc.communicate(timeout=60)
+    return took
+
+
+def _time_with_app_filter(kind: str, env: dict[str, str]) -> float:
+    env = {k: v for k, v in env.items() if k != "BATCHGUI_CLOSE_WHEN_SHOWN"}
+    env["BENCH_T0"] = repr(time.time())
+    out = subprocess.run([sys.executable, "-c", _APP_FILTER, kind], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"{kind} did not start: {out.stderr[-2000:]}")
+    return float(lines[-1])
+
+
 def bench_startup(rounds: int) -> None:
     env = dict(os.environ)
     home = Path(tempfile.mkdtemp(prefix="batchgui-bench-home-"))
@@ -259,24 +325,26 @@ def bench_startup(rounds: int) -> None:
     # as installed: compiled .pyc files exist (kept out of the tree with a cache prefix)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
-    times: dict[str, list[float]] = {"bare": [], "batchgui": []}
+    env["BATCHGUI_CLOSE_WHEN_SHOWN"] = "1"
+    times: dict[str, list[float]] = {k: [] for k in ("bare", "ours", "bare*", "ours*")}
     for round_no in range(rounds + 1):  # round 0 warms the caches and is not counted
-        for kind in ("bare", "batchgui"):  # interleaved, so both see the same machine
-            env["BENCH_T0"] = repr(time.time())
-            out = subprocess.run([sys.executable, "-c", _PROBE, kind], env=env, cwd=ROOT,
-                                 capture_output=True, text=True, timeout=120)
-            lines = [line for line in out.stdout.splitlines() if line.strip()]
-            if out.returncode != 0 or not lines:
-                raise RuntimeError(f"{kind} did not start: {out.stderr[-2000:]}")
-            if round_no:
-                times[kind].append(float(lines[-1]))
-    bare, ours = statistics.median(times["bare"]), statistics.median(times["batchgui"])
+        # interleaved, so both see the same machine
+        took = {"bare": _time_to_shown(_BARE, env), "ours": _time_to_shown(_OURS, env),
+                "bare*": _time_with_app_filter("bare", env),
+                "ours*": _time_with_app_filter("batchgui", env)}
+        if round_no:
+            for kind, ms in took.items():
+                times[kind].append(ms)
+    median = {kind: statistics.median(values) for kind, values in times.items()}
+    ratio = median["ours"] / median["bare"]
     print(f"3. start to window shown (new process, median of {rounds}, "
-          f"QT_QPA_PLATFORM={env['QT_QPA_PLATFORM']})")
-    print(f"   bare PySide6 QMainWindow         {bare:7.0f} ms")
-    print(f"   batchgui                         {ours:7.0f} ms")
-    verdict = "met" if ours / bare <= 2 else "NOT met"
-    print(f"   ratio {ours / bare:.2f} (target at most 2): {verdict}")
+          f"QT_QPA_PLATFORM={env['QT_QPA_PLATFORM']}, bytecode cached)")
+    print(f"   bare PySide6 QMainWindow         {median['bare']:7.0f} ms")
+    print(f"   batchgui                         {median['ours']:7.0f} ms")
+    print(f"   ratio {ratio:.2f} (target at most 2): {'met' if ratio <= 2 else 'NOT met'}")
+    print(f"   (the earlier probe, an app-wide event filter inside the process: bare "
+          f"{median['bare*']:.0f} ms, batchgui {median['ours*']:.0f} ms, "
+          f"ratio {median['ours*'] / median['bare*']:.2f})")
 
 
 def main() -> int:

@@ -79,3 +79,16 @@ def test_the_first_paint_loads_only_what_the_window_shows(tmp_path: Path) -> Non
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["loaded:"], out.stdout
+
+
+def test_the_garbage_collector_is_back_on_once_the_window_is_shown(tmp_path: Path) -> None:
+    """Start-up runs with Python's collector off (batchgui/__main__.py); a window left
+    without it would grow with every cycle of garbage for as long as it stays open."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", BATCHGUI_CLOSE_WHEN_SHOWN="1",
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    script = ("import gc, sys\nfrom batchgui.__main__ import main\ncode = main([])\n"
+              "print('collector on:', gc.isenabled())\nsys.exit(code)\n")
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[:2] == ["BatchGUI: window shown", "collector on: True"]
