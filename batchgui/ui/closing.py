@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
 
 from batchgui.i18n import _
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox, QWidget
 
 
 class CloseChoice(Enum):
@@ -21,6 +24,8 @@ class CloseChoice(Enum):
 def ask_before_closing(parent: QWidget, on_azure: bool,
                        answered: Callable[[CloseChoice], None]) -> QMessageBox:
     """Ask what to do with the run that is going; `answered(choice)` gets the answer."""
+    from PySide6.QtWidgets import QMessageBox  # here: its enums are not needed to start
+
     box = QMessageBox(parent)
     box.setObjectName("closeWhileRunningBox")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -102,6 +101,8 @@ class FilesPanel(QGroupBox):
 
     @Slot()
     def choose_files(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # here: its enums are not needed to start
+
         files, _filter = QFileDialog.getOpenFileNames(self.window(), _("Add videos"), "",
                                                       video_filter())
         if files:
@@ -109,6 +110,8 @@ class FilesPanel(QGroupBox):
 
     @Slot()
     def choose_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         folder = QFileDialog.getExistingDirectory(self.window(), _("Add a folder of videos"))
         if folder:
             self.paths_added.emit([Path(folder)])

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QUrl, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from batchgui.i18n import _
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QUrl
 
 
 class FolderNotice(QDialog):
@@ -49,6 +52,8 @@ class FolderNotice(QDialog):
         self.copy_button = QPushButton(_("&Copy"))
         self.copy_button.setObjectName("copyPathButton")
         self.copy_button.setToolTip(_("Copy the path to the clipboard"))
+        from PySide6.QtWidgets import QDialogButtonBox  # here: not needed to start
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
@@ -69,6 +74,8 @@ class FolderNotice(QDialog):
 def open_folder(parent: QWidget, folder: Path,
                 opener: Callable[[QUrl], bool]) -> FolderNotice | None:
     """Ask the desktop to show `folder`; when it can't, say so (returns the notice shown)."""
+    from PySide6.QtCore import QUrl  # here: its enums are not needed to start
+
     if opener(QUrl.fromLocalFile(str(folder))):
         return None
     notice = FolderNotice(parent, folder)

@@ -172,12 +172,6 @@ class MainWindow(QMainWindow):
         actions = WindowActions(self, self.menuBar(), settings_dialog_available(),
                                 self.state.settings.language)
         self.menu_actions = actions
-        self.add_files_action, self.add_folder_action = actions.add_files, actions.add_folder
-        self.quit_action, self.convert_action = actions.quit, actions.convert
-        self.cancel_action, self.retry_action = actions.cancel, actions.retry
-        self.pause_action = actions.pause
-        self.open_output_action, self.log_action = actions.open_output, actions.log
-        self.accounts_action = actions.accounts
 
     def _connect(self) -> None:
         c = self.controller
@@ -206,7 +200,7 @@ class MainWindow(QMainWindow):
         self.file_model.modelReset.connect(self._on_file_model_reset)
         self.output_panel.changed.connect(self._on_output_panel_changed)
         self.output_panel.accounts_requested.connect(self._on_accounts_requested)
-        self.accounts_action.triggered.connect(self._on_accounts_requested)
+        self.menu_actions.accounts.triggered.connect(self._on_accounts_requested)
         self.menu_actions.language_chosen.connect(self._on_language_chosen)
         self.convert_button.clicked.connect(self._on_convert_button_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
@@ -218,16 +212,17 @@ class MainWindow(QMainWindow):
         self.tasks_panel.failed_only_toggled.connect(self.state.schedule_save)
         self.tasks_panel.folder_requested.connect(self._open_folder)
         self.log_toggle.toggled.connect(self._on_log_toggle_toggled)
-        self.log_action.toggled.connect(self.log_toggle.setChecked)
+        self.menu_actions.log.toggled.connect(self.log_toggle.setChecked)
 
-        self.add_files_action.triggered.connect(self.files_panel.choose_files)
-        self.add_folder_action.triggered.connect(self.files_panel.choose_folder)
-        self.quit_action.triggered.connect(self.close)
-        self.convert_action.triggered.connect(self._on_convert_button_clicked)
-        self.cancel_action.triggered.connect(self._on_cancel_button_clicked)
-        self.pause_action.triggered.connect(self._on_pause_button_clicked)
-        self.retry_action.triggered.connect(self._on_retry_failed_button_clicked)
-        self.open_output_action.triggered.connect(self._on_open_output_button_clicked)
+        actions = self.menu_actions
+        actions.add_files.triggered.connect(self.files_panel.choose_files)
+        actions.add_folder.triggered.connect(self.files_panel.choose_folder)
+        actions.quit.triggered.connect(self.close)
+        actions.convert.triggered.connect(self._on_convert_button_clicked)
+        actions.cancel.triggered.connect(self._on_cancel_button_clicked)
+        actions.pause.triggered.connect(self._on_pause_button_clicked)
+        actions.retry.triggered.connect(self._on_retry_failed_button_clicked)
+        actions.open_output.triggered.connect(self._on_open_output_button_clicked)
         self.main_splitter.splitterMoved.connect(self.state.schedule_save)
 
     # -- settings -----------------------------------------------------------------------------
@@ -439,8 +434,8 @@ class MainWindow(QMainWindow):
     def _on_log_toggle_toggled(self, on: bool) -> None:
         self.log_view.setVisible(on)
         self.log_toggle.show_state(on)
-        if self.log_action.isChecked() != on:
-            self.log_action.setChecked(on)
+        if self.menu_actions.log.isChecked() != on:
+            self.menu_actions.log.setChecked(on)
         self.state.schedule_save()
 
     def _log(self, line: str) -> None:
@@ -456,12 +451,13 @@ class MainWindow(QMainWindow):
         has_failed = bool(self.file_model.failed())
         cancellable = busy and not self.controller.cancelling
         can_retry = not busy and has_failed and has_folder
+        actions = self.menu_actions
         for button, action, enabled in (
-            (self.convert_button, self.convert_action, can_convert),
-            (self.cancel_button, self.cancel_action, cancellable),
-            (self.pause_button, self.pause_action, cancellable),
-            (self.retry_failed_button, self.retry_action, can_retry),
-            (self.open_output_button, self.open_output_action, has_folder),
+            (self.convert_button, actions.convert, can_convert),
+            (self.cancel_button, actions.cancel, cancellable),
+            (self.pause_button, actions.pause, cancellable),
+            (self.retry_failed_button, actions.retry, can_retry),
+            (self.open_output_button, actions.open_output, has_folder),
         ):
             button.setEnabled(enabled)
             action.setEnabled(enabled)

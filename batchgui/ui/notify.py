@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QApplication, QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QSystemTrayIcon
 
 
 class Notifier:
@@ -20,6 +25,8 @@ class Notifier:
         if window.isActiveWindow():
             return
         QApplication.alert(window)
+        from PySide6.QtWidgets import QSystemTrayIcon  # here: not needed to start
+
         if QSystemTrayIcon.isSystemTrayAvailable() and QSystemTrayIcon.supportsMessages():
             if self._tray is None:
                 self._tray = QSystemTrayIcon(window.windowIcon(), window)

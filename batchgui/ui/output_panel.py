@@ -14,7 +14,6 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -261,6 +260,8 @@ class OutputPanel(QGroupBox):
 
     @Slot()
     def _on_browse_button_clicked(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # here: its enums are not needed to start
+
         folder = QFileDialog.getExistingDirectory(
             self.window(), _("Where should the MP3s go?"), self.output_folder_edit.text()
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -30,8 +30,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QHeaderView,
     QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
     QTableView,
     QWidget,
 )
@@ -39,6 +37,9 @@ from PySide6.QtWidgets import (
 from batchgui.core.models import FileStatus, RunSnapshot, TaskResult, TaskView
 from batchgui.i18n import N_, _, percent, tr
 from batchgui.ui.file_list import _ranges, clock, coalesce, finishing_words, view_text
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QStyleOptionViewItem
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -369,7 +370,7 @@ class ProgressDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         # here, not at the top: QStyle's enums cost ~4 ms, and the first frame has no rows
-        from PySide6.QtWidgets import QStyle
+        from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
 
         # the row's selection background first, then the bar and the words beside it
         self.initStyleOption(option, index)

@@ -357,7 +357,7 @@ def test_controls_are_reachable_by_keyboard(qtbot, window, media, tmp_path) -> N
     after = one_round(tab_walk(window, file_list(window)))
     assert after.index("logToggle") < after.index("retryFailedButton") < after.index(
         "openOutputButton")
-    assert window.convert_action.shortcut().toString() == "Ctrl+Return"
+    assert window.menu_actions.convert.shortcut().toString() == "Ctrl+Return"
 
 
 def test_a_probe_that_breaks_is_said_in_the_log(  # type: ignore[no-untyped-def]
