@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
@@ -31,6 +30,7 @@ from batchgui.ui.event_loop import asyncio_loop
 
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ class Workers(QObject):
 
     def __init__(self, parent: QObject | None = None, threads: int = POOL_THREADS) -> None:
         super().__init__(parent)
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="batchgui-worker")
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None  # made at the first job, after start-up
         self._pending: set[Future[Any]] = set()
         self._abandoned: set[asyncio.Future[Any]] = set()  # waits close() lets go of
         self._lock = threading.Lock()
@@ -75,11 +76,17 @@ class Workers(QObject):
         """Start func on a worker thread (the low-level form of run and run_task)."""
         if self._closed:
             raise WorkersClosed("the window is closing")
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         if abandon_at_exit:
             future: Future[T] = Future()
             threading.Thread(target=_fill, args=(future, func), name="batchgui-waiting",
                              daemon=True).start()
         else:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self._threads,
+                                                    thread_name_prefix="batchgui-worker")
             future = self._pool.submit(func)
         with self._lock:
             self._pending.add(future)
@@ -151,7 +158,8 @@ class Workers(QObject):
         self._closed = True
         for waiting in list(self._abandoned):  # their threads end with the process
             waiting.cancel()
-        self._pool.shutdown(wait=wait)
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait)
 
 
 def _fill(future: Future[T], func: Callable[[], T]) -> None:
