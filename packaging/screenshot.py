@@ -262,9 +262,14 @@ async def run(args: argparse.Namespace) -> int:
     window.output_folder_edit.setText(str(work / "MP3s"))
     window.log_toggle.setChecked(True)
     window.convert_button.click()
-    await wait_for(lambda: (s := window.controller.last_snapshot) is not None
-                   and any(t.status.value == "done" for t in s.tasks)
-                   and any(t.status.value == "converting" and t.progress > 0.2 for t in s.tasks))
+
+    def mid_run() -> bool:  # as the list shows it (a snapshot carries only what changed)
+        rows = [window.file_model.task_at(row) for row in range(window.file_model.rowCount())]
+        tasks = [t for t in rows if t is not None]
+        return (any(t.status.value == "done" for t in tasks)
+                and any(t.status.value == "converting" and t.progress > 0.2 for t in tasks))
+
+    await wait_for(mid_run)
     await asyncio.sleep(0.3)
     local_png = out_dir / "screenshot-local.png"
     window.grab().save(str(local_png))
