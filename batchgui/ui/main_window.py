@@ -447,7 +447,8 @@ class MainWindow(QMainWindow):
     def _update_buttons(self) -> None:
         busy = self.controller.busy
         has_folder = bool(self.output_panel.folder())
-        can_convert = not busy and has_folder and bool(self.file_model.to_convert())
+        to_convert = len(self.file_model.to_convert())
+        can_convert = not busy and has_folder and bool(to_convert)
         has_failed = bool(self.file_model.failed())
         cancellable = busy and not self.controller.cancelling
         can_retry = not busy and has_failed and has_folder
@@ -462,6 +463,7 @@ class MainWindow(QMainWindow):
             button.setEnabled(enabled)
             action.setEnabled(enabled)
         self.files_panel.update_state(busy, self.controller.probing)
+        self.run_bar.show_ready(to_convert, has_folder)
         self.output_panel.set_busy(busy)
 
     # -- closing ------------------------------------------------------------------------------

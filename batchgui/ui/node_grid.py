@@ -142,6 +142,7 @@ class NodeGrid(QWidget):
         self._gap = 2
         self._columns = 1
         self._current = -1  # keyboard focus among nodes
+        self._local = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         # Qt fills the background with the Base colour before each paintEvent (a fillRect
@@ -176,10 +177,23 @@ class NodeGrid(QWidget):
             self._current = len(nodes) - 1
         if counts != self._counts:
             self._counts = counts
-            self.setAccessibleDescription(summary(counts) or _("No nodes yet"))
+            self.setAccessibleDescription(summary(counts) or self._nothing_words())
             self.counts_changed.emit(dict(counts))
         self._layout_key = None
         self.update()
+
+    def set_local(self, local: bool) -> None:
+        """Speak of this computer's "slots" rather than a pool's "nodes"."""
+        self._local = local
+        self.setAccessibleName(_("Slots") if local else _("Compute nodes"))
+        self.setProperty("emptyText", _("Slots appear here when a run starts") if local
+                         else _("Nodes appear here when a run starts"))
+        if not self._nodes:
+            self.setAccessibleDescription(self._nothing_words())
+        self.update()
+
+    def _nothing_words(self) -> str:
+        return _("No slots in use yet") if self._local else _("No nodes yet")
 
     # -- geometry -----------------------------------------------------------------------------
 

@@ -48,6 +48,15 @@ PROGRESS_STEPS = 1000
 READY_WORDS = N_("Drop videos above, then press Convert.")
 
 
+def ready_text(files: int, has_folder: bool) -> str:
+    """The stage line before a run: what the user does next."""
+    if not files:
+        return _(READY_WORDS)
+    if not has_folder:
+        return _("Choose an output folder, then press Convert.")
+    return trn("{n} file ready: press Convert.", "{n} files ready: press Convert.", files)
+
+
 def progress_text(snapshot: RunSnapshot) -> str:
     """"3 / 10 files · 1 failed · 12× realtime · about 2:05 left"."""
     parts = [trn("{done} / {n} file", "{done} / {n} files", snapshot.files_total,
@@ -145,6 +154,7 @@ class RunBar(QWidget):
         self.estimate_label.setWordWrap(True)
         self.estimate_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._before_run = True  # the stage line tells what to do next, not a run's news
         self.stage_label = QLabel(_(READY_WORDS))
         self.stage_label.setObjectName("stageLabel")
         self.stage_label.setAccessibleName(_("Run stage"))
@@ -181,7 +191,14 @@ class RunBar(QWidget):
         self.progress_label.setText(text)
         self.progress_label.setVisible(bool(text))
 
+    def show_ready(self, files: int, has_folder: bool) -> None:
+        """Before the first run (or after Clear), the stage line says what to do next; a run's
+        last word stays until the list is cleared."""
+        if self._before_run:
+            self.stage_label.setText(ready_text(files, has_folder))
+
     def show_started(self, spec: RunSpec) -> None:
+        self._before_run = False
         self._show_progress(0.0, trn("{done} / {n} file", "{done} / {n} files",
                                      len(spec.inputs), done=0))
         self.stage_label.setText(_("Starting…"))
@@ -213,6 +230,7 @@ class RunBar(QWidget):
         """Back to "nothing has run": the list was emptied for new files."""
         self._show_progress(0.0, "")
         self.overall_progress.setFormat(_("Ready"))
+        self._before_run = True
         self.stage_label.setText(_(READY_WORDS))
         self.stage_label.setToolTip("")
 
@@ -247,7 +265,7 @@ class NodesPanel(QGroupBox):
         self._local = local
         self.setTitle(_("Slots") if local else _("Nodes"))
         self.node_legend.set_local(local)
-        self.node_grid.setAccessibleName(_("Slots") if local else _("Compute nodes"))
+        self.node_grid.set_local(local)
 
     @Slot(dict)
     def _on_node_grid_counts_changed(self, counts: dict[str, int]) -> None:

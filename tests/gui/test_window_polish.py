@@ -71,7 +71,26 @@ def test_clear_then_new_files_leave_no_trace_of_the_last_run(
     assert window.task_model.rowCount() == 0
     assert window.tasks_panel.task_summary.text() == ""
     assert window.node_grid.nodes == ()
-    assert "Drop videos" in window.run_bar.stage_label.text()
+    assert window.run_bar.stage_label.text() == "2 files ready: press Convert."
+
+
+def test_before_a_run_the_stage_line_says_what_to_do_next(
+    qtbot: Any, window: Any, media: Any, tmp_path: Path
+) -> None:
+    stage = window.run_bar.stage_label
+    window.output_panel.output_folder_edit.setText("")
+    assert stage.text() == "Drop videos above, then press Convert."
+    drop_and_wait(qtbot, window, [media.good(tmp_path / "a.mp4", 1.0)], rows=1)
+    assert stage.text() == "Choose an output folder, then press Convert."
+    set_output(window, tmp_path / "out")
+    assert stage.text() == "1 file ready: press Convert."
+    drop_and_wait(qtbot, window, [media.good(tmp_path / "b.mp4", 1.0)], rows=2)
+    assert stage.text() == "2 files ready: press Convert."
+
+    convert_and_wait(qtbot, window)
+    assert stage.text() == "Conversion finished: 2 MP3s ready."  # the run's word stays
+    drop_and_wait(qtbot, window, [media.good(tmp_path / "c.mp4", 1.0)], rows=3)
+    assert stage.text() == "Conversion finished: 2 MP3s ready."
 
 
 def test_one_snapshot_one_truth_log_table_header_and_grid_agree(
@@ -147,6 +166,8 @@ def test_this_computer_gets_slots_and_the_files_get_the_room(
     assert window.nodes_panel.title() == "Slots"
     assert window.tasks_panel.title() == "Conversions"
     assert window.task_model.headerData(TaskColumn.NODE, Qt.Orientation.Horizontal) == "Slot"
+    assert window.node_grid.property("emptyText") == "Slots appear here when a run starts"
+    assert window.node_grid.accessibleDescription() == "No slots in use yet"
     files_height = window.files_panel.height()
     nodes_width = window.nodes_panel.width()
     assert files_height > window.nodes_panel.height()
@@ -157,6 +178,7 @@ def test_this_computer_gets_slots_and_the_files_get_the_room(
     assert window.nodes_panel.title() == "Nodes"
     assert window.tasks_panel.title() == "Tasks"
     assert window.task_model.headerData(TaskColumn.NODE, Qt.Orientation.Horizontal) == "Node"
+    assert window.node_grid.property("emptyText") == "Nodes appear here when a run starts"
     assert window.nodes_panel.width() > 1.5 * nodes_width  # the grid has its room back
     assert window.files_panel.height() < files_height
     grab(window, "panels-azure")
