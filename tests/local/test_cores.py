@@ -54,9 +54,7 @@ def test_two_slots_convert_on_cores_of_their_own(media, tmp_path: Path) -> None:
         cancel = CancelToken()
 
         def on_snapshot(snapshot: RunSnapshot) -> None:
-            if len(snapshot.running) == 2 and not both_running.is_set():
-                for pid in ffmpeg_pids(out):  # both slots' ffmpegs, at work right now
-                    seen.add(frozenset(os.sched_getaffinity(pid)))
+            if len(snapshot.running) == 2:
                 both_running.set()
 
         with ThreadPoolExecutor(8) as executor:
@@ -68,8 +66,16 @@ def test_two_slots_convert_on_cores_of_their_own(media, tmp_path: Path) -> None:
             execution = asyncio.ensure_future(run.execute())
             await asyncio.wait([execution, asyncio.ensure_future(both_running.wait())],
                                return_when=asyncio.FIRST_COMPLETED)
+            # a slot counts as running from the moment it starts its ffmpeg, which may not
+            # have exec'd yet: wait until both show in /proc as ffmpeg, writing into `out`
+            pids = ffmpeg_pids(out)
+            while len(pids) < 2 and not execution.done():
+                await asyncio.sleep(0.02)
+                pids = ffmpeg_pids(out)
+            for pid in pids:  # both slots' ffmpegs, at work right now
+                seen.add(frozenset(os.sched_getaffinity(pid)))
             cancel.cancel()
             await execution
 
     asyncio.run(go())
-    assert seen == {slot_cores(i, 2) or ALLOWED for i in range(2)}
+    assert seen == {slot_cores(i, 2) or ALLOWED for i in range(2)}, seen

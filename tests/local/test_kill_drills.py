@@ -194,14 +194,21 @@ def test_ffmpeg_runs_below_normal_priority_unless_asked(media, tmp_path: Path, p
         while not _ffmpeg_for(out):
             assert time.monotonic() < deadline and proc.poll() is None, "no conversion started"
             time.sleep(0.01)
-        seen = set()
-        for pid in ffmpeg_pids(out):
-            stat = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-            seen.add(int(stat[16]))  # field 19 of /proc/PID/stat: the nice value
+        # the app lowers ffmpeg's priority right after starting it: wait for that moment
+        while (seen := _nice_values(ffmpeg_pids(out))) != {nice} and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert seen == {nice}
     finally:
         proc.terminate()
         proc.wait()
+
+
+def _nice_values(pids: list[int]) -> set[int]:
+    values = set()
+    for pid in pids:
+        stat = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        values.add(int(stat[16]))  # field 19 of /proc/PID/stat: the nice value
+    return values
 
 
 def test_drill_names_exist() -> None:
