@@ -45,7 +45,7 @@ def test_a_child_starts_on_its_cores_and_the_caller_stays_where_it_was() -> None
 @pytest.mark.timeout(300)
 def test_two_slots_convert_on_cores_of_their_own(media, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
-    for name in ("a.mp4", "b.mp4"):
+    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"):  # each new snapshot: another look
         media.good(src / name, 300.0)
     seen: set[frozenset[int]] = set()
 
@@ -54,7 +54,18 @@ def test_two_slots_convert_on_cores_of_their_own(media, tmp_path: Path) -> None:
         cancel = CancelToken()
 
         def on_snapshot(snapshot: RunSnapshot) -> None:
-            if len(snapshot.running) == 2:
+            # Look in /proc at every snapshot until both slots' ffmpegs are there at once.
+            # A snapshot alone can't say so: a one-second conversion it calls running may
+            # have ended by the time the callback reads /proc (seen on a loaded machine).
+            if both_running.is_set():
+                return
+            pids = ffmpeg_pids(out)
+            try:
+                cores = {frozenset(os.sched_getaffinity(pid)) for pid in pids}
+            except OSError:  # one has ended in between: the next snapshot looks again
+                return
+            if len(pids) == 2:
+                seen.update(cores)
                 both_running.set()
 
         with ThreadPoolExecutor(8) as executor:
@@ -66,14 +77,6 @@ def test_two_slots_convert_on_cores_of_their_own(media, tmp_path: Path) -> None:
             execution = asyncio.ensure_future(run.execute())
             await asyncio.wait([execution, asyncio.ensure_future(both_running.wait())],
                                return_when=asyncio.FIRST_COMPLETED)
-            # a slot counts as running from the moment it starts its ffmpeg, which may not
-            # have exec'd yet: wait until both show in /proc as ffmpeg, writing into `out`
-            pids = ffmpeg_pids(out)
-            while len(pids) < 2 and not execution.done():
-                await asyncio.sleep(0.02)
-                pids = ffmpeg_pids(out)
-            for pid in pids:  # both slots' ffmpegs, at work right now
-                seen.add(frozenset(os.sched_getaffinity(pid)))
             cancel.cancel()
             await execution
 
