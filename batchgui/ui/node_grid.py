@@ -150,7 +150,7 @@ class NodeGrid(QWidget):
         self.setBackgroundRole(QPalette.ColorRole.Base)
         self.setAutoFillBackground(True)
         self.setAccessibleName(_("Compute nodes"))
-        self.setAccessibleDescription(_("No nodes yet"))
+        self.setAccessibleDescription(nothing_words(False))
         #: painted over the empty grid (a property, so tests see the words too)
         self.setProperty("emptyText", _("Nodes appear here when a run starts"))
         self.setMouseTracking(False)
@@ -177,7 +177,7 @@ class NodeGrid(QWidget):
             self._current = len(nodes) - 1
         if counts != self._counts:
             self._counts = counts
-            self.setAccessibleDescription(summary(counts) or self._nothing_words())
+            self.setAccessibleDescription(summary(counts) or nothing_words(self._local))
             self.counts_changed.emit(dict(counts))
         self._layout_key = None
         self.update()
@@ -189,11 +189,8 @@ class NodeGrid(QWidget):
         self.setProperty("emptyText", _("Slots appear here when a run starts") if local
                          else _("Nodes appear here when a run starts"))
         if not self._nodes:
-            self.setAccessibleDescription(self._nothing_words())
+            self.setAccessibleDescription(nothing_words(local))
         self.update()
-
-    def _nothing_words(self) -> str:
-        return _("No slots in use yet") if self._local else _("No nodes yet")
 
     # -- geometry -----------------------------------------------------------------------------
 
@@ -359,6 +356,11 @@ class NodeGrid(QWidget):
             self.setAccessibleDescription(node_tooltip(node).replace("\n", ", "))
 
 
+def nothing_words(local: bool) -> str:
+    """What the legend and the grid say before any node (or slot) is there."""
+    return _("No slots in use yet") if local else _("No nodes yet")
+
+
 def summary(counts: dict[str, int]) -> str:
     """'3 running, 1 idle' in the legend's order."""
     parts = [f"{counts[k]} {state_words(k)}" for k in _LEGEND_ORDER if counts.get(k)]
@@ -410,7 +412,7 @@ class NodeLegend(QLabel):
         if has_spot:
             parts.append("◥&nbsp;Spot")
         total = sum(counts.values())
-        nothing = _("No slots in use yet") if self._local else _("No nodes yet")
+        nothing = nothing_words(self._local)
         if not parts:
             self.setText(nothing)
         else:
