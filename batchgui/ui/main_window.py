@@ -212,9 +212,9 @@ class MainWindow(QMainWindow):
         self.tasks_panel.failed_only_toggled.connect(self.state.schedule_save)
         self.tasks_panel.folder_requested.connect(self._open_folder)
         self.log_toggle.toggled.connect(self._on_log_toggle_toggled)
-        self.menu_actions.log.toggled.connect(self.log_toggle.setChecked)
 
         actions = self.menu_actions
+        actions.log.toggled.connect(self.log_toggle.setChecked)
         actions.add_files.triggered.connect(self.files_panel.choose_files)
         actions.add_folder.triggered.connect(self.files_panel.choose_folder)
         actions.quit.triggered.connect(self.close)
